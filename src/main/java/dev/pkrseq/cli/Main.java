@@ -1,0 +1,87 @@
+package dev.pkrseq.cli;
+
+import java.io.PrintWriter;
+
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Spec;
+
+/** The {@code pkrseq} command line. */
+@Command(name = "pkrseq",
+        mixinStandardHelpOptions = true,
+        versionProvider = Main.Version.class,
+        description = "Observe Linux protection keys and restartable sequences from a running JVM.",
+        subcommands = {ProbeCommand.class, CommandLine.HelpCommand.class})
+public final class Main implements Runnable {
+    /** Exit code for a usage error: unknown command or option, bad value. */
+    public static final int EXIT_USAGE = 2;
+    /** Exit code for a failure while running a command. */
+    public static final int EXIT_FAILURE = 1;
+
+    @Spec
+    CommandSpec spec;
+
+    /** Picocli creates the instance. */
+    public Main() {
+    }
+
+    /**
+     * Runs pkrseq and exits with its status.
+     *
+     * @param args the command line
+     */
+    public static void main(String[] args) {
+        System.exit(run(new PrintWriter(System.out, true), new PrintWriter(System.err, true), args));
+    }
+
+    /**
+     * Runs pkrseq with the given streams, for tests and embedding.
+     *
+     * @param out standard output
+     * @param err standard error
+     * @param args the command line
+     * @return the exit status: 0, {@link #EXIT_FAILURE} or {@link #EXIT_USAGE}
+     */
+    public static int run(PrintWriter out, PrintWriter err, String... args) {
+        CommandLine cl = new CommandLine(new Main());
+        cl.setOut(out);
+        cl.setErr(err);
+        cl.setParameterExceptionHandler((ex, a) -> {
+            CommandLine c = ex.getCommandLine();
+            c.getErr().println("pkrseq: " + ex.getMessage() + " (see '" + c.getCommandSpec().qualifiedName() + " --help')");
+            return EXIT_USAGE;
+        });
+        cl.setExecutionExceptionHandler((ex, c, parsed) -> {
+            if (ex instanceof UsageException) {
+                c.getErr().println("pkrseq: " + ex.getMessage() + " (see '" + c.getCommandSpec().qualifiedName() + " --help')");
+                return EXIT_USAGE;
+            }
+            c.getErr().println("pkrseq: " + c.getCommandName() + ": " + describe(ex));
+            if (System.getenv("PKRSEQ_DEBUG") != null) {
+                ex.printStackTrace(c.getErr());
+            }
+            return EXIT_FAILURE;
+        });
+        return cl.execute(args);
+    }
+
+    private static String describe(Exception ex) {
+        String m = ex.getMessage();
+        return m == null ? ex.getClass().getSimpleName() : m;
+    }
+
+    @Override
+    public void run() {
+        throw new UsageException("missing command: choose one of " + String.join(", ", spec.subcommands().keySet()));
+    }
+
+    /** Reports the version from the jar manifest, or "development" when run from classes. */
+    static final class Version implements CommandLine.IVersionProvider {
+        @Override
+        public String[] getVersion() {
+            String v = Main.class.getPackage().getImplementationVersion();
+            return new String[] {"pkrseq " + (v == null ? "development" : v) + " on JDK " + System.getProperty("java.version")};
+        }
+    }
+}

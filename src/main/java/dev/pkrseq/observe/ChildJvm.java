@@ -1,0 +1,257 @@
+package dev.pkrseq.observe;
+
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Objects;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * Runs a class's {@code main} in a child JVM: the same java binary and class path as this JVM, native
+ * access enabled, a time limit, and nothing left behind (no process, no temporary file).
+ *
+ * <p>Anything that may kill a JVM (a real protection-key fault, a registration experiment under
+ * {@code GLIBC_TUNABLES}) runs here instead of in the user's JVM.
+ */
+public final class ChildJvm {
+    private Path java = Path.of(System.getProperty("java.home"), "bin", "java");
+    private String classPath = System.getProperty("java.class.path");
+    private final String mainClass;
+    private final List<String> jvmArgs = new ArrayList<>();
+    private final List<String> args = new ArrayList<>();
+    private final Map<String, String> env = new LinkedHashMap<>();
+    private Duration timeout = Duration.ofSeconds(60);
+
+    private ChildJvm(String mainClass) {
+        this.mainClass = Objects.requireNonNull(mainClass);
+    }
+
+    /**
+     * Starts describing a child that runs {@code mainClass}.
+     *
+     * @param mainClass a class with a {@code main} method on this JVM's class path
+     * @return the builder
+     */
+    public static ChildJvm of(Class<?> mainClass) {
+        return new ChildJvm(mainClass.getName());
+    }
+
+    /**
+     * Starts describing a child that runs a class given by name.
+     *
+     * @param mainClass the fully qualified class name
+     * @return the builder
+     */
+    public static ChildJvm of(String mainClass) {
+        return new ChildJvm(mainClass);
+    }
+
+    /**
+     * Uses another java binary.
+     *
+     * @param javaBinary path to {@code bin/java}
+     * @return this
+     */
+    public ChildJvm java(Path javaBinary) {
+        this.java = javaBinary;
+        return this;
+    }
+
+    /**
+     * Uses another class path.
+     *
+     * @param path the class path
+     * @return this
+     */
+    public ChildJvm classPath(String path) {
+        this.classPath = path;
+        return this;
+    }
+
+    /**
+     * Adds JVM options, before the main class.
+     *
+     * @param options for example {@code -XX:-CreateCoredumpOnCrash}
+     * @return this
+     */
+    public ChildJvm jvmArgs(String... options) {
+        jvmArgs.addAll(List.of(options));
+        return this;
+    }
+
+    /**
+     * Adds program arguments.
+     *
+     * @param arguments passed to {@code main}
+     * @return this
+     */
+    public ChildJvm args(String... arguments) {
+        args.addAll(List.of(arguments));
+        return this;
+    }
+
+    /**
+     * Sets an environment variable for the child, for example {@code GLIBC_TUNABLES}.
+     *
+     * @param name the variable
+     * @param value its value
+     * @return this
+     */
+    public ChildJvm env(String name, String value) {
+        env.put(name, value);
+        return this;
+    }
+
+    /**
+     * Limits how long the child may run before it is killed.
+     *
+     * @param limit the time limit
+     * @return this
+     */
+    public ChildJvm timeout(Duration limit) {
+        this.timeout = limit;
+        return this;
+    }
+
+    /**
+     * The command line the child runs.
+     *
+     * @return java, options, class path, main class and arguments
+     */
+    public List<String> command() {
+        List<String> cmd = new ArrayList<>();
+        cmd.add(java.toString());
+        cmd.add("--enable-native-access=ALL-UNNAMED");
+        cmd.addAll(jvmArgs);
+        cmd.add("-cp");
+        cmd.add(classPath);
+        cmd.add(mainClass);
+        cmd.addAll(args);
+        return cmd;
+    }
+
+    /**
+     * Runs the child to completion.
+     *
+     * @return its exit status and output
+     * @throws ChildJvmException when the child cannot start, cannot load its main class, or outlives
+     *     the time limit; the child is killed and its files removed first
+     */
+    public Result run() {
+        if (!Files.isExecutable(java)) {
+            throw new ChildJvmException("cannot start a child JVM: " + java + " is not an executable java binary");
+        }
+        Path out = null;
+        Path err = null;
+        Process p = null;
+        long start = System.nanoTime();
+        try {
+            out = Files.createTempFile("pkrseq-child-", ".out");
+            err = Files.createTempFile("pkrseq-child-", ".err");
+            ProcessBuilder pb = new ProcessBuilder(command()).redirectOutput(out.toFile()).redirectError(err.toFile());
+            pb.environment().putAll(env);
+            p = pb.start();
+            if (!p.waitFor(timeout.toMillis(), TimeUnit.MILLISECONDS)) {
+                kill(p);
+                throw new ChildJvmException("child JVM " + mainClass + " did not finish within " + timeout.toSeconds()
+                        + " s and was killed");
+            }
+            Duration elapsed = Duration.ofNanos(System.nanoTime() - start);
+            String stdout = Files.readString(out, StandardCharsets.UTF_8);
+            String stderr = Files.readString(err, StandardCharsets.UTF_8);
+            if (p.exitValue() == 1 && (stderr.contains("Could not find or load main class " + mainClass)
+                    || stderr.contains("ClassNotFoundException: " + mainClass))) {
+                throw new ChildJvmException("child JVM could not load " + mainClass + " from class path '" + classPath + "'");
+            }
+            return new Result(p.exitValue(), stdout, stderr, elapsed);
+        } catch (IOException e) {
+            throw new ChildJvmException("cannot start a child JVM with " + java + ": " + e.getMessage(), e);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new ChildJvmException("interrupted while waiting for child JVM " + mainClass, e);
+        } finally {
+            if (p != null && p.isAlive()) {
+                kill(p);
+            }
+            deleteQuietly(out);
+            deleteQuietly(err);
+        }
+    }
+
+    private static void kill(Process p) {
+        p.descendants().forEach(ProcessHandle::destroyForcibly);
+        p.destroyForcibly();
+        try {
+            p.waitFor(10, TimeUnit.SECONDS);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+    }
+
+    private static void deleteQuietly(Path file) {
+        if (file != null) {
+            try {
+                Files.deleteIfExists(file);
+            } catch (IOException e) {
+                throw new UncheckedIOException(e);
+            }
+        }
+    }
+
+    /**
+     * How a child JVM ended.
+     *
+     * @param exitCode the exit status; 128 + n when a signal n killed it
+     * @param stdout everything it printed on standard output
+     * @param stderr everything it printed on standard error
+     * @param elapsed wall time from start to exit
+     */
+    public record Result(int exitCode, String stdout, String stderr, Duration elapsed) {
+        /**
+         * Standard output's lines that start with a prefix, prefix removed: the way children report
+         * values to the parent.
+         *
+         * @param prefix for example {@code "page="}
+         * @return the values, in order
+         */
+        public List<String> values(String prefix) {
+            return stdout.lines().filter(l -> l.startsWith(prefix)).map(l -> l.substring(prefix.length())).toList();
+        }
+
+        /**
+         * The first value reported under a prefix.
+         *
+         * @param prefix for example {@code "page="}
+         * @return the value
+         * @throws ChildJvmException when the child did not report it
+         */
+        public String value(String prefix) {
+            List<String> v = values(prefix);
+            if (v.isEmpty()) {
+                throw new ChildJvmException("child JVM did not report '" + prefix + "' (exit " + exitCode + "): "
+                        + (stderr.isBlank() ? stdout.strip() : stderr.strip()));
+            }
+            return v.get(0);
+        }
+    }
+
+    /** The child JVM could not be run as asked; the message says why in words. */
+    public static final class ChildJvmException extends RuntimeException {
+        private static final long serialVersionUID = 1L;
+
+        ChildJvmException(String message) {
+            super(message);
+        }
+
+        ChildJvmException(String message, Throwable cause) {
+            super(message, cause);
+        }
+    }
+}

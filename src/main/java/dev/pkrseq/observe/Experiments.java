@@ -1,0 +1,35 @@
+package dev.pkrseq.observe;
+
+import java.util.ArrayList;
+import java.util.List;
+
+/** The experiments {@code pkrseq probe} runs, in report order. */
+public final class Experiments {
+    private Experiments() {
+    }
+
+    /**
+     * Every experiment pkrseq knows.
+     *
+     * @return a new list, in report order
+     */
+    public static List<Experiment> all() {
+        return new ArrayList<>();
+    }
+
+    /**
+     * Runs one experiment and turns a failure to set up into an unexpected outcome, so that a report
+     * is always complete.
+     *
+     * @param experiment the experiment
+     * @return its result
+     */
+    public static ExperimentResult run(Experiment experiment) {
+        try {
+            return experiment.run();
+        } catch (Exception | AssertionError e) {
+            return new ExperimentResult(experiment.id(), experiment.title(), experiment.expected(),
+                    "failed: " + e.getClass().getSimpleName(), Outcome.UNEXPECTED, String.valueOf(e.getMessage()));
+        }
+    }
+}

@@ -1,0 +1,93 @@
+package dev.pkrseq.cli;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
+
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Optional;
+import java.util.concurrent.TimeUnit;
+import java.util.stream.Stream;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import org.junit.jupiter.api.Test;
+
+/** The packaged jar and the launcher, run the way a user runs them. */
+class JarIT {
+    private static final Path JAR = Path.of(System.getProperty("pkrseq.jar", "target/pkrseq.jar"));
+    private static final Path LAUNCHER = Path.of(System.getProperty("pkrseq.launcher", "target/pkrseq"));
+
+    record Run(int status, String out, String err) {
+    }
+
+    static Run run(List<String> cmd) throws IOException, InterruptedException {
+        Path out = Files.createTempFile("jar-it", ".out");
+        Path err = Files.createTempFile("jar-it", ".err");
+        try {
+            ProcessBuilder pb = new ProcessBuilder(cmd).redirectOutput(out.toFile()).redirectError(err.toFile());
+            pb.environment().remove("JAVA_HOME");
+            pb.environment().remove("JAVA_TOOL_OPTIONS");
+            Process p = pb.start();
+            assertTrue(p.waitFor(120, TimeUnit.SECONDS), "timed out: " + cmd);
+            return new Run(p.exitValue(), Files.readString(out, StandardCharsets.UTF_8), Files.readString(err, StandardCharsets.UTF_8));
+        } finally {
+            Files.deleteIfExists(out);
+            Files.deleteIfExists(err);
+        }
+    }
+
+    @Test
+    void javaDashJarRunsWithNoFlagsAndNoWarnings() throws Exception {
+        String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
+        Run r = run(List.of(java, "-jar", JAR.toString(), "probe", "--json", "--no-experiments"));
+        assertEquals(0, r.status(), r.err());
+        assertEquals("", r.err(), "java -jar must print no warning");
+        assertTrue(new ObjectMapper().readTree(r.out()).has("platform"));
+    }
+
+    @Test
+    void launcherRunsTheToolWithoutJavaHome() throws Exception {
+        Run r = run(List.of(LAUNCHER.toString(), "probe", "--no-experiments"));
+        assertEquals(0, r.status(), r.err());
+        assertEquals("", r.err());
+        assertTrue(r.out().startsWith("pkrseq probe"), r.out());
+    }
+
+    @Test
+    void anOldJavaExplainsWhatItNeeds() throws Exception {
+        Optional<Path> old = oldJava();
+        assumeTrue(old.isPresent(), "no JDK older than 22 on this machine");
+        Run r = run(List.of(old.get().toString(), "-jar", JAR.toString(), "probe"));
+        assertEquals(2, r.status());
+        assertTrue(r.err().startsWith("pkrseq: needs Java 22 or newer"), r.err());
+        assertTrue(!r.err().contains("Exception"), r.err());
+    }
+
+    private static Optional<Path> oldJava() throws IOException {
+        List<Path> candidates = new ArrayList<>();
+        Path jvm = Path.of("/usr/lib/jvm");
+        if (Files.isDirectory(jvm)) {
+            try (Stream<Path> s = Files.list(jvm)) {
+                s.forEach(candidates::add);
+            }
+        }
+        for (Path home : candidates) {
+            Path release = home.resolve("release");
+            Path java = home.resolve("bin/java");
+            if (Files.isRegularFile(release) && Files.isExecutable(java)) {
+                String v = Files.readAllLines(release).stream().filter(l -> l.startsWith("JAVA_VERSION="))
+                        .findFirst().orElse("").replaceAll("[^0-9.]", "");
+                String major = v.startsWith("1.") ? v.substring(2).replaceAll("\\..*", "") : v.replaceAll("\\..*", "");
+                if (!major.isEmpty() && Integer.parseInt(major) < 22) {
+                    return Optional.of(java);
+                }
+            }
+        }
+        return Optional.empty();
+    }
+}

@@ -1,0 +1,141 @@
+package dev.pkrseq.sys;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
+
+import dev.pkrseq.testing.Features;
+import org.junit.jupiter.api.Test;
+
+/** The native layer's basics, one observed behaviour per test. */
+class SysTest {
+
+    @Test
+    void pkeyFreeOfUnallocatedKeyFailsWithEinvalByName() {
+        NativeException e = assertThrows(NativeException.class, () -> Sys.pkeyFree(99));
+        assertEquals(Errno.EINVAL, e.errno());
+        assertEquals(22, e.errnoValue());
+        assertEquals("pkey_free", e.call());
+        assertEquals("99", e.arguments());
+        assertEquals("pkey_free(99) failed: EINVAL (Invalid argument)", e.getMessage());
+    }
+
+    @Test
+    void failureMessageNamesArgumentsInCTerms() {
+        long page = Sys.pageSize();
+        long a = Sys.mmap(0, 2 * page, Sys.PROT_READ, Sys.MAP_PRIVATE | Sys.MAP_ANONYMOUS, -1, 0);
+        Sys.munmap(a + page, page);
+        try {
+            NativeException e = assertThrows(NativeException.class,
+                    () -> Sys.mprotect(a, 2 * page, Sys.PROT_READ | Sys.PROT_WRITE));
+            assertEquals(Errno.ENOMEM, e.errno());
+            assertEquals("mprotect(0x" + Long.toHexString(a) + ", 8192, PROT_READ|PROT_WRITE) failed: ENOMEM (Cannot allocate memory)",
+                    e.getMessage());
+        } finally {
+            Sys.munmap(a, page);
+        }
+    }
+
+    @Test
+    void errnoIsCapturedPerThread() throws Exception {
+        // Two threads fail with different errnos at once; each must see its own.
+        List<Thread> threads = new ArrayList<>();
+        Set<String> wrong = ConcurrentHashMap.newKeySet();
+        for (int t = 0; t < 4; t++) {
+            boolean einval = t % 2 == 0;
+            threads.add(Thread.ofPlatform().start(() -> {
+                for (int i = 0; i < 2000; i++) {
+                    try {
+                        if (einval) {
+                            Sys.pkeyFree(99);
+                        } else {
+                            Sys.close(-1);
+                        }
+                        wrong.add("call succeeded");
+                    } catch (NativeException e) {
+                        Errno want = einval ? Errno.EINVAL : Errno.EBADF;
+                        if (e.errno() != want) {
+                            wrong.add(e.getMessage());
+                        }
+                    }
+                }
+            }));
+        }
+        for (Thread t : threads) {
+            t.join();
+        }
+        assertTrue(wrong.isEmpty(), "errno crossed threads: " + wrong);
+    }
+
+    @Test
+    void threadPointerEqualsPthreadSelf() {
+        Features.assumeX86_64();
+        assertEquals(Sys.pthreadSelf(), Sys.threadPointer());
+    }
+
+    @Test
+    void threadPointerDiffersBetweenThreads() throws Exception {
+        Features.assumeX86_64();
+        long[] other = new long[1];
+        Thread t = Thread.ofPlatform().start(() -> other[0] = Sys.threadPointer());
+        t.join();
+        assertTrue(other[0] != 0 && other[0] != Sys.threadPointer());
+    }
+
+    @Test
+    void gettidIsThisThreadsTaskAndPidIsProcess() {
+        assertEquals(ProcessHandle.current().pid(), Sys.getpid());
+        assertTrue(java.nio.file.Files.isDirectory(java.nio.file.Path.of("/proc/self/task/" + Sys.gettid())));
+    }
+
+    @Test
+    void pageSizeMatchesAuxv() {
+        assertEquals(Sys.getauxval(Sys.AT_PAGESZ), Sys.pageSize());
+    }
+
+    @Test
+    void unameAndGlibcVersionAreReadable() {
+        Uname u = Sys.uname();
+        assertEquals("Linux", u.sysname());
+        assertTrue(!u.release().isEmpty());
+        Sys.glibcVersion().ifPresent(v -> assertTrue(v.matches("\\d+\\.\\d+.*"), v));
+    }
+
+    @Test
+    void onlineCpusIsPositive() {
+        assertTrue(Sys.onlineCpus() >= 1);
+    }
+
+    @Test
+    void errnoKnowsItsTextAndUnknownNumbers() {
+        assertEquals("No space left on device", Errno.ENOSPC.text());
+        assertEquals(Errno.UNKNOWN, Errno.of(4095));
+        assertEquals(Errno.EFAULT, Errno.of(14));
+    }
+
+    @Test
+    void pkruInstructionsAreRefusedWhereTheKernelDidNotEnableThem() {
+        if (Sys.pkruUsable()) {
+            assertEquals(0, Sys.pkeyGet(0), "key 0 is open for the JVM");
+        } else {
+            UnsupportedOperationException e = assertThrows(UnsupportedOperationException.class, () -> Sys.pkeyGet(1));
+            assertTrue(e.getMessage().contains("SIGILL"), e.getMessage());
+        }
+    }
+
+    @Test
+    void syscallTableRefusesOtherArchitecturesByName() {
+        if (Syscall.architectureSupported()) {
+            assertEquals(334, Syscall.RSEQ.number());
+            assertEquals(329, Syscall.PKEY_MPROTECT.number());
+        } else {
+            UnsupportedOperationException e = assertThrows(UnsupportedOperationException.class, Syscall.RSEQ::number);
+            assertTrue(e.getMessage().startsWith("unsupported architecture: "));
+        }
+    }
+}
