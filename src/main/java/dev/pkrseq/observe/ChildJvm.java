@@ -1,5 +1,6 @@
 package dev.pkrseq.observe;
 
+import java.io.File;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
@@ -7,11 +8,13 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
 import java.util.concurrent.TimeUnit;
+import java.util.stream.Collectors;
 
 /**
  * Runs a class's {@code main} in a child JVM: the same java binary and class path as this JVM, native
@@ -28,6 +31,7 @@ public final class ChildJvm {
     private final List<String> args = new ArrayList<>();
     private final Map<String, String> env = new LinkedHashMap<>();
     private Duration timeout = Duration.ofSeconds(60);
+    private Path directory;
 
     private ChildJvm(String mainClass) {
         this.mainClass = Objects.requireNonNull(mainClass);
@@ -110,6 +114,18 @@ public final class ChildJvm {
     }
 
     /**
+     * Runs the child in another working directory, for example a temporary one that catches the files a
+     * crashing JVM writes there.
+     *
+     * @param dir an existing directory
+     * @return this
+     */
+    public ChildJvm directory(Path dir) {
+        this.directory = dir;
+        return this;
+    }
+
+    /**
      * Limits how long the child may run before it is killed.
      *
      * @param limit the time limit
@@ -131,7 +147,7 @@ public final class ChildJvm {
         cmd.add("--enable-native-access=ALL-UNNAMED");
         cmd.addAll(jvmArgs);
         cmd.add("-cp");
-        cmd.add(classPath);
+        cmd.add(directory == null ? classPath : absolute(classPath));
         cmd.add(mainClass);
         cmd.addAll(args);
         return cmd;
@@ -157,6 +173,9 @@ public final class ChildJvm {
             err = Files.createTempFile("pkrseq-child-", ".err");
             ProcessBuilder pb = new ProcessBuilder(command()).redirectOutput(out.toFile()).redirectError(err.toFile());
             pb.environment().putAll(env);
+            if (directory != null) {
+                pb.directory(directory.toFile());
+            }
             p = pb.start();
             if (!p.waitFor(timeout.toMillis(), TimeUnit.MILLISECONDS)) {
                 kill(p);
@@ -183,6 +202,13 @@ public final class ChildJvm {
             deleteQuietly(out);
             deleteQuietly(err);
         }
+    }
+
+    /** A relative class path would break in another working directory, such as {@code java -jar target/x.jar}'s. */
+    private static String absolute(String path) {
+        return Arrays.stream(path.split(File.pathSeparator))
+                .map(e -> e.isEmpty() ? e : Path.of(e).toAbsolutePath().toString())
+                .collect(Collectors.joining(File.pathSeparator));
     }
 
     private static void kill(Process p) {

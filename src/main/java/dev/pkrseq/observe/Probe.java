@@ -6,11 +6,12 @@ import java.util.Optional;
 import java.util.OptionalInt;
 import java.util.function.Predicate;
 
+import dev.pkrseq.pkey.Pkeys;
+import dev.pkrseq.pkey.Pkru;
 import dev.pkrseq.rseq.Owner;
 import dev.pkrseq.rseq.Rseq;
 import dev.pkrseq.rseq.RseqAbi;
 import dev.pkrseq.rseq.RseqArea;
-import dev.pkrseq.sys.NativeException;
 import dev.pkrseq.sys.Sys;
 import dev.pkrseq.sys.Syscall;
 
@@ -42,58 +43,15 @@ public final class Probe {
 
     static ProbeReport.Pkeys pkeys() {
         String flags = Sys.cpuFlags();
-        boolean cpuFlag = flags.contains(" pku ");
-        boolean osEnabled = flags.contains(" ospke ");
-        int[] saved = osEnabled ? savedRights() : null;
-        List<Integer> keys = new ArrayList<>();
-        NativeException stop = null;
-        try {
-            while (keys.size() < 64) {
-                // Rights "no access" are what a fresh key has in every other thread; PKRU is restored below anyway.
-                keys.add(Sys.pkeyAlloc(0, Sys.PKEY_DISABLE_ACCESS));
-            }
-        } catch (NativeException e) {
-            stop = e;
-        } finally {
-            for (int k : keys) {
-                Sys.pkeyFree(k);
-            }
-            if (saved != null) {
-                restoreRights(saved);
-            }
-        }
-        boolean supported = !keys.isEmpty();
-        String pkru = osEnabled ? String.format("0x%08x", pkruOf(saved)) : null;
-        String reason = null;
-        if (!supported) {
-            reason = (cpuFlag ? "" : "the CPU does not report 'pku'; ") + (osEnabled ? "" : "the kernel did not enable protection keys ('ospke'); ")
-                    + (stop == null ? "pkey_alloc handed out no key" : stop.getMessage());
-        }
-        return new ProbeReport.Pkeys(cpuFlag, osEnabled, supported, keys.size(), pkru, reason);
-    }
-
-    private static int[] savedRights() {
-        int[] rights = new int[16];
-        for (int k = 0; k < 16; k++) {
-            rights[k] = Sys.pkeyGet(k);
-        }
-        return rights;
-    }
-
-    private static void restoreRights(int[] saved) {
-        for (int k = 1; k < 16; k++) {
-            if (Sys.pkeyGet(k) != saved[k]) {
-                Sys.pkeySet(k, saved[k]);
-            }
-        }
-    }
-
-    private static int pkruOf(int[] rights) {
-        int pkru = 0;
-        for (int k = 0; k < 16; k++) {
-            pkru |= rights[k] << (2 * k);
-        }
-        return pkru;
+        boolean supported = Pkeys.supported();
+        boolean platformThread = !Thread.currentThread().isVirtual();
+        // allocatableNow() puts back the PKRU bits its pkey_alloc calls change.
+        int allocatable = supported && platformThread ? Pkeys.allocatableNow() : 0;
+        String pkru = supported && platformThread ? Pkru.current().toString() : null;
+        String reason = Pkeys.unavailableReason().orElse(platformThread ? null
+                : "the probe ran on a virtual thread, whose PKRU is its carrier's; run it on a platform thread");
+        return new ProbeReport.Pkeys(flags.contains(" pku "), flags.contains(" ospke "), supported, allocatable, pkru,
+                reason);
     }
 
     static ProbeReport.RseqStatus rseq() {

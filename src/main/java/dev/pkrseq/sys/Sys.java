@@ -93,6 +93,8 @@ public final class Sys {
     private static final int UTSNAME_FIELD = 65;
     private static final int PT_TLS = 7;
     private static final long SCRATCH_SIZE = 512;
+    /** sizeof(pthread_attr_t) is 56 on x86_64 and 64 on arm64; the scratch buffer reserves 128. */
+    private static final long PTHREAD_ATTR_SPACE = 128;
 
     private static final Linker LINKER = Linker.nativeLinker();
     private static final SymbolLookup LIBC = LINKER.defaultLookup();
@@ -160,6 +162,13 @@ public final class Sys {
     private static final MethodHandle GETTID = critical("gettid", FunctionDescriptor.of(JAVA_INT));
     private static final MethodHandle GETPID = critical("getpid", FunctionDescriptor.of(JAVA_INT));
     private static final MethodHandle PTHREAD_SELF = critical("pthread_self", FunctionDescriptor.of(JAVA_LONG));
+    // pthread functions return the error number instead of setting errno: no capture.
+    private static final MethodHandle PTHREAD_GETATTR_NP = plain("pthread_getattr_np",
+            FunctionDescriptor.of(JAVA_INT, JAVA_LONG, ADDRESS));
+    private static final MethodHandle PTHREAD_ATTR_GETSTACK = plain("pthread_attr_getstack",
+            FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS, ADDRESS));
+    private static final MethodHandle PTHREAD_ATTR_DESTROY = plain("pthread_attr_destroy",
+            FunctionDescriptor.of(JAVA_INT, ADDRESS));
     private static final MethodHandle ERRNO_LOCATION = critical("__errno_location", FunctionDescriptor.of(ADDRESS));
     private static final MethodHandle GETAUXVAL = critical("getauxval", FunctionDescriptor.of(JAVA_LONG, JAVA_LONG));
     private static final MethodHandle SYSCONF = errno("sysconf", FunctionDescriptor.of(JAVA_LONG, JAVA_INT));
@@ -431,6 +440,22 @@ public final class Sys {
      */
     public static MemorySegment memory(long address, long size) {
         return MemorySegment.ofAddress(address).reinterpret(size);
+    }
+
+    /**
+     * A native segment over memory that pkrseq mapped itself, bound to an arena: when the arena closes,
+     * the segment becomes inaccessible and {@code cleanup} runs (on the closing thread, or on a cleaner
+     * thread for an automatic arena). This is how page-backed memory is unmapped with its arena.
+     *
+     * @param address start
+     * @param size bytes
+     * @param arena the arena whose closing ends the segment's life
+     * @param cleanup what to run when the arena closes, for example an munmap; it must not throw
+     * @return the segment, of the arena's scope
+     * @throws IllegalStateException when the arena is already closed (the cleanup has then not run)
+     */
+    public static MemorySegment memory(long address, long size, Arena arena, Runnable cleanup) {
+        return MemorySegment.ofAddress(address).reinterpret(size, arena, s -> cleanup.run());
     }
 
     // ---- File descriptors ---------------------------------------------------------------------
@@ -719,6 +744,45 @@ public final class Sys {
             ev.commit("pthread_self", "", r, 0);
         }
         return r;
+    }
+
+    /**
+     * The calling thread's stack as glibc knows it: {@code pthread_getattr_np(pthread_self())} and
+     * {@code pthread_attr_getstack}. For a thread glibc created, the range is the whole stack block
+     * without its guard, so it also holds the thread's TCB and static TLS, which glibc places at the top;
+     * for the process's initial thread glibc reads /proc/self/maps and the stack limit.
+     *
+     * @return the usable stack, lowest address first
+     * @throws NativeException with the error number the pthread function returned
+     */
+    public static ThreadStack threadStack() {
+        NativeCallEvent ev = begin();
+        PerThread t = PER_THREAD.get();
+        MemorySegment attr = t.scratch.asSlice(0, PTHREAD_ATTR_SPACE);
+        MemorySegment addr = t.scratch.asSlice(PTHREAD_ATTR_SPACE, 8);
+        MemorySegment size = t.scratch.asSlice(PTHREAD_ATTR_SPACE + 8, 8);
+        long self;
+        int r;
+        try {
+            self = (long) PTHREAD_SELF.invokeExact();
+            r = (int) PTHREAD_GETATTR_NP.invokeExact(self, attr);
+        } catch (Throwable e) {
+            throw rethrow(e);
+        }
+        if (r != 0) {
+            finishReturned(ev, "pthread_getattr_np", Fmt.hex(self) + ", &attr", r);
+        }
+        try {
+            r = (int) PTHREAD_ATTR_GETSTACK.invokeExact(attr, addr, size);
+            int ignored = (int) PTHREAD_ATTR_DESTROY.invokeExact(attr);
+        } catch (Throwable e) {
+            throw rethrow(e);
+        }
+        if (r != 0 || ev.shouldCommit()) {
+            finishReturned(ev, "pthread_attr_getstack", "&attr, &addr, &size", r);
+        }
+        long low = addr.get(JAVA_LONG, 0);
+        return new ThreadStack(low, low + size.get(JAVA_LONG, 0));
     }
 
     /**
@@ -1016,6 +1080,16 @@ public final class Sys {
         }
         if (result == -1) {
             throw new NativeException(function, arguments, errno);
+        }
+    }
+
+    /** For functions that return an error number instead of setting errno (pthread_*). */
+    private static void finishReturned(NativeCallEvent ev, String function, String arguments, int result) {
+        if (ev.shouldCommit()) {
+            ev.commit(function, arguments, result, result);
+        }
+        if (result != 0) {
+            throw new NativeException(function, arguments, result);
         }
     }
 

@@ -1,0 +1,481 @@
+package dev.pkrseq.observe;
+
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.HashSet;
+import java.util.List;
+
+import dev.pkrseq.pkey.KeyInUseException;
+import dev.pkrseq.pkey.PageWalk;
+import dev.pkrseq.pkey.Pages;
+import dev.pkrseq.pkey.Pkeys;
+import dev.pkrseq.pkey.Pkru;
+import dev.pkrseq.pkey.ProtectionKey;
+import dev.pkrseq.pkey.Rights;
+import dev.pkrseq.pkey.RightsScope;
+import dev.pkrseq.proc.Smaps;
+import dev.pkrseq.sys.Errno;
+import dev.pkrseq.sys.NativeException;
+import dev.pkrseq.sys.Sys;
+
+/**
+ * The protection-key experiments of {@code pkrseq probe}, in report order. Each allocates its own keys
+ * and pages, observes one behaviour, compares it with what the kernel documents, and frees its keys,
+ * unmaps its pages and puts back the calling thread's PKRU. The two that cannot clean up after
+ * themselves in this JVM (a real fault, and the kernel's execute-only key, which stays allocated for the
+ * life of the process) run in a child JVM.
+ */
+public final class PkeyExperiments {
+    /** How long a child JVM may take; generous, because emulated machines start JVMs slowly. */
+    static final Duration CHILD_TIMEOUT = Duration.ofSeconds(600);
+
+    private static final int RW = Sys.PROT_READ | Sys.PROT_WRITE;
+
+    private PkeyExperiments() {
+    }
+
+    /**
+     * Every protection-key experiment.
+     *
+     * @return a new list, in report order
+     */
+    public static List<Experiment> all() {
+        return new ArrayList<>(List.of(
+                new AllocExhaust(), new SmapsShowsTag(), new KernelReadDenied(), new KernelWriteDenied(),
+                new RightsRestored(), new HoleEnomem(), new NewThreadInherits(), new FreeThenReuse(),
+                new MprotectKeepsKey(), new ExecOnlyHiddenKey(), new UserFaultInChild()));
+    }
+
+    /** Skips where keys do not work, and puts the thread's PKRU back whatever happens. */
+    private abstract static class PkeyExperiment implements Experiment {
+        private final String id;
+        private final String title;
+        private final String expected;
+
+        PkeyExperiment(String id, String title, String expected) {
+            this.id = id;
+            this.title = title;
+            this.expected = expected;
+        }
+
+        @Override
+        public String id() {
+            return id;
+        }
+
+        @Override
+        public String title() {
+            return title;
+        }
+
+        @Override
+        public String expected() {
+            return expected;
+        }
+
+        @Override
+        public ExperimentResult run() throws Exception {
+            if (!Pkeys.supported()) {
+                return ExperimentResult.skipped(this, "protection keys are not available: "
+                        + Pkeys.unavailableReason().orElse("unknown reason"));
+            }
+            if (Thread.currentThread().isVirtual()) {
+                return ExperimentResult.skipped(this, "PKRU experiments need a platform thread; this is a virtual thread");
+            }
+            Pkru saved = Pkru.current();
+            try {
+                return observe();
+            } finally {
+                saved.restore();
+            }
+        }
+
+        abstract ExperimentResult observe() throws Exception;
+
+        ExperimentResult result(boolean asExpected, String observed, String detail) {
+            return ExperimentResult.of(this, asExpected, observed, detail);
+        }
+    }
+
+    static final class AllocExhaust extends PkeyExperiment {
+        AllocExhaust() {
+            super("pkey.alloc-exhaust", "pkey_alloc until it fails",
+                    "keys 1 to 15, never 0, then ENOSPC; as many as pkeys.allocatable");
+        }
+
+        @Override
+        ExperimentResult observe() {
+            int allocatable = Pkeys.allocatableNow();
+            List<ProtectionKey> keys = new ArrayList<>();
+            NativeException stop = null;
+            try {
+                while (keys.size() < 64) {
+                    keys.add(ProtectionKey.allocate(Rights.NO_ACCESS));
+                }
+            } catch (NativeException e) {
+                stop = e;
+            } finally {
+                keys.forEach(ProtectionKey::close);
+            }
+            List<Integer> numbers = keys.stream().map(ProtectionKey::number).toList();
+            boolean inRange = numbers.stream().allMatch(k -> k >= 1 && k <= 15);
+            boolean distinct = new HashSet<>(numbers).size() == numbers.size();
+            boolean enospc = stop != null && stop.errno() == Errno.ENOSPC;
+            String observed = "keys " + compact(numbers) + ", then " + (stop == null ? "no failure" : stop.errno().name())
+                    + "; " + numbers.size() + " keys, pkeys.allocatable " + allocatable;
+            return result(inRange && distinct && enospc && numbers.size() == allocatable && !numbers.isEmpty(), observed,
+                    "allocated in order: " + numbers + (stop == null ? "" : "; then " + stop.getMessage()));
+        }
+    }
+
+    static final class SmapsShowsTag extends PkeyExperiment {
+        SmapsShowsTag() {
+            super("pkey.smaps-shows-tag", "tag the middle page of three",
+                    "smaps shows the key on the middle page only, in 3 VMAs");
+        }
+
+        @Override
+        ExperimentResult observe() {
+            try (ProtectionKey key = ProtectionKey.allocate(Rights.READ_WRITE); Arena arena = Arena.ofConfined()) {
+                MemorySegment three = Pages.allocate(arena, 3);
+                PageKeys before = PageKeys.of(three);
+                key.protect(Pages.page(three, 1), RW);
+                PageKeys after = PageKeys.of(three);
+                int k = key.number();
+                boolean ok = after.keys().equals(List.of(0, k, 0)) && after.mappings() == 3;
+                return result(ok, "page keys " + after + " (before " + before + ")",
+                        "key " + k + ", pages at 0x" + Long.toHexString(three.address()));
+            }
+        }
+    }
+
+    static final class KernelReadDenied extends PkeyExperiment {
+        KernelReadDenied() {
+            super("pkey.kernel-read-denied", "kernel reads a page under no-access",
+                    "write(pipe, page) fails with EFAULT under no-access");
+        }
+
+        @Override
+        ExperimentResult observe() {
+            try (ProtectionKey key = ProtectionKey.allocate(Rights.READ_WRITE); Arena arena = Arena.ofConfined()) {
+                MemorySegment page = Pages.allocate(arena, 1);
+                key.protect(page, RW);
+                boolean readBefore = AccessProbe.canRead(page);
+                boolean read;
+                boolean write;
+                try (RightsScope _ = key.withRights(Rights.NO_ACCESS)) {
+                    read = AccessProbe.canRead(page);
+                    write = AccessProbe.canWrite(page);
+                }
+                return result(readBefore && !read && !write, "kernel read " + efault(read) + ", kernel write "
+                        + efault(write) + " (read-write before: read " + efault(readBefore) + ")", "key " + key.number());
+            }
+        }
+    }
+
+    static final class KernelWriteDenied extends PkeyExperiment {
+        KernelWriteDenied() {
+            super("pkey.kernel-write-denied", "kernel writes a page under no-write",
+                    "read(pipe, page) fails with EFAULT under no-write; the kernel's read succeeds");
+        }
+
+        @Override
+        ExperimentResult observe() {
+            try (ProtectionKey key = ProtectionKey.allocate(Rights.READ_WRITE); Arena arena = Arena.ofConfined()) {
+                MemorySegment page = Pages.allocate(arena, 1);
+                key.protect(page, RW);
+                boolean read;
+                boolean write;
+                try (RightsScope _ = key.withRights(Rights.NO_WRITE)) {
+                    read = AccessProbe.canRead(page);
+                    write = AccessProbe.canWrite(page);
+                }
+                return result(read && !write, "kernel write " + efault(write) + ", kernel read " + efault(read),
+                        "key " + key.number());
+            }
+        }
+    }
+
+    static final class RightsRestored extends PkeyExperiment {
+        RightsRestored() {
+            super("pkey.rights-restored", "close a no-access rights scope",
+                    "read-write again: the kernel's read and write both succeed");
+        }
+
+        @Override
+        ExperimentResult observe() {
+            try (ProtectionKey key = ProtectionKey.allocate(Rights.READ_WRITE); Arena arena = Arena.ofConfined()) {
+                MemorySegment page = Pages.allocate(arena, 1);
+                key.protect(page, RW);
+                boolean deniedInside;
+                try (RightsScope _ = key.withRights(Rights.NO_ACCESS)) {
+                    deniedInside = !AccessProbe.canRead(page);
+                }
+                Rights after = key.rights();
+                boolean read = AccessProbe.canRead(page);
+                boolean write = AccessProbe.canWrite(page);
+                return result(deniedInside && after == Rights.READ_WRITE && read && write,
+                        "rights " + after + ", kernel read " + efault(read) + ", kernel write " + efault(write),
+                        "key " + key.number() + "; inside the scope the read was " + (deniedInside ? "denied" : "allowed"));
+            }
+        }
+    }
+
+    static final class HoleEnomem extends PkeyExperiment {
+        HoleEnomem() {
+            super("pkey.hole-enomem", "tag three pages whose middle one is unmapped",
+                    "one pkey_mprotect fails with ENOMEM; the page walk tags both mapped pages and reports the hole");
+        }
+
+        @Override
+        ExperimentResult observe() {
+            long page = Pages.size();
+            try (ProtectionKey key = ProtectionKey.allocate(Rights.READ_WRITE); Arena arena = Arena.ofConfined()) {
+                MemorySegment three = Pages.allocate(arena, 3);
+                // The arena's munmap of all three pages later is fine: munmap ignores holes.
+                Sys.munmap(three.address() + page, page);
+                NativeException failure = null;
+                try {
+                    key.protect(three, RW);
+                } catch (NativeException e) {
+                    failure = e;
+                }
+                PageKeys afterCall = PageKeys.of(three);
+                PageWalk walk = key.tagPages(three, RW);
+                PageKeys afterWalk = PageKeys.of(three);
+                int k = key.number();
+                if (afterWalk.key(1) != null) {
+                    // Another thread mapped something into the hole meanwhile: never leave its page tagged.
+                    Smaps.containing(Smaps.self(), three.address() + page).ifPresent(v ->
+                            Sys.pkeyMprotect(three.address() + page, page, prot(v.perms()), 0));
+                    return result(false, "something else was mapped into the hole during the experiment",
+                            "walk " + walk.pages());
+                }
+                boolean ok = failure != null && failure.errno() == Errno.ENOMEM
+                        && walk.pages().stream().map(PageWalk.Page::status).toList().equals(
+                                List.of(PageWalk.Status.TAGGED, PageWalk.Status.NOT_MAPPED, PageWalk.Status.TAGGED))
+                        && afterWalk.keys().equals(java.util.Arrays.asList(k, null, k));
+                return result(ok, "one call: " + (failure == null ? "succeeded" : failure.errno().name()) + ", keys then "
+                        + afterCall + "; walk: " + statuses(walk) + ", keys " + afterWalk,
+                        "key " + k + "; the single call changed the pages before the hole before it failed: " + afterCall);
+            }
+        }
+    }
+
+    static final class NewThreadInherits extends PkeyExperiment {
+        NewThreadInherits() {
+            super("pkey.new-thread-inherits", "rights of threads started before and after pkey_set",
+                    "a thread started after pkey_set has the creator's rights; one started before the key existed has"
+                            + " no-access");
+        }
+
+        @Override
+        ExperimentResult observe() {
+            try (ThreadProbe early = ThreadProbe.start("pkrseq-early");
+                    ProtectionKey key = ProtectionKey.allocate(Rights.READ_WRITE);
+                    Arena arena = Arena.ofShared()) {
+                MemorySegment page = Pages.allocate(arena, 1);
+                key.protect(page, RW);
+                // no-write differs from both the default (no-access) and pkey_alloc's read-write.
+                key.setRights(Rights.NO_WRITE);
+                try (ThreadProbe late = ThreadProbe.start("pkrseq-late")) {
+                    Rights lateRights = late.rights(key);
+                    boolean lateRead = late.canRead(page);
+                    boolean lateWrite = late.canWrite(page);
+                    Rights earlyRights = early.rights(key);
+                    boolean earlyRead = early.canRead(page);
+                    boolean ok = lateRights == Rights.NO_WRITE && lateRead && !lateWrite
+                            && earlyRights == Rights.NO_ACCESS && !earlyRead;
+                    return result(ok, "creator no-write; later thread " + lateRights + " (kernel read " + efault(lateRead)
+                            + ", write " + efault(lateWrite) + "); earlier thread " + earlyRights + " (kernel read "
+                            + efault(earlyRead) + ")", "key " + key.number() + "; tids: early " + early.tid() + ", late "
+                            + late.tid());
+                }
+            }
+        }
+    }
+
+    static final class FreeThenReuse extends PkeyExperiment {
+        FreeThenReuse() {
+            super("pkey.free-then-reuse", "pkey_free a key that a page carries (raw calls), then pkey_alloc",
+                    "pkey_free succeeds; smaps keeps the number on the page; pkey_alloc returns the same number");
+        }
+
+        @Override
+        ExperimentResult observe() {
+            long size = Pages.size();
+            long page = Sys.mmap(0, size, RW, Sys.MAP_PRIVATE | Sys.MAP_ANONYMOUS, -1, 0);
+            int held = -1;
+            try {
+                int first = Sys.pkeyAlloc(0, 0);
+                held = first;
+                Sys.pkeyMprotect(page, size, RW, first);
+                Sys.pkeyFree(first);
+                held = -1;
+                Integer afterFree = PageKeys.of(page, size).key(0);
+                int second = Sys.pkeyAlloc(0, 0);
+                held = second;
+                Integer afterRealloc = PageKeys.of(page, size).key(0);
+                boolean ok = second == first && afterFree != null && afterFree == first;
+                return result(ok, "freed key " + first + "; the page still shows key " + afterFree + "; pkey_alloc then"
+                        + " returned " + second, "after the second pkey_alloc the page shows key " + afterRealloc
+                        + " and belongs to its new owner. " + guardedRefusal());
+            } finally {
+                Sys.pkeyMprotect(page, size, RW, 0);
+                if (held >= 0) {
+                    Sys.pkeyFree(held);
+                }
+                Sys.munmap(page, size);
+            }
+        }
+
+        /** What the guarded API says to the same sequence. */
+        private static String guardedRefusal() {
+            ProtectionKey key = ProtectionKey.allocate(Rights.READ_WRITE);
+            try {
+                try (Arena arena = Arena.ofConfined()) {
+                    MemorySegment page = Pages.allocate(arena, 1);
+                    key.protect(page, RW);
+                    try {
+                        key.close();
+                        return "The guarded API freed the key: its guard did not hold.";
+                    } catch (KeyInUseException e) {
+                        return "The guarded API refuses the same free: " + e.getClass().getSimpleName() + ".";
+                    }
+                }
+            } finally {
+                key.close(); // the arena is closed, the page unmapped: now the free goes through
+            }
+        }
+    }
+
+    static final class MprotectKeepsKey extends PkeyExperiment {
+        MprotectKeepsKey() {
+            super("pkey.mprotect-keeps-key", "plain mprotect of a tagged page",
+                    "mprotect(PROT_READ) changes the protection and keeps the page's key");
+        }
+
+        @Override
+        ExperimentResult observe() {
+            try (ProtectionKey key = ProtectionKey.allocate(Rights.READ_WRITE); Arena arena = Arena.ofConfined()) {
+                MemorySegment page = Pages.allocate(arena, 1);
+                key.protect(page, RW);
+                Sys.mprotect(page.address(), page.byteSize(), Sys.PROT_READ);
+                var vma = Smaps.containing(Smaps.self(), page.address()).orElseThrow();
+                int k = key.number();
+                return result(vma.key() == k && vma.perms().startsWith("r--"),
+                        "after mprotect(PROT_READ): " + vma.perms() + ", key " + vma.key(), "key " + k);
+            }
+        }
+    }
+
+    static final class ExecOnlyHiddenKey extends PkeyExperiment {
+        ExecOnlyHiddenKey() {
+            super("pkey.exec-only-hidden-key", "mprotect(PROT_EXEC) alone, in a child JVM",
+                    "the page moves to a hidden execute-only key: one allocatable key fewer while it stands");
+        }
+
+        @Override
+        ExperimentResult observe() {
+            ChildJvm.Result r = ChildJvm.of(ExecOnlyChild.class).jvmArgs("-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1")
+                    .timeout(CHILD_TIMEOUT).run();
+            if (r.exitCode() != 0) {
+                return result(false, "the child JVM failed (exit " + r.exitCode() + ")", r.stderr().strip());
+            }
+            int before = Integer.parseInt(r.value("before="));
+            int key = Integer.parseInt(r.value("key="));
+            int during = Integer.parseInt(r.value("during="));
+            int after = Integer.parseInt(r.value("after="));
+            String rights = r.value("rights=");
+            return result(during == before - 1 && key != 0,
+                    "allocatable " + before + " -> " + during + " (the page carries key " + key + "); " + after
+                            + " after munmap",
+                    "this thread's rights for key " + key + ": " + rights + ". The kernel keeps its execute-only key for"
+                            + " the life of the process" + (after == during ? ", even after the page is gone" : ""));
+        }
+    }
+
+    /**
+     * The child JVM of {@code pkey.exec-only-hidden-key}: it spends the execute-only key, which this JVM
+     * could never get back.
+     */
+    public static final class ExecOnlyChild {
+        private ExecOnlyChild() {
+        }
+
+        /**
+         * Prints {@code before=}, {@code key=}, {@code rights=}, {@code during=} and {@code after=}.
+         *
+         * @param args ignored
+         */
+        public static void main(String[] args) {
+            long size = Pages.size();
+            int before = Pkeys.allocatableNow();
+            long page = Sys.mmap(0, size, RW, Sys.MAP_PRIVATE | Sys.MAP_ANONYMOUS, -1, 0);
+            Sys.mprotect(page, size, Sys.PROT_EXEC);
+            Integer key = PageKeys.of(page, size).key(0);
+            int during = Pkeys.allocatableNow();
+            Rights rights = Pkru.current().rights(key == null ? 0 : key);
+            Sys.munmap(page, size);
+            int after = Pkeys.allocatableNow();
+            System.out.println("before=" + before);
+            System.out.println("key=" + key);
+            System.out.println("rights=" + rights);
+            System.out.println("during=" + during);
+            System.out.println("after=" + after);
+            System.out.flush();
+        }
+    }
+
+    static final class UserFaultInChild extends PkeyExperiment {
+        UserFaultInChild() {
+            super("pkey.user-fault-in-child", "a Java read of a no-access page, in a child JVM",
+                    "the child dies by SIGSEGV, si_code 4 (SEGV_PKUERR), si_addr = the page");
+        }
+
+        @Override
+        ExperimentResult observe() {
+            PkeyFaultProbe.Result r = PkeyFaultProbe.run(CHILD_TIMEOUT);
+            return result(r.pkuFault(), r.survived() ? "the child survived the read" : r.describe(),
+                    r.crashLine() == null ? "no crash log" : "crash log: " + r.crashLine() + "; key " + r.key()
+                            + "; child ran " + r.elapsed().toMillis() + " ms");
+        }
+    }
+
+    private static String efault(boolean allowed) {
+        return allowed ? "ok" : "EFAULT";
+    }
+
+    private static String statuses(PageWalk walk) {
+        return walk.pages().stream().map(p -> p.status().name().toLowerCase(java.util.Locale.ROOT).replace('_', ' '))
+                .toList().toString();
+    }
+
+    private static int prot(String perms) {
+        return (perms.charAt(0) == 'r' ? Sys.PROT_READ : 0) | (perms.charAt(1) == 'w' ? Sys.PROT_WRITE : 0)
+                | (perms.charAt(2) == 'x' ? Sys.PROT_EXEC : 0);
+    }
+
+    /** 1, 2, 3, 5 -> "1-3, 5". */
+    static String compact(List<Integer> numbers) {
+        if (numbers.isEmpty()) {
+            return "none";
+        }
+        StringBuilder sb = new StringBuilder();
+        int i = 0;
+        while (i < numbers.size()) {
+            int j = i;
+            while (j + 1 < numbers.size() && numbers.get(j + 1) == numbers.get(j) + 1) {
+                j++;
+            }
+            sb.append(sb.length() == 0 ? "" : ", ").append(numbers.get(i));
+            if (j > i) {
+                sb.append('-').append(numbers.get(j));
+            }
+            i = j + 1;
+        }
+        return sb.toString();
+    }
+}

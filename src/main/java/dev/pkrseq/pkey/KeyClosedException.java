@@ -1,0 +1,23 @@
+package dev.pkrseq.pkey;
+
+/** Refused: using a protection key after {@link ProtectionKey#close()} freed it. */
+public final class KeyClosedException extends PkeyMisuseException {
+    private static final long serialVersionUID = 1L;
+
+    private final int key;
+
+    KeyClosedException(int key, String action) {
+        super("cannot " + action + ": protection key " + key + " is closed (freed), and its number may already"
+                + " belong to a new owner");
+        this.key = key;
+    }
+
+    /**
+     * The key's number when it was open.
+     *
+     * @return 1 to 15
+     */
+    public int key() {
+        return key;
+    }
+}

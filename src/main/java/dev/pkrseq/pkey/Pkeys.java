@@ -1,0 +1,136 @@
+package dev.pkrseq.pkey;
+
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Optional;
+
+import dev.pkrseq.proc.Smaps;
+import dev.pkrseq.proc.Vma;
+import dev.pkrseq.sys.Errno;
+import dev.pkrseq.sys.NativeException;
+import dev.pkrseq.sys.Sys;
+
+/**
+ * Whether protection keys work here, how many are free, and which memory carries a key: the questions a
+ * report or a leak check asks.
+ */
+public final class Pkeys {
+    private Pkeys() {
+    }
+
+    /** Decided once: the CPU flags, then one pkey_alloc and pkey_free with the thread's PKRU put back. */
+    private static final class Support {
+        static final String REASON = detect();
+    }
+
+    /**
+     * Whether protection keys work: the CPU has PKU, the kernel enabled it, and pkey_alloc hands out keys
+     * (or has handed them all out already).
+     *
+     * @return true when keys can be used
+     */
+    public static boolean supported() {
+        return Support.REASON == null;
+    }
+
+    /**
+     * Why protection keys do not work here, in words.
+     *
+     * @return the reason, or empty when they work
+     */
+    public static Optional<String> unavailableReason() {
+        return Optional.ofNullable(Support.REASON);
+    }
+
+    /**
+     * How many keys pkey_alloc hands out right now: it allocates until ENOSPC, frees them all, and puts
+     * the calling thread's PKRU back. Meanwhile other threads of the JVM find no free key. Costs two
+     * system calls per free key.
+     *
+     * @return 0 to 15; 0 where protection keys do not work
+     * @throws VirtualThreadException on a virtual thread (pkey_alloc writes the carrier's PKRU)
+     */
+    public static int allocatableNow() {
+        if (!supported()) {
+            return 0;
+        }
+        VirtualThreadException.check("count allocatable keys");
+        Pkru saved = Pkru.current();
+        List<Integer> keys = new ArrayList<>();
+        try {
+            while (keys.size() < 64) {
+                keys.add(Sys.pkeyAlloc(0, Sys.PKEY_DISABLE_ACCESS));
+            }
+        } catch (NativeException e) {
+            if (e.errno() != Errno.ENOSPC) {
+                throw e;
+            }
+        } finally {
+            for (int k : keys) {
+                Sys.pkeyFree(k);
+                if (Sys.pkeyGet(k) != saved.bits(k)) {
+                    Sys.pkeySet(k, saved.bits(k));
+                }
+            }
+        }
+        return keys.size();
+    }
+
+    /**
+     * Every mapping of this JVM that carries a non-zero key, from /proc/self/smaps. A leak check expects
+     * none once all keys are closed; the kernel's hidden execute-only key shows here too.
+     *
+     * @return the mappings, in address order; empty where the kernel does not report keys
+     */
+    public static List<Vma> taggedMappings() {
+        return Smaps.self().stream().filter(v -> v.key() != 0).toList();
+    }
+
+    /**
+     * Every mapping of this JVM that carries one key, from /proc/self/smaps; pages tagged by raw system
+     * calls included.
+     *
+     * @param key 0 to 15
+     * @return the mappings, in address order
+     * @throws InvalidKeyException for a key outside 0 to 15
+     */
+    public static List<Vma> mappingsCarrying(int key) {
+        InvalidKeyException.check(key);
+        return Smaps.self().stream().filter(v -> v.key() == key && v.protectionKey() != null).toList();
+    }
+
+    /** Throws, in words, where PKRU must not be touched (RDPKRU/WRPKRU would raise SIGILL). */
+    static void requirePkru() {
+        if (!Sys.pkruUsable() || !supported()) {
+            throw new PkeysUnavailableException("protection keys are not available on this machine: "
+                    + unavailableReason().orElse("the kernel did not enable them"));
+        }
+    }
+
+    private static String detect() {
+        String flags = Sys.cpuFlags();
+        boolean pku = flags.contains(" pku ");
+        boolean ospke = flags.contains(" ospke ");
+        if (!pku) {
+            return "the CPU has no protection keys (no 'pku' flag in /proc/cpuinfo)";
+        }
+        if (!ospke || !Sys.pkruUsable()) {
+            return "the CPU has protection keys but the kernel did not enable them (no 'ospke' flag in /proc/cpuinfo:"
+                    + " booted with nopku, or built without CONFIG_X86_INTEL_MEMORY_PROTECTION_KEYS)";
+        }
+        int[] bits = new int[Pkru.KEYS];
+        for (int k = 0; k < bits.length; k++) {
+            bits[k] = Sys.pkeyGet(k);
+        }
+        try {
+            int k = Sys.pkeyAlloc(0, Sys.PKEY_DISABLE_ACCESS);
+            Sys.pkeyFree(k);
+            if (Sys.pkeyGet(k) != bits[k]) {
+                Sys.pkeySet(k, bits[k]);
+            }
+            return null;
+        } catch (NativeException e) {
+            return e.errno() == Errno.ENOSPC ? null : "pkey_alloc fails: " + e.getMessage();
+        }
+    }
+}

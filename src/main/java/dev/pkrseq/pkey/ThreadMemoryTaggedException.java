@@ -1,0 +1,27 @@
+package dev.pkrseq.pkey;
+
+/**
+ * Refused: denying rights to a key that tags part of the calling thread's stack or TLS. The JVM touches
+ * those pages on every call, so the thread would fault at once.
+ */
+public final class ThreadMemoryTaggedException extends PkeyMisuseException {
+    private static final long serialVersionUID = 1L;
+
+    private final int key;
+
+    ThreadMemoryTaggedException(int key, Rights rights, long low, long high, String what, long whatLow, long whatHigh) {
+        super(String.format("refusing to set key %d to %s on thread '%s' (tid %d): the key tags 0x%x-0x%x, part of this"
+                + " thread's %s [0x%x-0x%x), which the JVM touches on every call", key, rights,
+                Thread.currentThread().getName(), dev.pkrseq.sys.Sys.gettid(), low, high, what, whatLow, whatHigh));
+        this.key = key;
+    }
+
+    /**
+     * The key whose rights were not changed.
+     *
+     * @return 1 to 15
+     */
+    public int key() {
+        return key;
+    }
+}
