@@ -34,8 +34,8 @@ public record Pkru(int value) {
      * @throws VirtualThreadException on a virtual thread, whose PKRU is its carrier's
      */
     public static Pkru current() {
-        Pkeys.requirePkru();
         VirtualThreadException.check("read PKRU");
+        Pkeys.requirePkru();
         int v = 0;
         for (int k = 0; k < KEYS; k++) {
             v |= Sys.pkeyGet(k) << (2 * k);
@@ -108,8 +108,8 @@ public record Pkru(int value) {
         if (bits(0) != 0) {
             throw KeyZeroException.deny(rights(0));
         }
-        Pkeys.requirePkru();
         VirtualThreadException.check("change PKRU");
+        Pkeys.requirePkru();
         for (int k = 0; k < KEYS; k++) {
             int want = bits(k);
             if (Sys.pkeyGet(k) != want) {

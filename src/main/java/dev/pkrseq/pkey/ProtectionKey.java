@@ -52,6 +52,12 @@ public final class ProtectionKey implements AutoCloseable {
         this.number = number;
     }
 
+    /** A key object in a given state without any native call: for tests of the closed-key guard. */
+    ProtectionKey(int number, boolean closed) {
+        this.number = number;
+        this.closed = closed;
+    }
+
     /**
      * Allocates a key ({@code pkey_alloc(0, rights)}) and gives the calling thread the initial rights.
      *
@@ -207,8 +213,13 @@ public final class ProtectionKey implements AutoCloseable {
 
     /**
      * Frees the key ({@code pkey_free}). Closing twice does nothing the second time. Refused while pages
-     * carry the key: unmap them or retag them with {@link #DEFAULT} first. The calling thread's PKRU is left
-     * as it is (pkey_free does not touch it).
+     * carry the key: unmap them or retag them with {@link #DEFAULT} first.
+     *
+     * <p>pkey_free leaves PKRU alone, so the closing thread would keep its rights for the number and with
+     * them the pages of whoever allocates it next. Before freeing, close therefore sets the calling thread's
+     * rights for the key to no-access, the default a fresh key has in every thread that did not allocate
+     * it (on a platform thread; a virtual thread's PKRU is its carrier's and is left alone). Other threads
+     * that were given rights keep them: take them back on those threads first.
      *
      * @throws KeyInUseException when pages still carry the key; the key stays open
      * @throws KeyZeroException for {@link #DEFAULT}
@@ -230,6 +241,9 @@ public final class ProtectionKey implements AutoCloseable {
                 TagRegistry.clear(number);
             }
             closed = true;
+            if (Sys.pkruUsable() && !Thread.currentThread().isVirtual()) {
+                Sys.pkeySet(number, Sys.PKEY_DISABLE_ACCESS);
+            }
             Sys.pkeyFree(number);
         }
     }
