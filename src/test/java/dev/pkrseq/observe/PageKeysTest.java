@@ -1,0 +1,51 @@
+package dev.pkrseq.observe;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNull;
+
+import java.io.StringReader;
+import java.util.Arrays;
+import java.util.List;
+
+import dev.pkrseq.proc.Smaps;
+import dev.pkrseq.proc.Vma;
+import dev.pkrseq.sys.Sys;
+import org.junit.jupiter.api.Test;
+
+/** Per-page keys and mapping counts, from smaps. */
+class PageKeysTest {
+
+    @Test
+    void eachPageGetsItsMappingsKeyAndHolesGetNull() throws Exception {
+        List<Vma> vmas = Smaps.parse(new StringReader("""
+                10000-12000 rw-p 00000000 00:00 0
+                ProtectionKey:         0
+                13000-14000 rw-p 00000000 00:00 0
+                ProtectionKey:         5
+                14000-15000 r--p 00000000 00:00 0
+                ProtectionKey:         5
+                """));
+        PageKeys p = PageKeys.of(vmas, 0x10000, 0x5000);
+        assertEquals(Arrays.asList(0, 0, null, 5, 5), p.keys());
+        assertEquals(3, p.mappings());
+        assertNull(p.key(2));
+        assertEquals("[0, 0, -, 5, 5] in 3 mappings", p.toString());
+        assertEquals(Arrays.asList(0, null), PageKeys.of(vmas, 0x11000, 0x2000).keys());
+    }
+
+    @Test
+    void aProtectionChangeInTheMiddleShowsAsThreeMappings() {
+        long page = Sys.pageSize();
+        long a = Sys.mmap(0, 3 * page, Sys.PROT_READ, Sys.MAP_PRIVATE | Sys.MAP_ANONYMOUS, -1, 0);
+        try {
+            Sys.mprotect(a + page, page, Sys.PROT_READ | Sys.PROT_WRITE);
+            PageKeys p = PageKeys.of(a, 3 * page);
+            assertEquals(3, p.mappings());
+            assertEquals(List.of(0, 0, 0), p.keys());
+            Sys.munmap(a + page, page);
+            assertEquals(Arrays.asList(0, null, 0), PageKeys.of(a, 3 * page).keys());
+        } finally {
+            Sys.munmap(a, 3 * page);
+        }
+    }
+}

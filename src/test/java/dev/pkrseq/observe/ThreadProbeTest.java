@@ -1,0 +1,58 @@
+package dev.pkrseq.observe;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNotEquals;
+import static org.junit.jupiter.api.Assertions.assertSame;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.pkrseq.sys.Sys;
+import org.junit.jupiter.api.Test;
+
+/** A probe thread of its own: tasks run there, on a platform thread that lives until close. */
+class ThreadProbeTest {
+
+    @Test
+    void tasksRunOnTheProbesOwnPlatformThread() {
+        try (ThreadProbe p = ThreadProbe.start("probe-thread")) {
+            assertNotEquals(Sys.gettid(), p.tid());
+            assertEquals(p.tid(), p.call(Sys::gettid), "every task runs on the same thread");
+            assertEquals("probe-thread", p.call(() -> Thread.currentThread().getName()));
+            assertFalse(p.call(() -> Thread.currentThread().isVirtual()));
+        }
+    }
+
+    @Test
+    void exceptionsReachTheCallerAsThrown() {
+        IllegalArgumentException boom = new IllegalArgumentException("boom");
+        try (ThreadProbe p = ThreadProbe.start("probe-throws")) {
+            assertSame(boom, assertThrows(IllegalArgumentException.class, () -> p.run(() -> {
+                throw boom;
+            })));
+            assertEquals(p.tid(), p.call(Sys::gettid), "the thread survives a failed task");
+        }
+    }
+
+    @Test
+    void accessProbesAnswerForTheProbesThread() {
+        long page = Sys.pageSize();
+        long a = Sys.mmap(0, page, Sys.PROT_READ, Sys.MAP_PRIVATE | Sys.MAP_ANONYMOUS, -1, 0);
+        try (ThreadProbe p = ThreadProbe.start("probe-access")) {
+            var seg = Sys.memory(a, page);
+            assertTrue(p.canRead(seg));
+            assertFalse(p.canWrite(seg));
+        } finally {
+            Sys.munmap(a, page);
+        }
+    }
+
+    @Test
+    void closeEndsTheThread() throws Exception {
+        ThreadProbe p = ThreadProbe.start("probe-ends");
+        Thread t = p.call(Thread::currentThread);
+        p.close();
+        t.join(10_000);
+        assertFalse(t.isAlive());
+    }
+}
