@@ -259,7 +259,9 @@ public final class PkeyExperiments {
                         && afterWalk.keys().equals(java.util.Arrays.asList(k, null, k));
                 return result(ok, "one call: " + (failure == null ? "succeeded" : failure.errno().name()) + ", keys then "
                         + afterCall + "; walk: " + statuses(walk) + ", keys " + afterWalk,
-                        "key " + k + "; the single call changed the pages before the hole before it failed: " + afterCall);
+                        "key " + k + "; " + (Integer.valueOf(k).equals(afterCall.key(0))
+                                ? "the single call had already tagged the page before the hole when it failed with ENOMEM"
+                                : "the single call changed no page"));
             }
         }
     }
