@@ -14,7 +14,9 @@ public final class Experiments {
      * @return a new list, in report order
      */
     public static List<Experiment> all() {
-        return new ArrayList<>();
+        List<Experiment> list = new ArrayList<>();
+        list.addAll(RseqExperiments.all());
+        return list;
     }
 
     /**
