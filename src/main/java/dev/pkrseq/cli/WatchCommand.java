@@ -313,11 +313,13 @@ final class WatchCommand implements Callable<Integer> {
                 : tunables + ":" + RseqExperiments.TUNABLE);
         boolean terminal = isTerminal();
         if (terminal) {
+            // The child's Console must see the terminal on stdin and stdout to redraw in place.
             pb.inheritIO();
-        } else {
-            pb.redirectInput(ProcessBuilder.Redirect.INHERIT);
         }
         Process p = pb.start();
+        if (!terminal) {
+            p.getOutputStream().close();
+        }
         // Ctrl-C reaches the child too when both run in the terminal's foreground group; a signal sent to this
         // JVM alone is passed on as SIGTERM. Either way the child's own hook restores the terminal: wait for it.
         Thread hook = new Thread(() -> {
