@@ -1,5 +1,7 @@
 package dev.pkrseq.rseq;
 
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.lang.invoke.VarHandle;
 import java.util.Optional;
@@ -22,6 +24,8 @@ public final class Rseq {
     private static final OptionalInt FEATURE_SIZE = auxv(Sys.AT_RSEQ_FEATURE_SIZE);
     private static final OptionalInt ALIGN = auxv(Sys.AT_RSEQ_ALIGN);
     private static final VarHandle INT = ValueLayout.JAVA_INT.varHandle();
+    // Named in registration attempts the kernel must refuse; never unmapped, so even an acceptance is safe.
+    private static final MemorySegment SPARE = Arena.global().allocate(Math.max(256, registrationLength()), registrationAlign());
     // The calling platform thread's handle, glibc's or pkrseq's; also pkrseq's per-thread registration state.
     private static final ThreadLocal<RseqArea> AREA = new ThreadLocal<>();
 
@@ -183,6 +187,15 @@ public final class Rseq {
             return cached;
         }
         RseqException.ThreadState state = threadState();
+        if (state.owner() != Owner.NONE) {
+            // Already registered (by glibc): the kernel refuses whatever area we name, so name one outside
+            // the pool and leave the pool untouched. Should it ever accept, undo it at once.
+            long spare = SPARE.address();
+            RseqSyscall.call(RseqException.Operation.REGISTER, spare, registrationLength(), 0, signature(), state);
+            Sys.rseq(spare, registrationLength(), Sys.RSEQ_FLAG_UNREGISTER, signature());
+            throw new IllegalStateException("the kernel accepted a second rseq registration beside " + state.owner()
+                    + "'s; pkrseq undid it");
+        }
         Thread thread = Thread.currentThread();
         RseqRegistry.Slot slot = RseqRegistry.acquire(thread, Sys.gettid());
         try {

@@ -25,6 +25,11 @@ public final class RseqAreaGoneException extends IllegalStateException {
             this.words = words;
         }
 
+        /**
+         * The name reports use.
+         *
+         * @return "thread-ended", "unregistered" or "closed"
+         */
         @Override
         public String toString() {
             return name().toLowerCase(Locale.ROOT).replace('_', '-');
