@@ -185,7 +185,10 @@ final class RseqCommand implements Callable<Integer> {
         } else {
             t.row("area", "none");
         }
-        t.row(f.note() == null ? "" : "note", f.note()).print(out, "  ");
+        if (f.note() != null) {
+            t.row("note", f.note());
+        }
+        t.print(out, "  ");
         out.println();
         Pool p = r.pool();
         out.println("pkrseq's own registration pool");
@@ -194,7 +197,7 @@ final class RseqCommand implements Callable<Integer> {
                         + " covered")
                 .row("pages mapped", p.pages() + " (never unmapped)")
                 .row("areas", p.areas() + ": " + p.free() + " free, " + p.registered() + " registered, " + p.ended()
-                        + " of threads that ended without unregistering (held until their task exits)")
+                        + " ended (their threads ended without unregistering: held until the task exits)")
                 .print(out, "  ");
         if (!p.inUse().isEmpty()) {
             Table u = new Table("ADDRESS", "STATE", "TID", "THREAD");

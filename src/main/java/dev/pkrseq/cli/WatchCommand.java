@@ -165,7 +165,7 @@ final class WatchCommand implements Callable<Integer> {
         lines.add("pkrseq watch: " + w.threads() + " " + (w.threads() == 1 ? "thread" : "threads") + ", workload "
                 + w.workload() + ", a sample every " + Durations.format(interval)
                 + (duration != null ? ", for " + Durations.format(duration) : "")
-                + (samples != null ? ", " + samples + " samples" : "") + (live ? "; Ctrl-C ends" : ""));
+                + (samples != null ? ", " + samples + (samples == 1 ? " sample" : " samples") : "") + (live ? "; Ctrl-C ends" : ""));
         if (w.coversMmCid()) {
             lines.add("areas registered by " + w.owner() + " (" + w.coveredLength() + " bytes covered): mm_cid and node_id shown");
         } else {
