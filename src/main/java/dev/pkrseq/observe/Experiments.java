@@ -14,7 +14,7 @@ public final class Experiments {
      * @return a new list, in report order
      */
     public static List<Experiment> all() {
-        return new ArrayList<>();
+        return new ArrayList<>(TlsExperiments.all());
     }
 
     /**

@@ -25,7 +25,8 @@ public enum PageRule {
      * @return a short description
      */
     public String description() {
-        return this == EXACT ? "exact bounds: pages from page(tp - (dl_tls_static_size - TLS_TCB_SIZE)) to the TCB page"
+        return this == EXACT
+                ? "exact bounds: pages from page(tp - (dl_tls_static_size - TLS_TCB_SIZE)) to the TCB page, plus the DTV page when apart"
                 : "fixed window: the TCB page and the 8 pages below";
     }
 }

@@ -148,7 +148,7 @@ public record TcbSize(long bytes, Method method, Long stackMappingEnd, Long witn
             sb.append("roundup(__rseq_offset + 32, 64) = ").append(bytes)
                     .append(" (tp is not at the top of a stack mapping)");
         } else {
-            sb.append(bytes).append(", derived on the calling thread (one struct pthread per process)");
+            sb.append("derived on the calling thread (one struct pthread per process)");
         }
         Boolean agrees = rseqAgrees();
         if (agrees != null && method != Method.RSEQ_OFFSET) {
