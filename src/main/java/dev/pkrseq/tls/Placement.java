@@ -23,7 +23,9 @@ public record Placement(Kind kind, Vma mapping, Vma below, Vma above) {
         STACK_TOP,
         /**
          * The process's initial thread: the dynamic loader allocated TCB and static TLS at start-up
-         * ({@code init_tls} in elf/rtld.c, through {@code _dl_allocate_tls_storage}).
+         * ({@code init_tls} in elf/rtld.c, through {@code _dl_allocate_tls_storage}). The VMA that holds
+         * them may be larger than that allocation: the kernel merges adjacent anonymous mappings with the
+         * same permissions.
          */
         LOADER,
         /** Neither witness applies (for example a stack the application supplied). */
@@ -88,8 +90,9 @@ public record Placement(Kind kind, Vma mapping, Vma below, Vma above) {
     public String describe() {
         String what = switch (kind) {
             case STACK_TOP -> "top of its " + size(mapping.size()) + " stack mapping";
-            case LOADER -> "a " + size(mapping.size()) + " mapping the dynamic loader allocated at start-up";
-            case OTHER -> "a " + size(mapping.size()) + " mapping (not the top of a glibc-allocated stack)";
+            case LOADER -> "memory the dynamic loader allocated at start-up, in an anonymous mapping of "
+                    + size(mapping.size());
+            case OTHER -> "a mapping of " + size(mapping.size()) + " (not the top of a glibc-allocated stack)";
         };
         return what + " " + String.format("%x-%x %s", mapping.start(), mapping.end(), mapping.perms())
                 + "; below: " + neighbour(below) + "; above: " + neighbour(above);

@@ -74,7 +74,7 @@ public final class Tls {
             TcbSize tcb = TcbSize.derive(tp, Smaps.containing(vmas, tp), info.align(), Sys.pageSize(), rseqOffset());
             Placement.Kind kind = tcb.method() == TcbSize.Method.STACK_MAPPING_END ? Placement.Kind.STACK_TOP
                     : id.initialThread() ? Placement.Kind.LOADER : Placement.Kind.OTHER;
-            return build(id, tp, tcbWord, self, dtv, info, tcb, vmas, elf, kind, errno, null);
+            return build(id, tp, tcbWord, self, dtv, info, tcb, vmas, elf, kind, errno, true, null);
         }
         throw new IllegalStateException("the thread kept moving between carriers while its TLS map was computed");
     }
@@ -161,7 +161,7 @@ public final class Tls {
             ThreadIdentity id = new ThreadIdentity(name, pid, pid, false, null);
             TlsStaticInfo info = new TlsStaticInfo(self.staticSize(), self.staticAlign());
             TlsLayout layout = build(id, a, a, a, dtv, info, self.tcb().forAnotherThread(), self.snapshot(), Sys.loadedModules(),
-                    Placement.Kind.LOADER, null, mem);
+                    Placement.Kind.LOADER, null, false, mem);
             return new InitialThread(pid, layout, "found by scan: words at A and A+16 equal A, and the tid field (offset "
                     + hit[1] + ") holds the pid", state.orElse(null), syscall.orElse(null), hit[1]);
         }
@@ -211,7 +211,7 @@ public final class Tls {
     }
 
     static TlsLayout build(ThreadIdentity id, long tp, long tcbWord, long self, long dtv, TlsStaticInfo info, TcbSize tcb,
-            List<Vma> vmas, List<ElfModule> elf, Placement.Kind kind, Long errno, SelfMemory reader) {
+            List<Vma> vmas, List<ElfModule> elf, Placement.Kind kind, Long errno, boolean calling, SelfMemory reader) {
         long pageSize = Sys.pageSize();
         long low = tp - (info.size() - tcb.bytes());
         long high = tp + tcb.bytes();
@@ -251,7 +251,7 @@ public final class Tls {
                     }
                 }
                 // The calling thread has dlpi_tls_data; for a thread pkrseq only looks at, the DTV entry is the block.
-                long block = errno != null ? m.tlsBlock()
+                long block = calling ? m.tlsBlock()
                         : state == TlsModule.DtvState.STATIC || state == TlsModule.DtvState.DYNAMIC ? val : 0;
                 long size = m.tls().memorySize();
                 boolean inStatic = block != 0 && Long.compareUnsigned(block, low) >= 0
