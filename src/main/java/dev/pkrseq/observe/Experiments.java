@@ -14,7 +14,7 @@ public final class Experiments {
      * @return a new list, in report order
      */
     public static List<Experiment> all() {
-        List<Experiment> list = new ArrayList<>();
+        List<Experiment> list = new ArrayList<>(TlsExperiments.all());
         list.addAll(RseqExperiments.all());
         return list;
     }
