@@ -12,7 +12,8 @@ import picocli.CommandLine.Spec;
         mixinStandardHelpOptions = true,
         versionProvider = Main.Version.class,
         description = "Observe Linux protection keys and restartable sequences from a running JVM.",
-        subcommands = {ProbeCommand.class, PkeysCommand.class, CommandLine.HelpCommand.class})
+        subcommands = {ProbeCommand.class, PkeysCommand.class, TlsCommand.class, RseqCommand.class, WatchCommand.class,
+                CommandLine.HelpCommand.class})
 public final class Main implements Runnable {
     /** Exit code for a usage error: unknown command or option, bad value. */
     public static final int EXIT_USAGE = 2;

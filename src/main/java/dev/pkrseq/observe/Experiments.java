@@ -14,7 +14,10 @@ public final class Experiments {
      * @return a new list, in report order
      */
     public static List<Experiment> all() {
-        return new ArrayList<>(PkeyExperiments.all());
+        List<Experiment> list = new ArrayList<>(PkeyExperiments.all());
+        list.addAll(TlsExperiments.all());
+        list.addAll(RseqExperiments.all());
+        return list;
     }
 
     /**

@@ -882,7 +882,8 @@ public final class Sys {
             throw rethrow(t);
         }
         if (r == -1 || ev.shouldCommit()) {
-            finish(ev, "sysconf", Integer.toString(name), r, cap);
+            finish(ev, "sysconf", name == SC_PAGESIZE ? "_SC_PAGESIZE" : name == SC_NPROCESSORS_ONLN ? "_SC_NPROCESSORS_ONLN"
+                    : Integer.toString(name), r, cap);
         }
         return r;
     }

@@ -1,0 +1,381 @@
+package dev.pkrseq.cli;
+
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.InputStreamReader;
+import java.io.PrintWriter;
+import java.io.BufferedReader;
+import java.io.Console;
+import java.nio.charset.StandardCharsets;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.concurrent.Callable;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.locks.LockSupport;
+
+import dev.pkrseq.observe.ChildJvm;
+import dev.pkrseq.observe.RseqExperiments;
+import dev.pkrseq.observe.RseqWatch;
+import dev.pkrseq.rseq.Rseq;
+import dev.pkrseq.sys.Sys;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Spec;
+
+/** {@code pkrseq watch}: a live view of worker threads moving between CPUs, read from their struct rseq. */
+@Command(name = "watch", mixinStandardHelpOptions = true,
+        description = {"Start worker threads and watch, like top, the CPU, mm_cid and node_id each one's struct rseq",
+                "shows, how often it moved, and its share of samples on each CPU. The watcher reads the workers'",
+                "rseq areas directly: no system call per sample. Ends at Ctrl-C, after --duration or --samples.",
+                "In a terminal the view redraws in place; otherwise it prints plain lines."})
+final class WatchCommand implements Callable<Integer> {
+    private static final String ESC = "\u001b[";
+
+    @Spec
+    CommandSpec spec;
+
+    @Option(names = "--threads", paramLabel = "N", description = "Worker threads to start (default: the number of CPUs, ${DEFAULT-VALUE}).")
+    int threads = Sys.onlineCpus();
+
+    @Option(names = "--workload", paramLabel = "KIND", converter = WorkloadConverter.class,
+            description = "What the workers do: spin (busy loop), yield (sched_yield in a loop) or sleep (1 ms sleeps). Default: ${DEFAULT-VALUE}.")
+    RseqWatch.Workload workload = RseqWatch.Workload.SPIN;
+
+    @Option(names = "--interval", paramLabel = "TIME", converter = Durations.class,
+            description = "Time between samples, for example 200ms or 1s (default: 500ms).")
+    Duration interval = Duration.ofMillis(500);
+
+    @Option(names = "--duration", paramLabel = "TIME", converter = Durations.class,
+            description = "Stop after this long, for example 10s (default: run until Ctrl-C).")
+    Duration duration;
+
+    @Option(names = "--samples", paramLabel = "K", description = "Print K samples, then stop.")
+    Integer samples;
+
+    @Option(names = "--json", description = "Print one JSON object per worker per sample, one per line.")
+    boolean json;
+
+    @Option(names = "--own-registration",
+            description = {"Have the workers use pkrseq's own registration, which covers mm_cid and node_id. The kernel",
+                    "refuses it beside glibc's (EINVAL), so where glibc registered rseq pkrseq reruns this command in",
+                    "a child JVM with GLIBC_TUNABLES=glibc.pthread.rseq=0."})
+    boolean ownRegistration;
+
+    @Override
+    public Integer call() throws Exception {
+        validate();
+        PrintWriter out = spec.commandLine().getOut();
+        if (ownRegistration && Rseq.glibcSize() > 0) {
+            return rerunWithoutGlibcRegistration(out, spec.commandLine().getErr());
+        }
+        boolean live = !json && isTerminal();
+        Thread main = Thread.currentThread();
+        CountDownLatch finished = new CountDownLatch(1);
+        Stop stop = new Stop();
+        // Ctrl-C: the JVM runs shutdown hooks; this one stops the loop and waits for the clean-up below.
+        Thread hook = new Thread(() -> {
+            stop.requested = true;
+            LockSupport.unpark(main);
+            try {
+                finished.await(10, TimeUnit.SECONDS);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+        }, "pkrseq-watch-stop");
+        Runtime.getRuntime().addShutdownHook(hook);
+        RseqWatch watch = null;
+        Screen screen = new Screen(out, live);
+        try {
+            watch = RseqWatch.start(threads, workload);
+            screen.begin();
+            if (!json) {
+                header(watch, live).forEach(screen::fixed);
+            }
+            long start = System.nanoTime();
+            long end = duration == null ? Long.MAX_VALUE : start + duration.toNanos();
+            for (int k = 1; samples == null || k <= samples; k++) {
+                long due = Math.min(start + k * interval.toNanos(), end);
+                while (!stop.requested && System.nanoTime() - due < 0) {
+                    LockSupport.parkNanos(due - System.nanoTime());
+                }
+                if (stop.requested) {
+                    break;
+                }
+                long elapsed = System.nanoTime() - start;
+                List<RseqWatch.ThreadSample> round = watch.sample();
+                if (json) {
+                    for (RseqWatch.ThreadSample s : round) {
+                        Json.printLine(out, line(k, elapsed, s));
+                    }
+                } else {
+                    screen.frame(frame(k, elapsed, round, live));
+                }
+                if (out.checkError() || due >= end) {
+                    break;
+                }
+            }
+        } finally {
+            if (watch != null) {
+                watch.close();
+            }
+            screen.end();
+            finished.countDown();
+            try {
+                Runtime.getRuntime().removeShutdownHook(hook);
+            } catch (IllegalStateException shuttingDown) {
+                // Ctrl-C: the hook is running and returns now that the clean-up is done.
+            }
+        }
+        return 0;
+    }
+
+    private static final class Stop {
+        volatile boolean requested;
+    }
+
+    private void validate() {
+        if (threads < 1 || threads > 4096) {
+            throw new UsageException("--threads must be 1 to 4096, not " + threads);
+        }
+        if (interval.compareTo(Duration.ofMillis(1)) < 0) {
+            throw new UsageException("--interval must be at least 1ms, not " + Durations.format(interval));
+        }
+        if (duration != null && duration.isZero()) {
+            throw new UsageException("--duration must be positive");
+        }
+        if (samples != null && samples < 1) {
+            throw new UsageException("--samples must be at least 1, not " + samples);
+        }
+    }
+
+    static boolean isTerminal() {
+        Console c = System.console();
+        return c != null && c.isTerminal() && !"dumb".equals(System.getenv("TERM"));
+    }
+
+    private List<String> header(RseqWatch w, boolean live) {
+        List<String> lines = new ArrayList<>();
+        lines.add("pkrseq watch: " + w.threads() + " " + (w.threads() == 1 ? "thread" : "threads") + ", workload "
+                + w.workload() + ", a sample every " + Durations.format(interval)
+                + (duration != null ? ", for " + Durations.format(duration) : "")
+                + (samples != null ? ", " + samples + (samples == 1 ? " sample" : " samples") : "") + (live ? "; Ctrl-C ends" : ""));
+        if (w.coversMmCid()) {
+            lines.add("areas registered by " + w.owner() + " (" + w.coveredLength() + " bytes covered): mm_cid and node_id shown");
+        } else {
+            lines.add("areas registered by " + w.owner() + " (" + w.coveredLength() + " bytes covered): mm_cid and node_id"
+                    + " not covered; --own-registration shows them");
+        }
+        lines.add("migrations: CPU changes between consecutive samples, a lower bound");
+        return lines;
+    }
+
+    private static List<String> frame(int k, long elapsedNanos, List<RseqWatch.ThreadSample> round, boolean live) {
+        List<String> lines = new ArrayList<>();
+        lines.add("");
+        lines.add(String.format(Locale.ROOT, "sample %d at %.1f s", k, elapsedNanos / 1e9));
+        Table t = new Table("THREAD", "TID", "CPU", "MM_CID", "NODE", "MIGRATIONS", "SHARE OF SAMPLES PER CPU");
+        for (RseqWatch.ThreadSample s : round) {
+            t.row(s.index(), s.tid(), s.ended() == null ? s.cpuId() : "-", s.mmCid() == null ? "-" : s.mmCid(),
+                    s.nodeId() == null ? "-" : s.nodeId(), s.migrations(),
+                    s.ended() == null ? share(s) : "ended: " + s.ended());
+        }
+        java.io.StringWriter sw = new java.io.StringWriter();
+        t.print(new PrintWriter(sw), "  ");
+        sw.toString().lines().forEach(lines::add);
+        return lines;
+    }
+
+    private static String share(RseqWatch.ThreadSample s) {
+        StringBuilder sb = new StringBuilder();
+        int shown = 0;
+        for (Map.Entry<Integer, Long> e : s.cpuSamples().entrySet()) {
+            if (shown == 8) {
+                sb.append(" +").append(s.cpuSamples().size() - 8).append(" more");
+                break;
+            }
+            sb.append(shown++ == 0 ? "" : " ").append("cpu").append(e.getKey()).append(' ')
+                    .append(Math.round(100.0 * e.getValue() / s.samples())).append('%');
+        }
+        return sb.toString();
+    }
+
+    /**
+     * One JSON line: a worker at a sample.
+     *
+     * @param sample the sample number, from 1
+     * @param elapsedMillis time since the watch started
+     * @param thread the worker's number
+     * @param name the worker's thread name
+     * @param tid its kernel task id
+     * @param owner who registered its area
+     * @param cpuId {@code cpu_id}, null once it ended
+     * @param cpuIdStart {@code cpu_id_start}, null once it ended
+     * @param mmCid {@code mm_cid}, null when not covered
+     * @param nodeId {@code node_id}, null when not covered
+     * @param migrations CPU changes between consecutive samples so far
+     * @param cpuShare share of its samples on each CPU, by CPU number
+     * @param ended null while it runs; why its area cannot be read otherwise
+     */
+    record Line(int sample, long elapsedMillis, int thread, String name, int tid, String owner, Integer cpuId,
+            Integer cpuIdStart, Integer mmCid, Integer nodeId, long migrations, Map<String, Double> cpuShare,
+            String ended) {
+    }
+
+    static Line line(int k, long elapsedNanos, RseqWatch.ThreadSample s) {
+        Map<String, Double> share = new LinkedHashMap<>();
+        s.cpuSamples().forEach((cpu, n) -> share.put(Integer.toString(cpu), Math.round(1000.0 * n / s.samples()) / 1000.0));
+        boolean running = s.ended() == null;
+        return new Line(k, TimeUnit.NANOSECONDS.toMillis(elapsedNanos), s.index(), s.name(), s.tid(), s.owner().toString(),
+                running ? s.cpuId() : null, running ? s.cpuIdStart() : null, s.mmCid(), s.nodeId(), s.migrations(), share,
+                s.ended());
+    }
+
+    /** Prints frames: redrawn in place on a terminal (cursor hidden meanwhile), appended otherwise. */
+    private static final class Screen {
+        private final PrintWriter out;
+        private final boolean live;
+        private int drawn;
+        private boolean begun;
+
+        Screen(PrintWriter out, boolean live) {
+            this.out = out;
+            this.live = live;
+        }
+
+        void begin() {
+            begun = true;
+            if (live) {
+                out.print(ESC + "?25l");
+                out.flush();
+            }
+        }
+
+        void fixed(String line) {
+            out.println(line);
+            out.flush();
+        }
+
+        void frame(List<String> lines) {
+            StringBuilder sb = new StringBuilder();
+            if (live && drawn > 0) {
+                sb.append(ESC).append(drawn).append('F');
+            }
+            for (String l : lines) {
+                sb.append(l);
+                if (live) {
+                    sb.append(ESC).append('K');
+                }
+                sb.append(System.lineSeparator());
+            }
+            if (live) {
+                sb.append(ESC).append('J');
+            }
+            out.print(sb);
+            out.flush();
+            drawn = lines.size();
+        }
+
+        void end() {
+            if (live && begun) {
+                out.print(ESC + "?25h");
+                out.flush();
+            }
+        }
+    }
+
+    // ---- --own-registration beside glibc: the same command in a child JVM without glibc's registration ----
+
+    private int rerunWithoutGlibcRegistration(PrintWriter out, PrintWriter err) throws IOException, InterruptedException {
+        List<String> args = new ArrayList<>(List.of("watch", "--threads", Integer.toString(threads), "--workload",
+                workload.toString(), "--interval", interval.toMillis() + "ms"));
+        if (duration != null) {
+            args.add("--duration");
+            args.add(duration.toMillis() + "ms");
+        }
+        if (samples != null) {
+            args.add("--samples");
+            args.add(samples.toString());
+        }
+        if (json) {
+            args.add("--json");
+        }
+        List<String> command = new ArrayList<>(ChildJvm.of(Main.class).args(args.toArray(String[]::new)).command());
+        String tunables = System.getenv("GLIBC_TUNABLES");
+        ProcessBuilder pb = new ProcessBuilder(command);
+        pb.environment().put("GLIBC_TUNABLES", tunables == null || tunables.isEmpty() ? RseqExperiments.TUNABLE
+                : tunables + ":" + RseqExperiments.TUNABLE);
+        boolean terminal = isTerminal();
+        if (terminal) {
+            // The child's Console must see the terminal on stdin and stdout to redraw in place.
+            pb.inheritIO();
+        }
+        Process p = pb.start();
+        if (!terminal) {
+            p.getOutputStream().close();
+        }
+        // Ctrl-C reaches the child too when both run in the terminal's foreground group; a signal sent to this
+        // JVM alone is passed on as SIGTERM. Either way the child's own hook restores the terminal: wait for it.
+        Thread hook = new Thread(() -> {
+            try {
+                p.destroy();
+                if (!p.waitFor(10, TimeUnit.SECONDS)) {
+                    p.destroyForcibly();
+                }
+            } catch (InterruptedException e) {
+                p.destroyForcibly();
+            }
+        }, "pkrseq-watch-child");
+        Runtime.getRuntime().addShutdownHook(hook);
+        try {
+            if (!terminal) {
+                Thread copyErr = copy(p.getErrorStream(), err);
+                copy(p.getInputStream(), out).join();
+                copyErr.join();
+            }
+            return p.waitFor();
+        } finally {
+            if (p.isAlive()) {
+                p.destroyForcibly();
+            }
+            try {
+                Runtime.getRuntime().removeShutdownHook(hook);
+            } catch (IllegalStateException shuttingDown) {
+                // The hook is waiting for the child.
+            }
+        }
+    }
+
+    private static Thread copy(InputStream from, PrintWriter to) {
+        Thread t = Thread.ofPlatform().daemon(true).name("pkrseq-watch-copy").start(() -> {
+            try (BufferedReader r = new BufferedReader(new InputStreamReader(from, StandardCharsets.UTF_8))) {
+                String l;
+                while ((l = r.readLine()) != null) {
+                    to.println(l);
+                    to.flush();
+                }
+            } catch (IOException e) {
+                to.println("pkrseq: watch: lost the child's output: " + e.getMessage());
+            }
+        });
+        return t;
+    }
+
+    /** Accepts spin, yield and sleep in any case. */
+    static final class WorkloadConverter implements CommandLine.ITypeConverter<RseqWatch.Workload> {
+        @Override
+        public RseqWatch.Workload convert(String value) {
+            try {
+                return RseqWatch.Workload.parse(value);
+            } catch (IllegalArgumentException e) {
+                throw new CommandLine.TypeConversionException(e.getMessage());
+            }
+        }
+    }
+}

@@ -1,0 +1,339 @@
+package dev.pkrseq.observe;
+
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.OptionalInt;
+import java.util.TreeMap;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.locks.LockSupport;
+
+import dev.pkrseq.rseq.Owner;
+import dev.pkrseq.rseq.Rseq;
+import dev.pkrseq.rseq.RseqArea;
+import dev.pkrseq.rseq.RseqAreaGoneException;
+import dev.pkrseq.rseq.RseqSample;
+import dev.pkrseq.rseq.RseqView;
+
+/**
+ * Worker threads that run a workload while a watcher reads their struct rseq areas directly: which CPU
+ * each runs on, its mm_cid and node_id, how often it moved. The engine of {@code pkrseq watch}.
+ *
+ * <p>Each worker is a platform thread that uses glibc's registration where glibc made one, and pkrseq's
+ * own otherwise ({@code GLIBC_TUNABLES=glibc.pthread.rseq=0}); only pkrseq's covers mm_cid and node_id
+ * here. It shares an {@link RseqView} of its area with the watcher. {@link #sample()} reads those views:
+ * plain loads, no system call per sample. Migrations are counted when two consecutive samples show
+ * different CPUs, so they are a lower bound: a thread that moves away and back between two samples is
+ * not seen moving.
+ *
+ * <p>The protocol keeps every read safe: a worker keeps its view open until {@link #close()} tells it to
+ * stop; it then closes the view (which waits for a read in progress), unregisters pkrseq's registration if
+ * it made one, and ends. The watcher never samples after {@link #close()}.
+ *
+ * <p>Not thread-safe: one thread starts, samples and closes a watch.
+ */
+public final class RseqWatch implements AutoCloseable {
+    /** What the workers do between samples. */
+    public enum Workload {
+        /** Busy loop: the threads want a CPU all the time. */
+        SPIN,
+        /** {@code Thread.yield()} in a loop ({@code sched_yield}): runnable, but giving the CPU away. */
+        YIELD,
+        /** Sleep 1 ms in a loop: the scheduler places each wake-up anew. */
+        SLEEP;
+
+        /**
+         * The name the command line uses.
+         *
+         * @return "spin", "yield" or "sleep"
+         */
+        @Override
+        public String toString() {
+            return name().toLowerCase(Locale.ROOT);
+        }
+
+        /**
+         * Parses a command-line name.
+         *
+         * @param name "spin", "yield" or "sleep", in any case
+         * @return the workload
+         * @throws IllegalArgumentException for any other name
+         */
+        public static Workload parse(String name) {
+            for (Workload w : values()) {
+                if (w.toString().equalsIgnoreCase(name)) {
+                    return w;
+                }
+            }
+            throw new IllegalArgumentException("'" + name + "' is not a workload: choose spin, yield or sleep");
+        }
+    }
+
+    /**
+     * One worker at one sample.
+     *
+     * @param index the worker's number, from 0
+     * @param name its thread name
+     * @param tid its kernel task id
+     * @param owner who registered its area
+     * @param cpuId {@code cpu_id}, -1 once the worker ended
+     * @param cpuIdStart {@code cpu_id_start}, -1 once the worker ended
+     * @param mmCid {@code mm_cid}, null when not covered or the worker ended
+     * @param nodeId {@code node_id}, null when not covered or the worker ended
+     * @param migrations how often consecutive samples showed different CPUs
+     * @param samples samples taken of this worker so far
+     * @param cpuSamples samples per CPU, by CPU number
+     * @param ended null while the worker runs; why its area can no longer be read otherwise
+     */
+    public record ThreadSample(int index, String name, int tid, Owner owner, int cpuId, int cpuIdStart, Integer mmCid,
+            Integer nodeId, long migrations, long samples, Map<Integer, Long> cpuSamples, String ended) {
+    }
+
+    private final Workload workload;
+    private final List<Worker> workers;
+    private final Owner owner;
+    private boolean closed;
+
+    private RseqWatch(Workload workload, List<Worker> workers) {
+        this.workload = workload;
+        this.workers = workers;
+        this.owner = workers.get(0).view.owner();
+    }
+
+    /**
+     * Starts the workers and waits until each has shared its area.
+     *
+     * @param threads how many workers, at least 1
+     * @param workload what they do
+     * @return the running watch; close it to stop the workers
+     * @throws IllegalStateException when a worker cannot get a registered area (the message says why);
+     *     the workers already started are stopped first
+     */
+    public static RseqWatch start(int threads, Workload workload) {
+        if (threads < 1) {
+            throw new IllegalArgumentException("threads must be at least 1, not " + threads);
+        }
+        List<Worker> workers = new ArrayList<>();
+        try {
+            for (int i = 0; i < threads; i++) {
+                Worker w = new Worker(i, workload);
+                workers.add(w);
+                w.thread.start();
+            }
+            for (Worker w : workers) {
+                w.awaitReady();
+            }
+        } catch (RuntimeException | Error e) {
+            stopAll(workers);
+            throw e;
+        }
+        return new RseqWatch(workload, List.copyOf(workers));
+    }
+
+    /**
+     * Reads every worker's area once and updates its counts.
+     *
+     * @return one sample per worker, in worker order
+     * @throws IllegalStateException after {@link #close()}
+     */
+    public List<ThreadSample> sample() {
+        if (closed) {
+            throw new IllegalStateException("the watch is closed");
+        }
+        List<ThreadSample> out = new ArrayList<>(workers.size());
+        for (Worker w : workers) {
+            out.add(w.sample());
+        }
+        return out;
+    }
+
+    /**
+     * Who registered the workers' areas: glibc in a normal JVM, pkrseq under
+     * {@code GLIBC_TUNABLES=glibc.pthread.rseq=0}.
+     *
+     * @return the owner
+     */
+    public Owner owner() {
+        return owner;
+    }
+
+    /**
+     * Whether the workers' areas cover mm_cid and node_id.
+     *
+     * @return false for glibc's 20-byte registration
+     */
+    public boolean coversMmCid() {
+        return workers.get(0).coversMmCid;
+    }
+
+    /**
+     * The bytes of each worker's area that are registered and written by the kernel.
+     *
+     * @return 20 for glibc's registration here, 28 for pkrseq's
+     */
+    public int coveredLength() {
+        return workers.get(0).view.coveredLength();
+    }
+
+    /**
+     * The workload the workers run.
+     *
+     * @return the workload
+     */
+    public Workload workload() {
+        return workload;
+    }
+
+    /**
+     * The number of workers.
+     *
+     * @return threads started
+     */
+    public int threads() {
+        return workers.size();
+    }
+
+    /**
+     * Stops the workers and waits for them: each closes its view, unregisters what pkrseq registered for
+     * it, and ends. Closing twice does nothing.
+     */
+    @Override
+    public void close() {
+        if (!closed) {
+            closed = true;
+            stopAll(workers);
+        }
+    }
+
+    private static void stopAll(List<Worker> workers) {
+        for (Worker w : workers) {
+            w.stop = true;
+            LockSupport.unpark(w.thread);
+        }
+        boolean interrupted = false;
+        for (Worker w : workers) {
+            while (true) {
+                try {
+                    w.thread.join();
+                    break;
+                } catch (InterruptedException e) {
+                    interrupted = true;
+                }
+            }
+        }
+        if (interrupted) {
+            Thread.currentThread().interrupt();
+        }
+    }
+
+    private static final class Worker implements Runnable {
+        final int index;
+        final Workload workload;
+        final Thread thread;
+        final CountDownLatch ready = new CountDownLatch(1);
+        volatile boolean stop;
+        // Published before ready counts down.
+        RseqView view;
+        boolean coversMmCid;
+        RuntimeException failure;
+        long sink;
+
+        // Watcher-side counts.
+        int lastCpu = -1;
+        long migrations;
+        long samples;
+        final TreeMap<Integer, Long> perCpu = new TreeMap<>();
+        String ended;
+
+        Worker(int index, Workload workload) {
+            this.index = index;
+            this.workload = workload;
+            this.thread = Thread.ofPlatform().name("pkrseq-watch-" + index).daemon(true).unstarted(this);
+        }
+
+        @Override
+        public void run() {
+            boolean own = false;
+            try {
+                RseqArea area = Rseq.current().orElse(null);
+                if (area == null) {
+                    area = Rseq.register();
+                    own = true;
+                }
+                try (RseqView v = area.share()) {
+                    view = v;
+                    coversMmCid = area.coversMmCid();
+                    ready.countDown();
+                    work();
+                }
+            } catch (RuntimeException e) {
+                failure = e;
+            } finally {
+                if (own) {
+                    Rseq.unregister();
+                }
+                ready.countDown();
+            }
+        }
+
+        private void work() {
+            long x = index;
+            while (!stop) {
+                switch (workload) {
+                    case SPIN -> {
+                        for (int i = 0; i < 10_000; i++) {
+                            x = x * 6364136223846793005L + 1442695040888963407L;
+                        }
+                    }
+                    case YIELD -> Thread.yield();
+                    case SLEEP -> LockSupport.parkNanos(TimeUnit.MILLISECONDS.toNanos(1));
+                    default -> throw new AssertionError(workload);
+                }
+            }
+            sink = x;
+        }
+
+        void awaitReady() {
+            try {
+                if (!ready.await(30, TimeUnit.SECONDS)) {
+                    throw new IllegalStateException("worker " + index + " did not start within 30 s");
+                }
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                throw new IllegalStateException("interrupted while starting worker " + index, e);
+            }
+            if (failure != null) {
+                throw new IllegalStateException("worker " + index + " could not get a registered rseq area: "
+                        + failure.getMessage(), failure);
+            }
+        }
+
+        ThreadSample sample() {
+            if (ended == null) {
+                try {
+                    RseqSample s = view.sample();
+                    samples++;
+                    if (lastCpu >= 0 && s.cpuId() != lastCpu) {
+                        migrations++;
+                    }
+                    lastCpu = s.cpuId();
+                    perCpu.merge(s.cpuId(), 1L, Long::sum);
+                    return new ThreadSample(index, thread.getName(), view.tid(), view.owner(), s.cpuId(), s.cpuIdStart(),
+                            boxed(s.mmCid()), boxed(s.nodeId()), migrations, samples,
+                            Collections.unmodifiableMap(new TreeMap<>(perCpu)), null);
+                } catch (RseqAreaGoneException e) {
+                    ended = e.getMessage();
+                }
+            }
+            return new ThreadSample(index, thread.getName(), view.tid(), view.owner(), -1, -1, null, null, migrations,
+                    samples, Collections.unmodifiableMap(new TreeMap<>(perCpu)), ended);
+        }
+
+        private static Integer boxed(OptionalInt v) {
+            return v.isPresent() ? v.getAsInt() : null;
+        }
+    }
+}

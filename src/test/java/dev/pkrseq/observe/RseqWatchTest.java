@@ -1,0 +1,77 @@
+package dev.pkrseq.observe;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.util.List;
+
+import dev.pkrseq.rseq.Owner;
+import dev.pkrseq.rseq.RseqRegistry;
+import dev.pkrseq.sys.Sys;
+import dev.pkrseq.testing.Features;
+import org.junit.jupiter.api.Test;
+
+/** The watch engine: workers share their areas, the watcher samples them, close stops everything. */
+class RseqWatchTest {
+
+    @Test
+    void sampleGivesEachWorkersTidAndAValidCpu() {
+        Features.assumeRseq();
+        try (RseqWatch w = RseqWatch.start(3, RseqWatch.Workload.SLEEP)) {
+            List<RseqWatch.ThreadSample> s = w.sample();
+            assertEquals(3, s.size());
+            assertEquals(3, s.stream().mapToInt(RseqWatch.ThreadSample::tid).distinct().count());
+            for (RseqWatch.ThreadSample t : s) {
+                assertTrue(t.cpuId() >= 0 && t.cpuId() < Sys.onlineCpus(), "cpu " + t.cpuId());
+                assertNull(t.ended());
+                assertEquals(Owner.GLIBC, t.owner());
+                assertNull(t.mmCid(), "glibc's area does not cover mm_cid");
+                assertEquals(1, t.samples());
+                assertEquals(1L, t.cpuSamples().get(t.cpuId()));
+            }
+        }
+    }
+
+    @Test
+    void samplesCountPerCpuAndMigrationsNeverExceedSamplesMinusOne() throws Exception {
+        Features.assumeRseq();
+        try (RseqWatch w = RseqWatch.start(2, RseqWatch.Workload.YIELD)) {
+            List<RseqWatch.ThreadSample> last = null;
+            for (int i = 0; i < 20; i++) {
+                last = w.sample();
+                Thread.sleep(2);
+            }
+            for (RseqWatch.ThreadSample t : last) {
+                assertEquals(20, t.samples());
+                assertEquals(20L, t.cpuSamples().values().stream().mapToLong(Long::longValue).sum());
+                assertTrue(t.migrations() <= 19);
+                assertTrue(t.migrations() >= t.cpuSamples().size() - 1, t.toString());
+            }
+        }
+    }
+
+    @Test
+    void closeStopsTheWorkersAndLeavesNothingRegistered() {
+        Features.assumeRseq();
+        RseqWatch w = RseqWatch.start(2, RseqWatch.Workload.SPIN);
+        w.close();
+        assertThrows(IllegalStateException.class, w::sample);
+        assertFalse(Thread.getAllStackTraces().keySet().stream().anyMatch(t -> t.getName().startsWith("pkrseq-watch-")));
+        assertEquals(0, RseqRegistry.registeredCount());
+    }
+
+    @Test
+    void zeroThreadsAreRefused() {
+        assertThrows(IllegalArgumentException.class, () -> RseqWatch.start(0, RseqWatch.Workload.SPIN));
+    }
+
+    @Test
+    void workloadNamesParseInAnyCaseAndOthersAreRefused() {
+        assertEquals(RseqWatch.Workload.YIELD, RseqWatch.Workload.parse("Yield"));
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> RseqWatch.Workload.parse("nap"));
+        assertEquals("'nap' is not a workload: choose spin, yield or sleep", e.getMessage());
+    }
+}
