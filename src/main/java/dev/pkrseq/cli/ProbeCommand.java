@@ -66,7 +66,7 @@ final class ProbeCommand implements Callable<Integer> {
                 .row("pkey_alloc works", yesNo(k.supported()))
                 .row("keys allocatable now", k.allocatable())
                 .row("PKRU (this thread)", k.pkru() == null ? "unreadable: RDPKRU would raise SIGILL without ospke" : k.pkru())
-                .row(k.reason() == null ? "" : "why not", k.reason())
+                .rowIf(k.reason() != null, "why not", k.reason())
                 .print(out, "  ");
         out.println();
 
@@ -82,7 +82,7 @@ final class ProbeCommand implements Callable<Integer> {
                 .row("cpu_id_start", orAbsent(s.cpuIdStart(), "not registered"))
                 .row("node_id", orAbsent(s.nodeId(), "not covered"))
                 .row("mm_cid", orAbsent(s.mmCid(), "not covered"))
-                .row(s.reason() == null ? "" : "note", s.reason())
+                .rowIf(s.reason() != null, "note", s.reason())
                 .print(out, "  ");
         out.println();
 

@@ -32,6 +32,11 @@ final class Table {
         return this;
     }
 
+    /** Adds the row only when {@code condition} holds, for optional lines such as a reason. */
+    Table rowIf(boolean condition, Object... cells) {
+        return condition ? row(cells) : this;
+    }
+
     boolean isEmpty() {
         return rows.isEmpty();
     }

@@ -72,6 +72,7 @@ class WatchCommandTest {
     @Test
     void ownRegistrationBesideGlibcRerunsInAChildWhereMmCidIsCovered() throws Exception {
         Features.assumeRseq();
+        Features.assumeMmCid();
         ProbeCommandTest.Run r = new ProbeCommandTest.Run("watch", "--own-registration", "--json", "--samples", "2",
                 "--interval", "50ms", "--threads", "2", "--workload", "spin");
         assertEquals(0, r.status, r.err);

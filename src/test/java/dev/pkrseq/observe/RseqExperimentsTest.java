@@ -1,6 +1,7 @@
 package dev.pkrseq.observe;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.util.BitSet;
 import java.util.LinkedHashMap;
@@ -81,7 +82,13 @@ class RseqExperimentsTest {
 
     @Test
     void mmCidDenseIsAsExpected() {
-        assertAsExpected("rseq.mm-cid-dense");
+        if (Features.kernelHasMmCid()) {
+            assertAsExpected("rseq.mm-cid-dense");
+        } else {
+            ExperimentResult r = RESULTS.get("rseq.mm-cid-dense");
+            assertEquals(Outcome.SKIPPED, r.outcome(), r.observed());
+            assertTrue(r.detail().contains("no mm_cid before Linux 6.3"), r.detail());
+        }
     }
 
     @Test

@@ -38,6 +38,17 @@ public final class Features {
         assumeTrue(rseqRegistered(), "rseq is not registered for this thread (kernel, glibc or tunable)");
     }
 
+    /** True when the kernel writes node_id and mm_cid (Linux 6.3+: AT_RSEQ_FEATURE_SIZE >= 28). */
+    public static boolean kernelHasMmCid() {
+        return Rseq.kernelFeatureSize() >= 28;
+    }
+
+    /** Skips the test unless the kernel writes mm_cid into struct rseq. */
+    public static void assumeMmCid() {
+        assumeTrue(kernelHasMmCid(), "the kernel writes no mm_cid (AT_RSEQ_FEATURE_SIZE " + Rseq.featureSize()
+                + "; Linux before 6.3)");
+    }
+
     /** Skips the test unless the architecture has a system call table. */
     public static void assumeX86_64() {
         assumeTrue(Syscall.architectureSupported(), "not x86_64");
