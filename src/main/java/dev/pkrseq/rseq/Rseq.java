@@ -304,6 +304,19 @@ public final class Rseq {
         return area.mmCidRaw();
     }
 
+    /**
+     * The calling platform thread's registered area, whoever registered it, registering pkrseq's own where
+     * nobody did: for critical sections that take the area as an argument. A {@code ThreadLocal} lookup
+     * once registered. The caller refuses virtual threads first.
+     */
+    static long areaAddressForCriticalSection() {
+        RseqArea area = AREA.get();
+        if (area == null || !area.isRegistered()) {
+            area = ensureRegistered();
+        }
+        return area.address();
+    }
+
     static void requirePlatformThread(String what) {
         if (Thread.currentThread().isVirtual()) {
             throw new UnsupportedOperationException(what + " refused on virtual thread '" + Thread.currentThread().getName()
