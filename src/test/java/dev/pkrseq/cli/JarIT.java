@@ -15,6 +15,7 @@ import java.util.concurrent.TimeUnit;
 import java.util.stream.Stream;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.pkrseq.testing.Features;
 import org.junit.jupiter.api.Test;
 
 /** The packaged jar and the launcher, run the way a user runs them. */
@@ -56,6 +57,15 @@ class JarIT {
         assertEquals(0, r.status(), r.err());
         assertEquals("", r.err());
         assertTrue(r.out().startsWith("pkrseq probe"), r.out());
+    }
+
+    @Test
+    void launcherRunsTheGeneratedCriticalSection() throws Exception {
+        Features.assumeRseq();
+        Run r = run(List.of(LAUNCHER.toString(), "percpu", "--threads", "2", "--adds", "10000", "--json"));
+        assertEquals(0, r.status(), r.err());
+        assertEquals("", r.err());
+        assertTrue(new ObjectMapper().readTree(r.out()).get("exact").asBoolean(), r.out());
     }
 
     @Test
