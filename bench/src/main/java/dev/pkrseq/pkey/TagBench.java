@@ -1,0 +1,75 @@
+package dev.pkrseq.pkey;
+
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.util.concurrent.TimeUnit;
+
+import dev.pkrseq.sys.Sys;
+import org.openjdk.jmh.annotations.Benchmark;
+import org.openjdk.jmh.annotations.BenchmarkMode;
+import org.openjdk.jmh.annotations.Fork;
+import org.openjdk.jmh.annotations.Level;
+import org.openjdk.jmh.annotations.Measurement;
+import org.openjdk.jmh.annotations.Mode;
+import org.openjdk.jmh.annotations.OutputTimeUnit;
+import org.openjdk.jmh.annotations.Scope;
+import org.openjdk.jmh.annotations.Setup;
+import org.openjdk.jmh.annotations.State;
+import org.openjdk.jmh.annotations.TearDown;
+import org.openjdk.jmh.annotations.Warmup;
+
+/**
+ * Tagging 64 pages: the seed's page walk (one pkey_mprotect per page) against one pkey_mprotect over
+ * the range. Each invocation moves the pages to the other of two keys, so the kernel really changes
+ * them every time. Needs protection keys; bench/run leaves it out where pkey_alloc fails.
+ */
+@State(Scope.Thread)
+@BenchmarkMode(Mode.AverageTime)
+@OutputTimeUnit(TimeUnit.NANOSECONDS)
+@Fork(value = 3, jvmArgsAppend = "--enable-native-access=ALL-UNNAMED")
+@Warmup(iterations = 5, time = 1)
+@Measurement(iterations = 5, time = 1)
+public class TagBench {
+    private static final int PAGES = 64;
+    private static final int RW = Sys.PROT_READ | Sys.PROT_WRITE;
+
+    private Arena arena;
+    private MemorySegment region;
+    private ProtectionKey a;
+    private ProtectionKey b;
+    private boolean flip;
+
+    /** Two keys, both read-write for the benchmark thread, and 64 fresh pages. */
+    @Setup(Level.Trial)
+    public void setup() {
+        arena = Arena.ofShared();
+        region = Pages.allocate(arena, PAGES);
+        a = ProtectionKey.allocate(Rights.READ_WRITE);
+        b = ProtectionKey.allocate(Rights.READ_WRITE);
+    }
+
+    /** Hands the pages back to key 0, frees the keys, unmaps. */
+    @TearDown(Level.Trial)
+    public void tearDown() {
+        ProtectionKey.DEFAULT.protect(region, RW);
+        a.setRights(Rights.NO_ACCESS);
+        b.setRights(Rights.NO_ACCESS);
+        a.close();
+        b.close();
+        arena.close();
+    }
+
+    /** The page walk: 64 pkey_mprotect calls, one per page, with a per-page report. */
+    @Benchmark
+    public PageWalk walkPerPage() {
+        flip = !flip;
+        return (flip ? a : b).tagPages(region, RW);
+    }
+
+    /** One pkey_mprotect call over the 64 pages. */
+    @Benchmark
+    public void oneCall() {
+        flip = !flip;
+        (flip ? a : b).protect(region, RW);
+    }
+}
