@@ -55,6 +55,8 @@ public final class PerCpuCounter {
     private final long slotsAddress;
     private final int slotCount;
     private final boolean glibc;
+    // glibc's registration and the shared code: the path with no lookup and no further branch.
+    private final boolean sharedGlibc;
     // Tests only: another code page (an injected delay). null means the shared code and its static handles.
     private final RseqCode custom;
     private final MethodHandle customGlibc;
@@ -80,6 +82,7 @@ public final class PerCpuCounter {
         }
         this.glibc = owner == Owner.GLIBC;
         this.custom = code;
+        this.sharedGlibc = glibc && code == null;
         RseqCode c = code == null ? RseqCode.Shared.CODE : code;
         if (glibc && c.rseqOffset().isEmpty()) {
             throw new IllegalStateException("the code has no glibc variant: glibc exports no usable __rseq_offset");
@@ -234,12 +237,8 @@ public final class PerCpuCounter {
 
     private long call(long delta) {
         try {
-            if (custom == null) {
-                return glibc ? (long) RseqCode.Shared.GLIBC.invokeExact(slotsAddress, delta)
-                        : (long) RseqCode.Shared.AREA.invokeExact(slotsAddress, delta, ownArea());
-            }
-            return glibc ? (long) customGlibc.invokeExact(slotsAddress, delta)
-                    : (long) customArea.invokeExact(slotsAddress, delta, ownArea());
+            // The common case first: one static final handle, which the JIT binds to the code directly.
+            return sharedGlibc ? (long) RseqCode.Shared.GLIBC.invokeExact(slotsAddress, delta) : callOther(delta);
         } catch (RuntimeException | Error e) {
             throw e;
         } catch (Throwable t) {
@@ -248,6 +247,14 @@ public final class PerCpuCounter {
             // The slots belong to an automatic arena: keep them alive until the code has returned.
             Reference.reachabilityFence(this);
         }
+    }
+
+    private long callOther(long delta) throws Throwable {
+        if (custom == null) {
+            return (long) RseqCode.Shared.AREA.invokeExact(slotsAddress, delta, ownArea());
+        }
+        return glibc ? (long) customGlibc.invokeExact(slotsAddress, delta)
+                : (long) customArea.invokeExact(slotsAddress, delta, ownArea());
     }
 
     /** The rare path: restarts to count, no slot, or a call that gave up. */
