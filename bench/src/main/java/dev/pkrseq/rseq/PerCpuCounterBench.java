@@ -29,7 +29,7 @@ import org.openjdk.jmh.annotations.Warmup;
  * instance of each counter.
  *
  * <p>{@code criticalDowncallFloor} is the baseline for {@code rseqAdd}: a critical downcall to glibc's
- * {@code labs}, a function of two instructions, so its time is the JDK's call stub alone. The rseq add
+ * {@code labs}, a function of a few instructions, so its time is the JDK's call stub alone. The rseq add
  * cannot be cheaper than that plus its own handful of instructions.
  */
 @State(Scope.Benchmark)
