@@ -59,10 +59,12 @@ import dev.pkrseq.sys.Sys;
  */
 public final class TlsRetag implements AutoCloseable {
     /**
-     * Every signal except the synchronous fault signals, which a thread must never block (the kernel kills
-     * a process whose fault signal is blocked) and SIGKILL/SIGSTOP, which cannot be blocked.
+     * The signals a retag blocks, as a mask for {@link Sys#pthreadSigmask} (bit {@code n - 1} for signal
+     * {@code n}): every signal except the synchronous fault signals, which a thread must never block (the
+     * kernel kills a process whose fault signal is blocked when the fault happens), and SIGKILL and
+     * SIGSTOP, which cannot be blocked.
      */
-    static final long ASYNC_SIGNALS = ~(bit(Sys.SIGSEGV) | bit(Sys.SIGBUS) | bit(Sys.SIGILL) | bit(Sys.SIGFPE)
+    public static final long ASYNC_SIGNALS = ~(bit(Sys.SIGSEGV) | bit(Sys.SIGBUS) | bit(Sys.SIGILL) | bit(Sys.SIGFPE)
             | bit(Sys.SIGTRAP) | bit(Sys.SIGSYS) | bit(9) | bit(19));
 
     private static final ThreadLocal<TlsRetag> ACTIVE = new ThreadLocal<>();
