@@ -153,7 +153,7 @@ final class TlsCommand implements Callable<Integer> {
         out.println("3. Restore (key 0 back on exactly the tagged pages) and free the key");
         Table back = new Table("PAGE", "RESTORE", "KEY NOW", "MAPPING").limit(3, 60);
         r.pages().forEach(p -> back.row(TlsReport.hex(p.address()), p.restore(), p.keyAfter() == null ? "-" : p.keyAfter(),
-                p.mapping().replaceFirst(" key \\d+ ", " ")));
+                p.mappingAfter()));
         back.print(out, "  ");
         out.println("  key " + r.key() + " freed (pkey_free)");
         out.println();

@@ -46,7 +46,7 @@ final class TlsReport {
     }
 
     record RetagPageJson(String page, String role, String perms, String walk, Integer keyWhileTagged, String restore,
-            Integer keyAfter, String mapping, String holds) {
+            Integer keyAfter, String mappingWhileTagged, String mappingAfter, String holds) {
     }
 
     record ProbesJson(String tcbRead, String errnoWrite, String dtvRead, int otherThreadTid, String otherThreadRights,
@@ -66,7 +66,7 @@ final class TlsReport {
         return new RetagDemoJson(true, null, "a child JVM", r.thread(), r.tid(), hex(r.threadPointer()), hex(r.dtv()),
                 r.dtvPageApart(), r.key(), r.signalsBlocked(),
                 r.pages().stream().map(p -> new RetagPageJson(hex(p.address()), p.role(), p.perms(), p.walk(),
-                        p.keyWhileTagged(), p.restore(), p.keyAfter(), p.mapping(), p.holds())).toList(),
+                        p.keyWhileTagged(), p.restore(), p.keyAfter(), p.mapping(), p.mappingAfter(), p.holds())).toList(),
                 r.strayWhileTagged(), r.strayAfter(),
                 new ProbesJson(r.tcbRead(), r.errnoWrite(), r.dtvRead(), r.otherTid(), r.otherRights(), r.otherTcbRead()),
                 new DenyJson(r.denyRefused(), r.denyMessage(), r.scopedDenyRefused(), r.rightsAfterDeny(), r.dtvOnlyDeny(),

@@ -175,7 +175,8 @@ public final class TlsRetagChild {
                     .map(x -> status(x.result())).findFirst().orElse("-");
             out("page", String.join("|", hex(p.address()), p.role().toString(), perms(p.prot()), status(p.result()),
                     d.map(v -> Integer.toString(v.key())).orElse("-"), restore, a.map(v -> Integer.toString(v.key())).orElse("-"),
-                    d.map(TlsRetagChild::vma).orElse("unmapped"), String.join(", ", l.describePage(p.address()).holds())));
+                    d.map(TlsRetagChild::vma).orElse("unmapped"), a.map(TlsRetagChild::vma).orElse("unmapped"),
+                    String.join(", ", l.describePage(p.address()).holds())));
         }
         for (Vma v : during) {
             if (v.key() == key) {

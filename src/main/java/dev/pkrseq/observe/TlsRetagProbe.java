@@ -31,10 +31,11 @@ public final class TlsRetagProbe {
      * @param restore what the restore's pkey_mprotect did, {@code -} when the page was not tagged
      * @param keyAfter the page's key in smaps after the restore, or null when unmapped
      * @param mapping the smaps mapping that held the page while tagged
+     * @param mappingAfter the smaps mapping that holds the page after the restore
      * @param holds what the page holds: {@code TCB}, {@code static TLS (libc.so.6)}, {@code DTV}, ...
      */
     public record Page(long address, String role, String perms, String walk, Integer keyWhileTagged, String restore,
-            Integer keyAfter, String mapping, String holds) {
+            Integer keyAfter, String mapping, String mappingAfter, String holds) {
     }
 
     /**
@@ -223,8 +224,8 @@ public final class TlsRetagProbe {
     }
 
     private static Page page(String line) {
-        String[] f = line.split("\\|", 9);
-        return new Page(Long.decode(f[0]), f[1], f[2], f[3], key(f[4]), f[5], key(f[6]), f[7], f[8]);
+        String[] f = line.split("\\|", 10);
+        return new Page(Long.decode(f[0]), f[1], f[2], f[3], key(f[4]), f[5], key(f[6]), f[7], f[8], f[9]);
     }
 
     private static Integer key(String s) {
