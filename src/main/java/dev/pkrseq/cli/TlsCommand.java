@@ -9,6 +9,7 @@ import java.util.stream.Collectors;
 import dev.pkrseq.observe.ExperimentResult;
 import dev.pkrseq.observe.Experiments;
 import dev.pkrseq.observe.TlsExperiments;
+import dev.pkrseq.observe.TlsRetagProbe;
 import dev.pkrseq.tls.InitialThread;
 import dev.pkrseq.tls.PageRule;
 import dev.pkrseq.tls.RuleCoverage;
@@ -24,13 +25,16 @@ import picocli.CommandLine.Spec;
 /** {@code pkrseq tls}: the static TLS map of a thread, and the two retag rules side by side. */
 @Command(name = "tls", mixinStandardHelpOptions = true,
         description = {"Show the calling thread's static TLS map: thread pointer, DTV, TCB size, the static TLS",
-                "bounds, every module's TLS block, and the pages the exact rule and the old fixed window retag."})
+                "bounds, every module's TLS block, and the pages the exact rule and the old fixed window retag;",
+                "with --retag-demo, retag them with a protection key (in a child JVM) and undo it."})
 final class TlsCommand implements Callable<Integer> {
     /** Name of the platform thread {@code --threads} starts. */
     static final String PLATFORM_THREAD = "pkrseq-tls-platform";
     /** Name of the virtual thread {@code --threads} starts. */
     static final String VIRTUAL_THREAD = "pkrseq-tls-virtual";
     private static final int NEAR_PAGES = 64;
+    /** Generous: emulated machines start an interpreted JVM slowly. */
+    private static final java.time.Duration DEMO_TIMEOUT = java.time.Duration.ofSeconds(600);
 
     @Spec
     CommandSpec spec;
@@ -42,11 +46,22 @@ final class TlsCommand implements Callable<Integer> {
             "thread's carrier, and locate the process's initial thread."})
     boolean threads;
 
+    @Option(names = "--retag-demo", description = {"Retag a thread's static TLS with a protection key by the exact rule,",
+            "page by page, show smaps and the access probe while tagged, restore, free the key and show that nothing is",
+            "left. Runs in a child JVM: a JVM whose TLS carries a key dies of a signal or a null check."})
+    boolean retagDemo;
+
     @Override
     public Integer call() throws InterruptedException {
         PrintWriter out = spec.commandLine().getOut();
+        if (retagDemo && threads) {
+            throw new UsageException("--retag-demo retags one thread (a child JVM's main) and does not combine with --threads");
+        }
         TlsLayout self = Tls.current();
-        List<ExperimentResult> experiments = TlsExperiments.all().stream().map(Experiments::run).toList();
+        if (retagDemo) {
+            return demo(out, self);
+        }
+        List<ExperimentResult> experiments = TlsExperiments.layout().stream().map(Experiments::run).toList();
         if (!threads) {
             if (json) {
                 Json.print(out, TlsReport.of(self, experiments));
@@ -67,6 +82,84 @@ final class TlsCommand implements Callable<Integer> {
         printThreads(out, maps, initial, joins);
         ProbeCommand.printExperiments(out, experiments);
         return 0;
+    }
+
+    private int demo(PrintWriter out, TlsLayout self) {
+        String missing = TlsExperiments.retagUnavailable();
+        if (missing != null) {
+            List<ExperimentResult> experiments = TlsExperiments.layout().stream().map(Experiments::run).toList();
+            if (json) {
+                Json.print(out, TlsReport.of(self, experiments, TlsReport.unavailable(missing)));
+            } else {
+                out.println("pkrseq tls --retag-demo: retag a thread's static TLS with a protection key, and undo it");
+                out.println();
+                out.println("Not run: " + missing + ".");
+                out.println("The retag needs a CPU with protection keys (pku) that the kernel enabled (ospke).");
+                out.println("The pages it would retag are those of the exact rule below.");
+                out.println();
+                printLayout(out, self, true);
+                ProbeCommand.printExperiments(out, experiments);
+            }
+            return 0;
+        }
+        TlsRetagProbe.Report r = TlsRetagProbe.retag(DEMO_TIMEOUT);
+        List<ExperimentResult> experiments = TlsExperiments.readingRetag(r).stream().map(Experiments::run).toList();
+        if (json) {
+            Json.print(out, TlsReport.of(self, experiments, TlsReport.demo(r)));
+            return 0;
+        }
+        printDemo(out, r);
+        ProbeCommand.printExperiments(out, experiments);
+        return 0;
+    }
+
+    static void printDemo(PrintWriter out, TlsRetagProbe.Report r) {
+        out.println("pkrseq tls --retag-demo: retag a thread's static TLS with a protection key, and undo it");
+        out.println();
+        for (String line : Table.wrap("The retag runs in a child JVM, on its thread \"" + r.thread() + "\" (tid " + r.tid()
+                + "): while a thread's TCB page carries a key, any signal delivered to that thread, an implicit null check"
+                + " or another thread's touch kills the JVM, so pkrseq never retags yours.", 100)) {
+            out.println(line);
+        }
+        out.println();
+        out.println("1. Allocate a key and retag, page by page (pkey_mprotect per page, each page's protection kept)");
+        out.println("  key " + r.key() + ": pkey_alloc, read-write for the retagging thread; tp " + TlsReport.hex(r.threadPointer())
+                + ", DTV " + TlsReport.hex(r.dtv()) + (r.dtvPageApart() ? " (its page lies apart from the range)" : ""));
+        Table walk = new Table("PAGE", "ROLE", "PROT", "WALK", "HOLDS").limit(4, 50);
+        r.pages().forEach(p -> walk.row(TlsReport.hex(p.address()), p.role(), p.perms(), p.walk(), p.holds()));
+        walk.print(out, "  ");
+        out.println("  asynchronous signals " + (r.signalsBlocked() ? "blocked on the thread until the restore (pthread_sigmask)"
+                : "NOT blocked"));
+        out.println();
+        out.println("2. While tagged");
+        out.println("  smaps (read while tagged)");
+        Table smaps = new Table("PAGE", "KEY", "MAPPING").limit(2, 70);
+        r.pages().forEach(p -> smaps.row(TlsReport.hex(p.address()), p.keyWhileTagged() == null ? "-" : p.keyWhileTagged(),
+                p.mapping()));
+        smaps.print(out, "    ");
+        out.println("    " + (r.strayWhileTagged().isEmpty() ? "key " + r.key() + " on no other page"
+                : "key " + r.key() + " ALSO on: " + String.join("; ", r.strayWhileTagged())));
+        out.println("  access probe (the kernel reads and writes through a pipe; EFAULT = denied)");
+        out.println("    retagged thread (read-write):     TCB page read " + r.tcbRead() + ", errno write " + r.errnoWrite()
+                + (r.dtvRead().equals("-") ? "" : ", DTV read " + r.dtvRead()));
+        out.println("    thread started before the key (" + r.otherRights() + "): TCB page read " + r.otherTcbRead());
+        out.println("  deny rights to the key on the retagged thread");
+        out.println("    setRights(NO_ACCESS): " + (r.denyRefused() ? "refused" : "ALLOWED") + "; withRights(NO_WRITE): "
+                + (r.scopedDenyRefused() ? "refused" : "ALLOWED") + "; rights now " + r.rightsAfterDeny());
+        for (String line : Table.wrap(r.denyMessage(), 94)) {
+            out.println("      " + line);
+        }
+        out.println();
+        out.println("3. Restore (key 0 back on exactly the tagged pages) and free the key");
+        Table back = new Table("PAGE", "RESTORE", "KEY NOW", "MAPPING").limit(3, 60);
+        r.pages().forEach(p -> back.row(TlsReport.hex(p.address()), p.restore(), p.keyAfter() == null ? "-" : p.keyAfter(),
+                p.mappingAfter()));
+        back.print(out, "  ");
+        out.println("  key " + r.key() + " freed (pkey_free)");
+        out.println();
+        out.println("4. Nothing left");
+        out.println("  mappings carrying any key: " + r.left() + "; keys allocatable: " + r.allocatable()
+                + "; mappings that hold the pages as before the retag: " + (r.smapsUnchanged() ? "yes" : "NO: " + r.smapsDifference()));
     }
 
     private static String joins(InitialThread initial, List<TlsLayout> maps) {

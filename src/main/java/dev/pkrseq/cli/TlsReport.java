@@ -5,6 +5,7 @@ import java.util.List;
 import com.fasterxml.jackson.annotation.JsonInclude;
 
 import dev.pkrseq.observe.ExperimentResult;
+import dev.pkrseq.observe.TlsRetagProbe;
 import dev.pkrseq.proc.Vma;
 import dev.pkrseq.tls.InitialThread;
 import dev.pkrseq.tls.PageRule;
@@ -29,7 +30,48 @@ final class TlsReport {
             String low, String high, String tcbPage, List<String> pages, List<String> tcbSpillPages,
             List<String> pagesToRetag, List<String> fixedWindowPages, PlacementJson placement, List<ModuleJson> modules,
             ErrnoJson errno, List<RuleJson> rules,
-            @JsonInclude(JsonInclude.Include.NON_NULL) List<ExperimentResult> experiments) {
+            @JsonInclude(JsonInclude.Include.NON_NULL) List<ExperimentResult> experiments,
+            @JsonInclude(JsonInclude.Include.NON_NULL) RetagDemoJson retagDemo) {
+    }
+
+    /**
+     * {@code pkrseq tls --retag-demo --json}: the child JVM's retag, or why it could not run
+     * ({@code available} false and {@code reason}).
+     */
+    @JsonInclude(JsonInclude.Include.NON_NULL)
+    record RetagDemoJson(boolean available, String reason, String ranIn, String thread, Integer tid, String threadPointer,
+            String dtv, Boolean dtvPageApart, Integer key, Boolean signalsBlocked, List<RetagPageJson> pages,
+            List<String> strayWhileTagged, List<String> strayAfter, ProbesJson probes, DenyJson deny,
+            Boolean smapsUnchanged, String smapsDifference, String left, Integer allocatableAfter, Long elapsedMillis) {
+    }
+
+    record RetagPageJson(String page, String role, String perms, String walk, Integer keyWhileTagged, String restore,
+            Integer keyAfter, String mappingWhileTagged, String mappingAfter, String holds) {
+    }
+
+    record ProbesJson(String tcbRead, String errnoWrite, String dtvRead, int otherThreadTid, String otherThreadRights,
+            String otherThreadTcbRead) {
+    }
+
+    record DenyJson(boolean refused, String message, boolean scopedRefused, String rightsAfter, String dtvPageOnly,
+            String dtvPageOnlyMessage) {
+    }
+
+    static RetagDemoJson unavailable(String reason) {
+        return new RetagDemoJson(false, reason, null, null, null, null, null, null, null, null, null, null, null, null,
+                null, null, null, null, null, null);
+    }
+
+    static RetagDemoJson demo(TlsRetagProbe.Report r) {
+        return new RetagDemoJson(true, null, "a child JVM", r.thread(), r.tid(), hex(r.threadPointer()), hex(r.dtv()),
+                r.dtvPageApart(), r.key(), r.signalsBlocked(),
+                r.pages().stream().map(p -> new RetagPageJson(hex(p.address()), p.role(), p.perms(), p.walk(),
+                        p.keyWhileTagged(), p.restore(), p.keyAfter(), p.mapping(), p.mappingAfter(), p.holds())).toList(),
+                r.strayWhileTagged(), r.strayAfter(),
+                new ProbesJson(r.tcbRead(), r.errnoWrite(), r.dtvRead(), r.otherTid(), r.otherRights(), r.otherTcbRead()),
+                new DenyJson(r.denyRefused(), r.denyMessage(), r.scopedDenyRefused(), r.rightsAfterDeny(), r.dtvOnlyDeny(),
+                        r.dtvOnlyMessage()),
+                r.smapsUnchanged(), r.smapsDifference(), r.left(), r.allocatable(), r.elapsed().toMillis());
     }
 
     /** {@code pkrseq tls --json --threads}: one map per thread, the initial thread, the experiments. */
@@ -62,6 +104,10 @@ final class TlsReport {
     }
 
     static Single of(TlsLayout l, List<ExperimentResult> experiments) {
+        return of(l, experiments, null);
+    }
+
+    static Single of(TlsLayout l, List<ExperimentResult> experiments, RetagDemoJson demo) {
         var t = l.thread();
         var tcb = l.tcb();
         Placement p = l.placement();
@@ -74,7 +120,7 @@ final class TlsReport {
                 new PlacementJson(p.kind().toString(), Placement.describe(p.mapping()), vma(p.below()), vma(p.above()),
                         p.describe()),
                 l.modules().stream().map(TlsReport::module).toList(), errno(l),
-                List.of(rule(l.rule(PageRule.EXACT)), rule(l.rule(PageRule.FIXED_WINDOW))), experiments);
+                List.of(rule(l.rule(PageRule.EXACT)), rule(l.rule(PageRule.FIXED_WINDOW))), experiments, demo);
     }
 
     static InitialJson initial(InitialThread it, String joins) {

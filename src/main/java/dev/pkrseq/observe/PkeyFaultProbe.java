@@ -2,19 +2,10 @@ package dev.pkrseq.observe;
 
 import static java.lang.foreign.ValueLayout.JAVA_BYTE;
 
-import java.io.IOException;
-import java.io.UncheckedIOException;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
-import java.util.Comparator;
-import java.util.List;
-import java.util.Optional;
-import java.util.regex.Matcher;
-import java.util.regex.Pattern;
-import java.util.stream.Stream;
 
 import dev.pkrseq.pkey.Pages;
 import dev.pkrseq.pkey.Pkeys;
@@ -37,11 +28,6 @@ import dev.pkrseq.sys.Sys;
 public final class PkeyFaultProbe {
     /** SEGV_PKUERR: the si_code of a fault caused by protection-key rights. */
     public static final int SEGV_PKUERR = 4;
-
-    private static final Pattern SIGINFO = Pattern.compile(
-            "siginfo: si_signo: (\\d+) \\((\\w+)\\), si_code: (-?\\d+) \\(([^)]*)\\)(?:.*?si_addr: (0x[0-9a-fA-F]+))?");
-    private static final String[] SIGNALS = {"", "SIGHUP", "SIGINT", "SIGQUIT", "SIGILL", "SIGTRAP", "SIGABRT",
-        "SIGBUS", "SIGFPE", "SIGKILL", "SIGUSR1", "SIGSEGV", "SIGUSR2", "SIGPIPE", "SIGALRM", "SIGTERM"};
 
     private PkeyFaultProbe() {
     }
@@ -117,63 +103,22 @@ public final class PkeyFaultProbe {
             throw new PkeysUnavailableException("cannot take a protection-key fault: "
                     + Pkeys.unavailableReason().orElse("protection keys are not available"));
         }
-        Path dir;
-        try {
-            dir = Files.createTempDirectory("pkrseq-fault-");
-        } catch (IOException e) {
-            throw new UncheckedIOException("cannot create a directory for the child's crash log", e);
-        }
+        Path dir = CrashLog.directory("pkrseq-fault-");
         try {
             ChildJvm.Result r = ChildJvm.of(Child.class)
                     .directory(dir)
-                    .jvmArgs("-XX:ErrorFile=" + dir.resolve("hs_err_pid%p.log"), "-XX:-CreateCoredumpOnCrash",
-                            "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1", "-Xss1m")
+                    .jvmArgs(CrashLog.jvmArgs(dir))
+                    .jvmArgs("-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1", "-Xss1m")
                     .timeout(timeout)
                     .run();
             long page = Long.decode(r.value("page="));
             int key = Integer.parseInt(r.value("key="));
             boolean survived = !r.values("survived=").isEmpty();
-            String exitSignal = r.exitCode() > 128 && r.exitCode() - 128 < SIGNALS.length ? SIGNALS[r.exitCode() - 128] : null;
-            Optional<String> line = crashLog(dir).flatMap(PkeyFaultProbe::siginfoLine);
-            if (line.isEmpty()) {
-                return new Result(r.exitCode(), exitSignal, page, key, null, null, null, null, survived, null, r.elapsed());
-            }
-            Matcher m = SIGINFO.matcher(line.get());
-            if (!m.find()) {
-                throw new IllegalStateException("unreadable siginfo line in the child's crash log: " + line.get());
-            }
-            return new Result(r.exitCode(), exitSignal, page, key, m.group(2), Integer.parseInt(m.group(3)), m.group(4),
-                    m.group(5) == null ? null : Long.parseUnsignedLong(m.group(5).substring(2), 16), survived,
-                    line.get().strip(), r.elapsed());
+            CrashLog c = CrashLog.of(r.exitCode(), dir);
+            return new Result(r.exitCode(), c.exitSignal(), page, key, c.signal(), c.siCode(), c.siCodeName(), c.siAddr(),
+                    survived, c.line(), r.elapsed());
         } finally {
-            deleteTree(dir);
-        }
-    }
-
-    private static Optional<Path> crashLog(Path dir) {
-        try (Stream<Path> files = Files.list(dir)) {
-            return files.filter(f -> f.getFileName().toString().startsWith("hs_err")).findFirst();
-        } catch (IOException e) {
-            throw new UncheckedIOException(e);
-        }
-    }
-
-    private static Optional<String> siginfoLine(Path log) {
-        try (Stream<String> lines = Files.lines(log, java.nio.charset.StandardCharsets.ISO_8859_1)) {
-            return lines.filter(l -> l.startsWith("siginfo:")).findFirst();
-        } catch (IOException e) {
-            throw new UncheckedIOException(e);
-        }
-    }
-
-    private static void deleteTree(Path dir) {
-        try (Stream<Path> all = Files.walk(dir)) {
-            List<Path> paths = all.sorted(Comparator.reverseOrder()).toList();
-            for (Path p : paths) {
-                Files.deleteIfExists(p);
-            }
-        } catch (IOException e) {
-            throw new UncheckedIOException("cannot remove the child's files in " + dir, e);
+            CrashLog.deleteTree(dir);
         }
     }
 

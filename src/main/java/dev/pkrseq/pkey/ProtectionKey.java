@@ -26,8 +26,8 @@ import dev.pkrseq.sys.Sys;
  * <p>Guards: the methods refuse, with a {@link PkeyMisuseException} subclass and before any native
  * call, to deny key 0 ({@link KeyZeroException}), to use a closed key ({@link KeyClosedException}), to
  * tag memory that is not the caller's alone ({@link UntaggableSegmentException}), to touch PKRU from a
- * virtual thread ({@link VirtualThreadException}), to deny a key that tags the calling thread's stack or
- * TLS ({@link ThreadMemoryTaggedException}), and to free a key that pages still carry
+ * virtual thread ({@link VirtualThreadException}), to deny a key that tags the calling thread's stack,
+ * TCB and static TLS, or DTV ({@link ThreadMemoryTaggedException}), and to free a key that pages still carry
  * ({@link KeyInUseException}). The last two know the pages this library tagged; pages tagged with raw
  * {@link Sys#pkeyMprotect} calls are outside their view, except that {@link #close()} confirms with
  * smaps.
@@ -114,7 +114,7 @@ public final class ProtectionKey implements AutoCloseable {
      * @throws KeyClosedException when the key is closed
      * @throws KeyZeroException when denying key 0
      * @throws VirtualThreadException on a virtual thread
-     * @throws ThreadMemoryTaggedException when denying a key that tags this thread's stack or TLS
+     * @throws ThreadMemoryTaggedException when denying a key that tags this thread's stack, TLS or DTV
      * @throws PkeysUnavailableException where protection keys do not work
      */
     public void setRights(Rights rights) {
@@ -133,7 +133,7 @@ public final class ProtectionKey implements AutoCloseable {
      * @throws KeyClosedException when the key is closed
      * @throws KeyZeroException when denying key 0
      * @throws VirtualThreadException on a virtual thread
-     * @throws ThreadMemoryTaggedException when denying a key that tags this thread's stack or TLS
+     * @throws ThreadMemoryTaggedException when denying a key that tags this thread's stack, TLS or DTV
      * @throws PkeysUnavailableException where protection keys do not work
      */
     public RightsScope withRights(Rights rights) {
@@ -270,7 +270,7 @@ public final class ProtectionKey implements AutoCloseable {
                 long[] hit = TagRegistry.overlap(number, a.low(), a.high());
                 if (hit != null) {
                     throw new ThreadMemoryTaggedException(number, rights, Math.max(hit[0], a.low()),
-                            Math.min(hit[1], a.high()), a.what(), a.low(), a.high());
+                            Math.min(hit[1], a.high()), a.what(), a.low(), a.high(), a.consequence());
                 }
             }
         }

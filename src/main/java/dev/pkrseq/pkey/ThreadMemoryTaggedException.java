@@ -1,18 +1,20 @@
 package dev.pkrseq.pkey;
 
 /**
- * Refused: denying rights to a key that tags part of the calling thread's stack or TLS. The JVM touches
- * those pages on every call, so the thread would fault at once.
+ * Refused: denying rights to a key that tags part of the calling thread's stack, its TCB and static TLS,
+ * or its DTV. The JVM touches those pages on every call and every TLS access, so the thread would fault
+ * at once, and a fault there kills the JVM.
  */
 public final class ThreadMemoryTaggedException extends PkeyMisuseException {
     private static final long serialVersionUID = 1L;
 
     private final int key;
 
-    ThreadMemoryTaggedException(int key, Rights rights, long low, long high, String what, long whatLow, long whatHigh) {
+    ThreadMemoryTaggedException(int key, Rights rights, long low, long high, String what, long whatLow, long whatHigh,
+            String consequence) {
         super(String.format("refusing to set key %d to %s on thread '%s' (tid %d): the key tags 0x%x-0x%x, part of this"
-                + " thread's %s [0x%x-0x%x), which the JVM touches on every call", key, rights,
-                Thread.currentThread().getName(), dev.pkrseq.sys.Sys.gettid(), low, high, what, whatLow, whatHigh));
+                + " thread's %s [0x%x-0x%x), %s", key, rights, Thread.currentThread().getName(), dev.pkrseq.sys.Sys.gettid(),
+                low, high, what, whatLow, whatHigh, consequence));
         this.key = key;
     }
 

@@ -86,8 +86,30 @@ public final class Sys {
     public static final long AT_RSEQ_ALIGN = 28;
     /** {@code RSEQ_FLAG_UNREGISTER}. */
     public static final int RSEQ_FLAG_UNREGISTER = 1;
+    /** {@code pthread_sigmask}: add the set to the blocked signals. */
+    public static final int SIG_BLOCK = 0;
+    /** {@code pthread_sigmask}: remove the set from the blocked signals. */
+    public static final int SIG_UNBLOCK = 1;
+    /** {@code pthread_sigmask}: make the set the blocked signals. */
+    public static final int SIG_SETMASK = 2;
+    /** Illegal instruction: synchronous, raised by the faulting instruction. */
+    public static final int SIGILL = 4;
+    /** Trace or breakpoint trap: synchronous. */
+    public static final int SIGTRAP = 5;
+    /** Bus error (for example a truncated mapped file): synchronous. */
+    public static final int SIGBUS = 7;
+    /** Arithmetic fault (HotSpot's implicit division-by-zero check on x86): synchronous. */
+    public static final int SIGFPE = 8;
+    /** Segmentation fault (HotSpot's safepoint polls and implicit null checks; pkey faults): synchronous. */
+    public static final int SIGSEGV = 11;
+    /** User signal 2: HotSpot's suspend/resume signal on Linux. */
+    public static final int SIGUSR2 = 12;
+    /** Bad system call (seccomp): synchronous. */
+    public static final int SIGSYS = 31;
 
     private static final int ARCH_GET_FS = 0x1003;
+    /** sizeof(sigset_t) in glibc: 1024 bits, of which the kernel uses the first 64. */
+    private static final long SIGSET_SIZE = 128;
     private static final int SC_PAGESIZE = 30;
     private static final int SC_NPROCESSORS_ONLN = 84;
     private static final int UTSNAME_FIELD = 65;
@@ -169,6 +191,8 @@ public final class Sys {
             FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS, ADDRESS));
     private static final MethodHandle PTHREAD_ATTR_DESTROY = plain("pthread_attr_destroy",
             FunctionDescriptor.of(JAVA_INT, ADDRESS));
+    private static final MethodHandle PTHREAD_SIGMASK = plain("pthread_sigmask",
+            FunctionDescriptor.of(JAVA_INT, JAVA_INT, ADDRESS, ADDRESS));
     private static final MethodHandle ERRNO_LOCATION = critical("__errno_location", FunctionDescriptor.of(ADDRESS));
     private static final MethodHandle GETAUXVAL = critical("getauxval", FunctionDescriptor.of(JAVA_LONG, JAVA_LONG));
     private static final MethodHandle SYSCONF = errno("sysconf", FunctionDescriptor.of(JAVA_LONG, JAVA_INT));
@@ -821,6 +845,60 @@ public final class Sys {
             ev.commit("getpid", "", r, 0);
         }
         return r;
+    }
+
+    /**
+     * {@code pthread_sigmask(how, set, &old)}: changes the calling thread's blocked signals. A blocked
+     * signal sent to the thread stays pending until it is unblocked; a process-directed one goes to
+     * another thread that does not block it. glibc silently keeps its own two internal signals (32 and
+     * 33) unblocked. Blocking a synchronous fault signal (SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGTRAP) does
+     * not hold it: the kernel then kills the process when the fault happens.
+     *
+     * @param how {@link #SIG_BLOCK}, {@link #SIG_UNBLOCK} or {@link #SIG_SETMASK}
+     * @param set signals 1 to 64 as bits: bit {@code n - 1} for signal {@code n}
+     * @return the mask before the call, in the same form
+     * @throws NativeException EINVAL for a bad {@code how}
+     */
+    public static long pthreadSigmask(int how, long set) {
+        NativeCallEvent ev = begin();
+        PerThread t = PER_THREAD.get();
+        MemorySegment in = t.scratch.asSlice(0, SIGSET_SIZE);
+        MemorySegment old = t.scratch.asSlice(SIGSET_SIZE, SIGSET_SIZE);
+        in.fill((byte) 0);
+        old.fill((byte) 0);
+        in.set(JAVA_LONG, 0, set);
+        int r;
+        try {
+            r = (int) PTHREAD_SIGMASK.invokeExact(how, in, old);
+        } catch (Throwable e) {
+            throw rethrow(e);
+        }
+        if (r != 0 || ev.shouldCommit()) {
+            finishReturned(ev, "pthread_sigmask", how + ", " + Fmt.hex(set) + ", &old", r);
+        }
+        return old.get(JAVA_LONG, 0);
+    }
+
+    /**
+     * {@code tgkill(tgid, tid, sig)}: sends a signal to one thread.
+     *
+     * @param tgid the process id
+     * @param tid the thread's kernel task id
+     * @param sig the signal
+     * @throws NativeException ESRCH when no such thread, EINVAL for a bad signal
+     */
+    public static void tgkill(int tgid, int tid, int sig) {
+        NativeCallEvent ev = begin();
+        MemorySegment cap = capture();
+        long r;
+        try {
+            r = (long) SYSCALL_3.invokeExact(cap, (long) Syscall.TGKILL.number(), (long) tgid, (long) tid, (long) sig);
+        } catch (Throwable e) {
+            throw rethrow(e);
+        }
+        if (r == -1 || ev.shouldCommit()) {
+            finish(ev, "tgkill", tgid + ", " + tid + ", " + sig, r, cap);
+        }
     }
 
     /**

@@ -24,6 +24,8 @@ public enum Syscall {
     SCHED_SETAFFINITY(203),
     /** {@code sched_getaffinity(2)}. */
     SCHED_GETAFFINITY(204),
+    /** {@code tgkill(2)}. */
+    TGKILL(234),
     /** {@code getcpu(2)}. */
     GETCPU(309),
     /** {@code pkey_mprotect(2)}. */

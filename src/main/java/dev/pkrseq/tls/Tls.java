@@ -15,6 +15,7 @@ import java.util.Optional;
 import java.util.OptionalLong;
 import java.util.concurrent.atomic.AtomicReference;
 
+import dev.pkrseq.pkey.ProtectionKey;
 import dev.pkrseq.proc.SelfMemory;
 import dev.pkrseq.proc.Smaps;
 import dev.pkrseq.proc.Task;
@@ -99,6 +100,48 @@ public final class Tls {
      */
     public static TlsLayout onVirtualThread(String name) throws InterruptedException {
         return on(Thread.ofVirtual().name(name));
+    }
+
+    /**
+     * Retags the calling thread's static TLS with a key by the seed's rule: exactly
+     * {@link TlsLayout#pages()}, page by page, then the DTV page when it lies apart; each page's report
+     * says tagged, not mapped or failed. {@link TlsRetag#restore()} puts key 0 back on exactly those
+     * pages. The thread keeps read-write rights for the key, and pkrseq refuses to deny them while the
+     * pages carry it.
+     *
+     * <p><b>This can kill the JVM</b>: a signal delivered to the thread, an implicit null check, a
+     * safepoint poll in compiled code, or another thread touching these pages while they carry the key
+     * ends the process. Read {@link TlsRetag} before calling it; pkrseq's own commands call it only in a
+     * child JVM.
+     *
+     * @param key an open key other than key 0, for which the calling thread has read-write rights
+     * @param options {@link TlsRetag.Option#WITHOUT_DTV_PAGE}, {@link TlsRetag.Option#SIGNALS_UNBLOCKED}
+     * @return the retag; restore it on this thread
+     * @throws IllegalArgumentException for key 0
+     * @throws IllegalStateException when the thread's rights for the key deny access, or its TLS is retagged
+     *     already
+     * @throws dev.pkrseq.pkey.PkeyMisuseException for a closed key or on a virtual thread
+     * @throws dev.pkrseq.pkey.PkeysUnavailableException where protection keys do not work
+     * @throws UnsupportedOperationException on architectures other than x86_64, or without glibc
+     */
+    public static TlsRetag retag(ProtectionKey key, TlsRetag.Option... options) {
+        return TlsRetag.retag(key, current(), options);
+    }
+
+    /**
+     * {@link #retag(ProtectionKey, TlsRetag.Option...)} with a map computed earlier on this thread, so that
+     * repeated retags cost only their system calls.
+     *
+     * @param key an open key other than key 0, for which the calling thread has read-write rights
+     * @param layout {@link #current()}, computed on the calling thread
+     * @param options {@link TlsRetag.Option#WITHOUT_DTV_PAGE}, {@link TlsRetag.Option#SIGNALS_UNBLOCKED}
+     * @return the retag; restore it on this thread
+     * @throws IllegalArgumentException for key 0, or a map of another thread
+     * @throws IllegalStateException when the thread's rights for the key deny access, or its TLS is retagged
+     *     already
+     */
+    public static TlsRetag retag(ProtectionKey key, TlsLayout layout, TlsRetag.Option... options) {
+        return TlsRetag.retag(key, layout, options);
     }
 
     private static TlsLayout on(Thread.Builder builder) throws InterruptedException {

@@ -39,6 +39,73 @@ class TlsCommandTest {
     }
 
     @Test
+    void retagDemoWithoutProtectionKeysSaysSoInWordsAndExitsZero() {
+        Features.assumeX86_64();
+        org.junit.jupiter.api.Assumptions.assumeFalse(Features.pkeysWork(), "protection keys work here");
+        String[] r = run("tls", "--retag-demo");
+        assertEquals("0", r[0], r[2]);
+        assertTrue(r[1].contains("Not run: protection keys are not available: "), r[1]);
+        assertFalse(r[1].contains("Exception") || r[2].contains("Exception"), r[1] + r[2]);
+        assertTrue(r[2].isEmpty(), r[2]);
+    }
+
+    @Test
+    void retagDemoJsonWithoutProtectionKeysSaysWhy() throws Exception {
+        Features.assumeX86_64();
+        org.junit.jupiter.api.Assumptions.assumeFalse(Features.pkeysWork(), "protection keys work here");
+        String[] r = run("tls", "--retag-demo", "--json");
+        assertEquals("0", r[0], r[2]);
+        JsonNode demo = new ObjectMapper().readTree(r[1]).get("retagDemo");
+        assertFalse(demo.get("available").asBoolean());
+        assertTrue(demo.get("reason").asText().startsWith("protection keys are not available: "), demo.toString());
+    }
+
+    @Test
+    void retagDemoShowsTheFourStepsAndLeavesNothing() {
+        Features.assumePkeys();
+        String[] r = run("tls", "--retag-demo");
+        assertEquals("0", r[0], r[2]);
+        String o = r[1];
+        int one = o.indexOf("1. Allocate a key and retag, page by page");
+        int two = o.indexOf("2. While tagged");
+        int three = o.indexOf("3. Restore");
+        int four = o.indexOf("4. Nothing left");
+        assertTrue(one > 0 && two > one && three > two && four > three, o);
+        assertTrue(o.contains("TCB page read ok, errno write ok"), o);
+        assertTrue(o.contains("setRights(NO_ACCESS): refused"), o);
+        assertTrue(o.contains("mappings carrying any key: none; keys allocatable: 15"), o);
+        assertTrue(o.contains("as before the retag: yes"), o);
+        assertTrue(o.contains("Experiments: 4 as expected, 0 unexpected, 0 skipped"), o);
+    }
+
+    @Test
+    void retagDemoJsonHasThePagesTheProbesAndTheRefusal() throws Exception {
+        Features.assumePkeys();
+        String[] r = run("tls", "--retag-demo", "--json");
+        assertEquals("0", r[0], r[2]);
+        JsonNode demo = new ObjectMapper().readTree(r[1]).get("retagDemo");
+        assertTrue(demo.get("available").asBoolean());
+        assertEquals("a child JVM", demo.get("ranIn").asText());
+        int key = demo.get("key").asInt();
+        for (JsonNode p : demo.get("pages")) {
+            assertTrue(p.get("page").asText().matches(HEX), p.toString());
+            assertEquals(key, p.get("keyWhileTagged").asInt(), p.toString());
+            assertEquals(0, p.get("keyAfter").asInt(), p.toString());
+        }
+        assertEquals("ok", demo.get("probes").get("tcbRead").asText());
+        assertTrue(demo.get("deny").get("refused").asBoolean());
+        assertEquals("none", demo.get("left").asText());
+    }
+
+    @Test
+    void retagDemoDoesNotCombineWithThreads() {
+        String[] r = run("tls", "--retag-demo", "--threads");
+        assertEquals("2", r[0]);
+        assertEquals(1, r[2].strip().lines().count(), r[2]);
+        assertTrue(r[2].contains("--retag-demo"), r[2]);
+    }
+
+    @Test
     void tlsThreadsJsonHasOneMapPerThreadAndTheInitialThread() throws Exception {
         Features.assumeX86_64();
         String[] r = run("tls", "--threads", "--json");

@@ -138,4 +138,35 @@ class SysTest {
             assertTrue(e.getMessage().startsWith("unsupported architecture: "));
         }
     }
+
+    @Test
+    void pthreadSigmaskBlocksForThisThreadAndGivesBackTheOldMask() throws Exception {
+        long usr2 = 1L << (Sys.SIGUSR2 - 1);
+        long before = Sys.pthreadSigmask(Sys.SIG_BLOCK, usr2);
+        try {
+            assertEquals(0, before & usr2, "the test thread does not block SIGUSR2 to begin with");
+            assertTrue((sigBlk() & usr2) != 0, "SigBlk shows SIGUSR2 blocked");
+        } finally {
+            long during = Sys.pthreadSigmask(Sys.SIG_SETMASK, before);
+            assertTrue((during & usr2) != 0);
+        }
+        assertEquals(before, sigBlk());
+    }
+
+    @Test
+    void tgkillWithSignalZeroFindsTheThreadAndEsrchOtherwise() {
+        Features.assumeX86_64();
+        Sys.tgkill(Sys.getpid(), Sys.gettid(), 0);
+        NativeException e = assertThrows(NativeException.class, () -> Sys.tgkill(Sys.getpid(), Integer.MAX_VALUE, 0));
+        assertEquals(Errno.ESRCH, e.errno());
+    }
+
+    private static long sigBlk() throws java.io.IOException {
+        for (String line : java.nio.file.Files.readAllLines(java.nio.file.Path.of("/proc/thread-self/status"))) {
+            if (line.startsWith("SigBlk:")) {
+                return Long.parseUnsignedLong(line.substring(7).strip(), 16);
+            }
+        }
+        throw new AssertionError("no SigBlk line");
+    }
 }

@@ -30,6 +30,9 @@ import org.openjdk.jmh.runner.options.CommandLineOptions;
 public final class Suite {
     private static final List<String> QUICK = List.of("-f", "1", "-wi", "2", "-w", "200ms", "-i", "3", "-r", "200ms");
     private static final String NATIVE_ACCESS = "--enable-native-access=ALL-UNNAMED";
+    // JMH 1.37 reads field offsets through sun.misc.Unsafe; JDK 24+ warns about it on every JVM start.
+    private static final List<String> JVM_FLAGS = Runtime.version().feature() >= 24
+            ? List.of(NATIVE_ACCESS, "--sun-misc-unsafe-memory-access=allow") : List.of(NATIVE_ACCESS);
     private static final String MM_CID = "CurrentCpuBench.rseqMmCid";
     private static final String PER_CPU = "PerCpuCounterBench";
     private static final List<String> NEEDS_PKEYS = List.of("PkruBench", "TagBench", "ToggleBench.pkru",
@@ -188,11 +191,11 @@ public final class Suite {
         int run(Path jar, Path json) throws IOException, InterruptedException {
             List<String> cmd = new ArrayList<>();
             cmd.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
-            cmd.add(NATIVE_ACCESS);
+            cmd.addAll(JVM_FLAGS);
             cmd.add("-jar");
             cmd.add(jar.toString());
             List<String> userArgs = new ArrayList<>(args);
-            List<String> prepend = new ArrayList<>(List.of(NATIVE_ACCESS));
+            List<String> prepend = new ArrayList<>(JVM_FLAGS);
             int at = userArgs.indexOf("-jvmArgsPrepend");
             if (at >= 0) {
                 prepend.add(userArgs.remove(at + 1));

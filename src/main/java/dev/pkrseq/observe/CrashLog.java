@@ -1,0 +1,110 @@
+package dev.pkrseq.observe;
+
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Comparator;
+import java.util.List;
+import java.util.Optional;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+import java.util.stream.Stream;
+
+/**
+ * How a child JVM died: its exit status and, when HotSpot got as far as writing one, the siginfo line of
+ * its crash log ({@code -XX:ErrorFile} in a directory of the child's own).
+ *
+ * @param exitCode the child's exit status (128 + n when signal n ended it)
+ * @param exitSignal the signal that ended the child, for example "SIGABRT" (HotSpot aborts after its crash
+ *     log) or "SIGSEGV" (the kernel killed it without HotSpot's help), or null when it exited normally
+ * @param signal the fault signal from the crash log's siginfo line; null without a crash log
+ * @param siCode si_code from the crash log; null without a crash log
+ * @param siCodeName HotSpot's name for si_code ("unknown" for SEGV_PKUERR); null without a crash log
+ * @param siAddr si_addr from the crash log; null without a crash log or address
+ * @param line the crash log's siginfo line as HotSpot wrote it; null without a crash log
+ */
+record CrashLog(int exitCode, String exitSignal, String signal, Integer siCode, String siCodeName, Long siAddr,
+        String line) {
+    private static final Pattern SIGINFO = Pattern.compile(
+            "siginfo: si_signo: (\\d+) \\((\\w+)\\), si_code: (-?\\d+) \\(([^)]*)\\)(?:.*?si_addr: (0x[0-9a-fA-F]+))?");
+    private static final String[] SIGNALS = {"", "SIGHUP", "SIGINT", "SIGQUIT", "SIGILL", "SIGTRAP", "SIGABRT",
+        "SIGBUS", "SIGFPE", "SIGKILL", "SIGUSR1", "SIGSEGV", "SIGUSR2", "SIGPIPE", "SIGALRM", "SIGTERM"};
+
+    /** JVM options that send the crash log into {@code dir} and keep the child from dumping core. */
+    static String[] jvmArgs(Path dir) {
+        return new String[] {"-XX:ErrorFile=" + dir.resolve("hs_err_pid%p.log"), "-XX:-CreateCoredumpOnCrash"};
+    }
+
+    /** Reads how a child ended from its exit status and the crash log it left in {@code dir}, if any. */
+    static CrashLog of(int exitCode, Path dir) {
+        String exitSignal = signalName(exitCode);
+        Optional<String> line = find(dir).flatMap(CrashLog::siginfoLine);
+        if (line.isEmpty()) {
+            return new CrashLog(exitCode, exitSignal, null, null, null, null, null);
+        }
+        Matcher m = SIGINFO.matcher(line.get());
+        if (!m.find()) {
+            throw new IllegalStateException("unreadable siginfo line in the child's crash log: " + line.get());
+        }
+        return new CrashLog(exitCode, exitSignal, m.group(2), Integer.parseInt(m.group(3)), m.group(4),
+                m.group(5) == null ? null : Long.parseUnsignedLong(m.group(5).substring(2), 16), line.get().strip());
+    }
+
+    /** The name of the signal an exit status says ended the process, or null for a normal exit. */
+    static String signalName(int exitCode) {
+        int n = exitCode - 128;
+        if (exitCode <= 128 || n >= 65) {
+            return null;
+        }
+        return n < SIGNALS.length ? SIGNALS[n] : "signal " + n;
+    }
+
+    /** Whether HotSpot wrote a crash log. */
+    boolean logged() {
+        return line != null;
+    }
+
+    /** The exit in words: {@code exit 139 (killed by SIGSEGV)}, {@code exit 0}. */
+    String exit() {
+        return "exit " + exitCode + (exitSignal == null ? "" : " (killed by " + exitSignal + ")");
+    }
+
+    private static Optional<Path> find(Path dir) {
+        try (Stream<Path> files = Files.list(dir)) {
+            return files.filter(f -> f.getFileName().toString().startsWith("hs_err")).findFirst();
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+    }
+
+    private static Optional<String> siginfoLine(Path log) {
+        try (Stream<String> lines = Files.lines(log, StandardCharsets.ISO_8859_1)) {
+            return lines.filter(l -> l.startsWith("siginfo:")).findFirst();
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+    }
+
+    /** A fresh directory for one child's files. */
+    static Path directory(String prefix) {
+        try {
+            return Files.createTempDirectory(prefix);
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot create a directory for the child's crash log", e);
+        }
+    }
+
+    /** Removes a child's directory and everything in it. */
+    static void deleteTree(Path dir) {
+        try (Stream<Path> all = Files.walk(dir)) {
+            List<Path> paths = all.sorted(Comparator.reverseOrder()).toList();
+            for (Path p : paths) {
+                Files.deleteIfExists(p);
+            }
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot remove the child's files in " + dir, e);
+        }
+    }
+}
