@@ -26,8 +26,12 @@ public final class Bare {
     /** {@code syscall(SYS_getcpu, &cpu, &node, NULL)}: the system call itself, no vDSO, no rseq. */
     public static final MethodHandle SYSCALL_3 = handle("syscall",
             FunctionDescriptor.of(JAVA_LONG, JAVA_LONG, ADDRESS, ADDRESS, ADDRESS), Linker.Option.firstVariadicArg(1));
-    /** {@code getpid()} through a critical handle: the floor of a critical downcall that does almost nothing. */
-    public static final MethodHandle GETPID_CRITICAL = handle("getpid", FunctionDescriptor.of(JAVA_INT), CRITICAL);
+    /**
+     * {@code labs(long)} through a critical handle: a few instructions and no system call, so its time is
+     * the JDK's critical call stub alone. (getpid would not do: glibc stopped caching the pid in 2.25, so
+     * it is a real system call.)
+     */
+    public static final MethodHandle LABS_CRITICAL = handle("labs", FunctionDescriptor.of(JAVA_LONG, JAVA_LONG), CRITICAL);
     /** glibc's {@code pkey_get(key)}, critical. */
     public static final MethodHandle PKEY_GET_CRITICAL =
             handle("pkey_get", FunctionDescriptor.of(JAVA_INT, JAVA_INT), CRITICAL);

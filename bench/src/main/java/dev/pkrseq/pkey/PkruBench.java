@@ -46,10 +46,10 @@ public class PkruBench {
         key.close();
     }
 
-    /** Floor: a critical downcall of getpid, which does almost nothing. */
+    /** Floor: a critical downcall of a function that does nothing useful ({@code labs}). */
     @Benchmark
-    public int emptyCritical() throws Throwable {
-        return (int) Bare.GETPID_CRITICAL.invokeExact();
+    public long emptyCritical() throws Throwable {
+        return (long) Bare.LABS_CRITICAL.invokeExact(flip ? -1L : 1L);
     }
 
     /** glibc's pkey_get (RDPKRU) through a bare critical handle. */

@@ -5,6 +5,8 @@ import java.lang.foreign.MemorySegment;
 import java.util.concurrent.TimeUnit;
 
 import dev.pkrseq.sys.Sys;
+import dev.pkrseq.tls.Tls;
+import dev.pkrseq.tls.TlsLayout;
 import org.openjdk.jmh.annotations.Benchmark;
 import org.openjdk.jmh.annotations.BenchmarkMode;
 import org.openjdk.jmh.annotations.Fork;
@@ -21,7 +23,8 @@ import org.openjdk.jmh.annotations.Warmup;
 /**
  * Tagging 64 pages: the seed's page walk (one pkey_mprotect per page) against one pkey_mprotect over
  * the range. Each invocation moves the pages to the other of two keys, so the kernel really changes
- * them every time. Needs protection keys; bench/run leaves it out where pkey_alloc fails.
+ * them every time. And the seed itself: retagging the calling thread's static TLS and restoring it.
+ * Needs protection keys; bench/run leaves it out where pkey_alloc fails.
  */
 @State(Scope.Thread)
 @BenchmarkMode(Mode.AverageTime)
@@ -71,5 +74,29 @@ public class TagBench {
     public void oneCall() {
         flip = !flip;
         (flip ? a : b).protect(region, RW);
+    }
+
+    /**
+     * The TLS issue's retag of the benchmark thread's static TLS (the exact pages, then the DTV page when
+     * apart) and its restore. The fork runs interpreted: while the TLS carries a key, a compiled
+     * safepoint poll (a SIGSEGV by design) would kill the JVM, because signal handlers run with the
+     * initial PKRU. The time is the system calls'; the interpreter adds little to them.
+     */
+    @Benchmark
+    @Fork(value = 3, jvmArgsAppend = {"--enable-native-access=ALL-UNNAMED", "-Xint"})
+    public void tlsRetagRestore(ThreadTls tls) {
+        Tls.retag(a, tls.layout).restore();
+    }
+
+    /** The benchmark thread's TLS map, computed once on that thread. */
+    @State(Scope.Thread)
+    public static class ThreadTls {
+        TlsLayout layout;
+
+        /** Maps the calling (benchmark) thread's static TLS. */
+        @Setup(Level.Trial)
+        public void map() {
+            layout = Tls.current();
+        }
     }
 }

@@ -1,14 +1,11 @@
 package dev.pkrseq.rseq;
 
-import static java.lang.foreign.ValueLayout.JAVA_LONG;
 
-import java.lang.foreign.FunctionDescriptor;
-import java.lang.foreign.Linker;
-import java.lang.invoke.MethodHandle;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.atomic.LongAdder;
 
+import dev.pkrseq.bench.Bare;
 import org.openjdk.jmh.annotations.Benchmark;
 import org.openjdk.jmh.annotations.BenchmarkMode;
 import org.openjdk.jmh.annotations.Fork;
@@ -40,10 +37,6 @@ import org.openjdk.jmh.annotations.Warmup;
 @Measurement(iterations = 5, time = 1)
 public class PerCpuCounterBench {
     @SuppressWarnings("restricted")
-    private static final MethodHandle LABS = Linker.nativeLinker().downcallHandle(
-            Linker.nativeLinker().defaultLookup().find("labs").orElseThrow(),
-            FunctionDescriptor.of(JAVA_LONG, JAVA_LONG), Linker.Option.critical(false));
-
     private PerCpuCounter perCpu;
     private LongAdder adder;
     private AtomicLong atomic;
@@ -82,6 +75,6 @@ public class PerCpuCounterBench {
     /** Baseline: a critical downcall that does next to nothing ({@code labs}). */
     @Benchmark
     public long criticalDowncallFloor() throws Throwable {
-        return (long) LABS.invokeExact(operand);
+        return (long) Bare.LABS_CRITICAL.invokeExact(operand);
     }
 }
