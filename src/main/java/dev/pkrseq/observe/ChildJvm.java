@@ -187,7 +187,10 @@ public final class ChildJvm {
             String stderr = Files.readString(err, StandardCharsets.UTF_8);
             if (p.exitValue() == 1 && (stderr.contains("Could not find or load main class " + mainClass)
                     || stderr.contains("ClassNotFoundException: " + mainClass))) {
-                throw new ChildJvmException("child JVM could not load " + mainClass + " from class path '" + classPath + "'");
+                List<String> missing = missingEntries();
+                throw new ChildJvmException("child JVM could not load " + mainClass + " from class path '" + classPath + "'"
+                        + (missing.isEmpty() ? "" : " (" + (missing.size() == 1 ? "entry" : "entries") + " not found: "
+                                + String.join(", ", missing) + ")"));
             }
             return new Result(p.exitValue(), stdout, stderr, elapsed);
         } catch (IOException e) {
@@ -202,6 +205,13 @@ public final class ChildJvm {
             deleteQuietly(out);
             deleteQuietly(err);
         }
+    }
+
+    /** The class path entries that name no file or directory (relative ones resolve against this JVM's directory). */
+    private List<String> missingEntries() {
+        return Arrays.stream(classPath.split(File.pathSeparator))
+                .filter(e -> !e.isEmpty() && !e.endsWith("*") && !Files.exists(Path.of(e)))
+                .toList();
     }
 
     /** A relative class path would break in another working directory, such as {@code java -jar target/x.jar}'s. */

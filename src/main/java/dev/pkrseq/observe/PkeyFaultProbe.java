@@ -6,6 +6,7 @@ import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.function.UnaryOperator;
 
 import dev.pkrseq.pkey.Pages;
 import dev.pkrseq.pkey.Pkeys;
@@ -99,17 +100,34 @@ public final class PkeyFaultProbe {
      *     outlives the timeout
      */
     public static Result run(Duration timeout) {
+        return run(timeout, UnaryOperator.identity());
+    }
+
+    /**
+     * Runs the child with its launch adjusted, and reports. Whatever goes wrong with the launch, the
+     * child's process and its descendants are gone and the temporary directory (crash log, files the
+     * child wrote in its working directory) is removed before this returns or throws.
+     *
+     * @param timeout how long the child may take (JVM start, fault, crash log)
+     * @param launch adjusts the child before it starts, for example
+     *     {@code c -> c.java(Path.of("/opt/jdk-25/bin/java"))}, another class path, or more JVM options
+     * @return the outcome
+     * @throws PkeysUnavailableException where protection keys do not work
+     * @throws ChildJvm.ChildJvmException when the java binary is missing, the class path does not hold the
+     *     child's class, the child does not report its page, or it outlives the timeout (it is killed)
+     */
+    public static Result run(Duration timeout, UnaryOperator<ChildJvm> launch) {
         if (!Pkeys.supported()) {
             throw new PkeysUnavailableException("cannot take a protection-key fault: "
                     + Pkeys.unavailableReason().orElse("protection keys are not available"));
         }
         Path dir = CrashLog.directory("pkrseq-fault-");
         try {
-            ChildJvm.Result r = ChildJvm.of(Child.class)
+            ChildJvm.Result r = launch.apply(ChildJvm.of(Child.class)
                     .directory(dir)
                     .jvmArgs(CrashLog.jvmArgs(dir))
                     .jvmArgs("-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1", "-Xss1m")
-                    .timeout(timeout)
+                    .timeout(timeout))
                     .run();
             long page = Long.decode(r.value("page="));
             int key = Integer.parseInt(r.value("key="));

@@ -55,6 +55,37 @@ public final class Pkeys {
             return 0;
         }
         VirtualThreadException.check("count allocatable keys");
+        return freeNow().size();
+    }
+
+    /**
+     * The keys allocated in this process now, by anyone: key 0 (always), the keys pkey_alloc handed out to
+     * this library or to other code of the process, and the kernel's hidden execute-only key while a
+     * PROT_EXEC-only mapping stands. Found as {@link #allocatableNow()} finds the free ones: it allocates
+     * until ENOSPC, frees them all and puts the calling thread's PKRU back; what pkey_alloc never handed
+     * out is allocated. Meanwhile other threads of the JVM find no free key. Costs two system calls per
+     * free key.
+     *
+     * @return key numbers in ascending order; just 0 where protection keys do not work
+     * @throws VirtualThreadException on a virtual thread (pkey_alloc writes the carrier's PKRU)
+     */
+    public static List<Integer> allocatedNow() {
+        if (!supported()) {
+            return List.of(0);
+        }
+        VirtualThreadException.check("list allocated keys");
+        List<Integer> free = freeNow();
+        List<Integer> out = new ArrayList<>();
+        for (int k = 0; k < Pkru.KEYS; k++) {
+            if (!free.contains(k)) {
+                out.add(k);
+            }
+        }
+        return List.copyOf(out);
+    }
+
+    /** Every key pkey_alloc hands out now; the calling thread's PKRU is put back. */
+    private static List<Integer> freeNow() {
         Pkru saved = Pkru.current();
         List<Integer> keys = new ArrayList<>();
         try {
@@ -73,7 +104,7 @@ public final class Pkeys {
                 }
             }
         }
-        return keys.size();
+        return keys;
     }
 
     /**

@@ -62,6 +62,43 @@ class PkeysCommandTest {
     }
 
     @Test
+    void keyOptionShowsAnAllocatedKeysRightsAndTheMappingsCarryingIt() throws Exception {
+        Features.assumePkeys();
+        try (ProtectionKey key = ProtectionKey.allocate(Rights.NO_WRITE); Arena arena = Arena.ofConfined()) {
+            MemorySegment pages = Pages.allocate(arena, 2);
+            key.protect(pages, Sys.PROT_READ | Sys.PROT_WRITE);
+            String n = Integer.toString(key.number());
+            ProbeCommandTest.Run text = new ProbeCommandTest.Run("pkeys", "--key", n);
+            assertEquals(0, text.status, text.err);
+            assertTrue(text.out.contains("Rights of thread '" + Thread.currentThread().getName() + "'"), text.out);
+            assertTrue(text.out.contains(": no-write (access-disable -, write-disable set)"), text.out);
+            assertTrue(text.out.contains("Mappings carrying key " + n + ": 1"), text.out);
+            assertTrue(text.out.contains("0x" + Long.toHexString(pages.address())), text.out);
+            JsonNode j = new ObjectMapper().readTree(new ProbeCommandTest.Run("pkeys", "--key", n, "--json").out);
+            assertEquals(key.number(), j.get("key").asInt());
+            assertTrue(j.get("allocated").asBoolean());
+            assertEquals("no-write", j.get("rights").asText());
+            assertEquals(1, j.get("mappings").size());
+            assertEquals(2, j.get("mappings").get(0).get("pages").asInt());
+            boolean listed = false;
+            for (JsonNode k : j.get("allocatedKeys")) {
+                listed |= k.asInt() == key.number();
+            }
+            assertTrue(listed, j.toString());
+        }
+    }
+
+    @Test
+    void keyZeroIsAlwaysAllocated() throws Exception {
+        ProbeCommandTest.Run text = new ProbeCommandTest.Run("pkeys", "--key", "0");
+        assertEquals(0, text.status, text.err);
+        assertTrue(text.out.startsWith("pkrseq pkeys: protection key 0 of this JVM"), text.out);
+        JsonNode j = new ObjectMapper().readTree(new ProbeCommandTest.Run("pkeys", "--key", "0", "--json").out);
+        assertTrue(j.get("allocated").asBoolean());
+        assertEquals(Features.pkeysWork() ? "read-write" : "null", j.get("rights").asText());
+    }
+
+    @Test
     void helpNamesTheJsonOption() {
         ProbeCommandTest.Run r = new ProbeCommandTest.Run("pkeys", "--help");
         assertEquals(0, r.status);
