@@ -1,0 +1,48 @@
+package dev.pkrseq.sequences;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+
+/**
+ * The forked side of {@link OperationSequenceTest}: runs the sequences in a file, one per line, with Java
+ * reads and writes of the pages ({@link Step.Kind#TOUCH}) that would kill the JVM if the model or the
+ * library were wrong. Before each sequence it journals {@code run <i> <sequence>} to standard output and
+ * flushes, so that if the JVM dies, the parent knows which sequence killed it; after it, one
+ * {@code outcome <step kind>: <what it gave>} per step and {@code ok <i>},
+ * or {@code fail <i> <what>} and stops. It ends with {@code done <count>}.
+ */
+public final class SequenceChild {
+    private SequenceChild() {
+    }
+
+    /**
+     * Runs the sequences.
+     *
+     * @param args the file of sequences
+     * @throws Exception when the file cannot be read
+     */
+    public static void main(String[] args) throws Exception {
+        List<String> lines = Files.readAllLines(Path.of(args[0]));
+        int done = 0;
+        for (int i = 0; i < lines.size(); i++) {
+            String text = lines.get(i);
+            System.out.println("run " + i + " " + text);
+            System.out.flush();
+            try {
+                SequenceRunner r = new SequenceRunner(Sequence.parse(text), true, 300);
+                r.run();
+                for (String o : r.outcomes()) {
+                    System.out.println("outcome " + o);
+                }
+                System.out.println("ok " + i);
+                done++;
+            } catch (Throwable e) {
+                System.out.println("fail " + i + " " + String.valueOf(e).replace('\n', ' '));
+                break;
+            }
+        }
+        System.out.println("done " + done);
+        System.out.flush();
+    }
+}
