@@ -4,14 +4,15 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import java.io.InputStream;
 import java.util.List;
+import java.util.Properties;
 import java.util.ServiceLoader;
 
 import dev.pkrseq.pkey.Pkru;
 import net.jqwik.api.lifecycle.LifecycleHook;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.Extension;
-import org.junit.jupiter.api.extension.ExtensionContext;
 
 /** The leak check's verdicts, on made-up states: it must name the class and what it left. */
 class LeakCheckSelfTest {
@@ -52,8 +53,12 @@ class LeakCheckSelfTest {
     }
 
     @Test
-    void theExtensionIsRegisteredForEveryJupiterClassAndTheHookForEveryJqwikClass(ExtensionContext context) {
-        assertEquals("true", context.getConfigurationParameter("junit.jupiter.extensions.autodetection.enabled").orElse("unset"));
+    void theExtensionIsRegisteredForEveryJupiterClassAndTheHookForEveryJqwikClass() throws Exception {
+        Properties config = new Properties();
+        try (InputStream in = LeakCheckSelfTest.class.getResourceAsStream("/junit-platform.properties")) {
+            config.load(in);
+        }
+        assertEquals("true", config.getProperty("junit.jupiter.extensions.autodetection.enabled"));
         assertTrue(ServiceLoader.load(Extension.class).stream().anyMatch(p -> p.type() == LeakCheckExtension.class));
         assertTrue(ServiceLoader.load(LifecycleHook.class).stream().anyMatch(p -> p.type() == LeakCheckHook.class));
     }
