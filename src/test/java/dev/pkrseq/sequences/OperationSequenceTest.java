@@ -81,7 +81,8 @@ class OperationSequenceTest {
         if (Pkeys.supported()) {
             always.addAll(List.of("alloc: ok", "get: ok", "free: ok", "free: KeyInUseException", "rights: ok", "scoped: ok", "protect: ok",
                     "protect: NativeException ENOMEM", "walk: TAGGED", "walk: NOT_MAPPED+TAGGED", "rights: KeyClosedException",
-                    "protect: UntaggableSegmentException CLOSED"));
+                    "protect: UntaggableSegmentException CLOSED",
+                    "alloc: NativeException ENOSPC"));
         } else {
             always.addAll(List.of("alloc: PkeysUnavailableException", "rights: PkeysUnavailableException",
                     "protect: NativeException EINVAL", "walk: FAILED"));
@@ -159,9 +160,10 @@ class OperationSequenceTest {
                     default -> "";
                 }));
         Arbitrary<Boolean> endRegistered = forked ? Arbitraries.of(false, false, false, true) : Arbitraries.just(false);
-        return Combinators.combine(Arbitraries.integers().between(1, 4), endRegistered, step.list().ofMinSize(1).ofMaxSize(40)
-                .withSizeDistribution(RandomDistribution.uniform()))
-                .as((n, end, steps) -> new Sequence(n, end, steps.stream()
+        Arbitrary<Integer> reserve = Arbitraries.of(0, 0, 0, 13);
+        return Combinators.combine(Arbitraries.integers().between(1, 4), endRegistered, reserve,
+                step.list().ofMinSize(1).ofMaxSize(40).withSizeDistribution(RandomDistribution.uniform()))
+                .as((n, end, reserved, steps) -> new Sequence(n, end, reserved, steps.stream()
                         .map(x -> Step.of(x.thread() % n, x.kind(), x.key(), x.region(), x.page(), x.arg())).toList()));
     }
 

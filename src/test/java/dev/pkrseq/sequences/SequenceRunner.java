@@ -74,6 +74,7 @@ final class SequenceRunner {
     private int stepIndex = -1;
     private final StringBuilder skipped = new StringBuilder();
     private final List<String> outcomes = new ArrayList<>();
+    private final List<ProtectionKey> reserved = new ArrayList<>();
 
     private static final class KeyM {
         final ProtectionKey key;
@@ -146,10 +147,17 @@ final class SequenceRunner {
         int n = sequence.threads();
         startPkru = pkeys ? Pkru.current() : null;
         capacity = pkeys ? Pkeys.allocatableNow() : 0;
+        if (pkeys) {
+            for (int i = 0; i < Math.min(sequence.reserved(), capacity); i++) {
+                reserved.add(ProtectionKey.allocate(Rights.NO_ACCESS));
+            }
+        }
+        // Workers inherit this thread's PKRU as it is now, reserved keys included.
+        Pkru inherited = pkeys ? Pkru.current() : null;
         bits = new int[n][Pkru.KEYS];
         for (int t = 0; t < n; t++) {
             for (int k = 0; k < Pkru.KEYS; k++) {
-                bits[t][k] = startPkru == null ? 0 : startPkru.bits(k);
+                bits[t][k] = inherited == null ? 0 : inherited.bits(k);
             }
         }
         registered = new boolean[n];
@@ -230,7 +238,7 @@ final class SequenceRunner {
             o.expect(PkeysUnavailableException.class, "protection keys are not available");
             return;
         }
-        if (openKeys() == capacity) {
+        if (openKeys() + reserved.size() == capacity) {
             NativeException e = o.expect(NativeException.class, "pkey_alloc");
             check(e.errno() == Errno.ENOSPC, "pkey_alloc with every key taken gave " + e.errno() + ", not ENOSPC");
             return;
@@ -808,6 +816,12 @@ final class SequenceRunner {
                     k.open = false;
                 }
             }
+        }
+        for (ProtectionKey k : reserved) {
+            k.close();
+        }
+        if (startPkru != null) {
+            startPkru.restore(); // closing the reserved keys set this thread's bits for them to no-access
         }
         for (int t = 0; t < workers.size(); t++) {
             if (ownRseq && registered[t] && !sequence.endRegistered()) {
