@@ -10,9 +10,10 @@ import org.junit.jupiter.api.Order;
 import org.junit.jupiter.api.Test;
 
 /**
- * Runs after every other test class (junit-platform.properties orders classes by {@link Order}): reads
- * this JVM's smaps and the free keys, so that no test can leak a tagged page, a key or a PKRU change
- * unnoticed.
+ * Runs after every other JUnit Jupiter test class (junit-platform.properties orders classes by
+ * {@link Order}) and asserts the absolute state once more: no tagged page, every key free, the kernel's
+ * default PKRU. {@link dev.pkrseq.testing.LeakCheckExtension} checks the same after each class and
+ * names the one that leaked; this test also catches a leak that accumulated unblamed.
  */
 @Order(Integer.MAX_VALUE)
 class LeakCheckTest {

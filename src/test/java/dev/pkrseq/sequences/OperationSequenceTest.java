@@ -18,6 +18,8 @@ import dev.pkrseq.sequences.Step.Kind;
 import net.jqwik.api.Arbitraries;
 import net.jqwik.api.Arbitrary;
 import net.jqwik.api.Combinators;
+import net.jqwik.api.Example;
+import org.junit.jupiter.api.Assertions;
 import net.jqwik.api.ForAll;
 import net.jqwik.api.Property;
 import net.jqwik.api.Provide;
@@ -172,6 +174,21 @@ class OperationSequenceTest {
      * sequence the child was running when it died.
      */
     static void runForked(List<Sequence> batch) {
+        runForked(batch, new String[0]);
+    }
+
+    @Example
+    void aChildThatDiesIsReportedWithTheSequenceItWasRunning() {
+        List<Sequence> batch = List.of(Sequence.parse("threads=1; t0 map raw 1; t0 probe r0 p0"),
+                Sequence.parse("threads=2; t1 map arena 2; t0 cpu"), Sequence.parse("threads=1; t0 cpu"));
+        AssertionError e = Assertions.assertThrows(AssertionError.class, () -> runForked(batch, new String[] {"1"}));
+        String m = e.getMessage();
+        Assertions.assertTrue(m.startsWith("the child JVM died (exit 134) while running sequence 1 of 3: "
+                + "threads=2; t1 map arena 2; t0 cpu\ncrash log: "), m);
+        Assertions.assertTrue(m.contains("SIGSEGV"), m);
+    }
+
+    private static void runForked(List<Sequence> batch, String[] crashAt) {
         Path dir;
         try {
             dir = Files.createTempDirectory("pkrseq-sequences-");
@@ -186,7 +203,7 @@ class OperationSequenceTest {
                     .env("GLIBC_TUNABLES", tunables == null || tunables.isEmpty() ? RseqExperiments.TUNABLE
                             : tunables + ":" + RseqExperiments.TUNABLE)
                     .jvmArgs("-XX:ErrorFile=" + dir.resolve("hs_err_pid%p.log"), "-XX:-CreateCoredumpOnCrash")
-                    .timeout(Duration.ofMinutes(30)).args(input.toString()).run();
+                    .timeout(Duration.ofMinutes(30)).args(input.toString()).args(crashAt).run();
             List<String> out = r.stdout().lines().toList();
             out.stream().filter(l -> l.startsWith("outcome ")).forEach(l -> Statistics.label("forked outcomes")
                     .collect(l.substring("outcome ".length())));

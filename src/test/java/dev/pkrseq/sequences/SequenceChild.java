@@ -1,5 +1,7 @@
 package dev.pkrseq.sequences;
 
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
@@ -19,16 +21,22 @@ public final class SequenceChild {
     /**
      * Runs the sequences.
      *
-     * @param args the file of sequences
+     * @param args the file of sequences; a second argument {@code n} makes the JVM die by SIGSEGV while it
+     *     runs sequence n, for the test of the crash report
      * @throws Exception when the file cannot be read
      */
     public static void main(String[] args) throws Exception {
         List<String> lines = Files.readAllLines(Path.of(args[0]));
+        // Only for the test of the crash report: die by a real SIGSEGV while running sequence <n>.
+        int crashAt = args.length > 1 ? Integer.parseInt(args[1]) : -1;
         int done = 0;
         for (int i = 0; i < lines.size(); i++) {
             String text = lines.get(i);
             System.out.println("run " + i + " " + text);
             System.out.flush();
+            if (i == crashAt) {
+                MemorySegment.ofAddress(8).reinterpret(8).get(ValueLayout.JAVA_LONG, 0);
+            }
             try {
                 SequenceRunner r = new SequenceRunner(Sequence.parse(text), true, 300);
                 r.run();
