@@ -1,7 +1,10 @@
 package dev.pkrseq.cli;
 
 import java.io.PrintWriter;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.concurrent.Callable;
 
 import dev.pkrseq.observe.ExperimentResult;
@@ -111,18 +114,22 @@ final class ProbeCommand implements Callable<Integer> {
             table.row(e.id(), e.expected(), e.observed(), e.outcome());
         }
         table.print(out, "  ");
-        boolean header = false;
+        // One line per distinct detail: sixteen experiments skipped for want of PKU say so once.
+        Map<String, List<String>> byDetail = new LinkedHashMap<>();
         for (ExperimentResult e : results) {
             if (e.outcome() != Outcome.AS_EXPECTED && e.detail() != null && !e.detail().isEmpty()) {
-                if (!header) {
-                    out.println();
-                    out.println("Details");
-                    header = true;
-                }
-                for (String line : Table.wrap(e.id() + ": " + e.detail(), 100)) {
+                byDetail.computeIfAbsent(e.detail(), d -> new ArrayList<>()).add(e.id());
+            }
+        }
+        if (!byDetail.isEmpty()) {
+            out.println();
+            out.println("Details");
+            byDetail.forEach((detail, ids) -> {
+                String who = ids.size() == 1 ? ids.get(0) : ids.size() + " experiments (" + String.join(", ", ids) + ")";
+                for (String line : Table.wrap(who + ": " + detail, 100)) {
                     out.println("  " + line);
                 }
-            }
+            });
         }
         out.flush();
     }
