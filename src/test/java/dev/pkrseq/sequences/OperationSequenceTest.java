@@ -183,7 +183,7 @@ class OperationSequenceTest {
                 Sequence.parse("threads=2; t1 map arena 2; t0 cpu"), Sequence.parse("threads=1; t0 cpu"));
         AssertionError e = Assertions.assertThrows(AssertionError.class, () -> runForked(batch, new String[] {"1"}));
         String m = e.getMessage();
-        Assertions.assertTrue(m.startsWith("the child JVM died (exit 134) while running sequence 1 of 3: "
+        Assertions.assertTrue(m.startsWith("the child JVM died (exit 1) while running sequence 1 of 3: "
                 + "threads=2; t1 map arena 2; t0 cpu\ncrash log: "), m);
         Assertions.assertTrue(m.contains("SIGSEGV"), m);
     }

@@ -1,10 +1,10 @@
 package dev.pkrseq.sequences;
 
-import java.lang.foreign.MemorySegment;
-import java.lang.foreign.ValueLayout;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
+
+import dev.pkrseq.sys.Sys;
 
 /**
  * The forked side of {@link OperationSequenceTest}: runs the sequences in a file, one per line, with Java
@@ -35,7 +35,8 @@ public final class SequenceChild {
             System.out.println("run " + i + " " + text);
             System.out.flush();
             if (i == crashAt) {
-                MemorySegment.ofAddress(8).reinterpret(8).get(ValueLayout.JAVA_LONG, 0);
+                // A Java access to a bad address becomes an InternalError; a signal from the kernel does not.
+                Sys.tgkill(Sys.getpid(), Sys.gettid(), 11);
             }
             try {
                 SequenceRunner r = new SequenceRunner(Sequence.parse(text), true, 300);
