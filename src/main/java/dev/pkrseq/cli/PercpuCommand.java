@@ -19,13 +19,13 @@ import picocli.CommandLine.Spec;
 
 /** {@code pkrseq percpu}: a per-CPU counter updated by a generated rseq critical section, under stress. */
 @Command(name = "percpu", mixinStandardHelpOptions = true,
-        description = {"Add to a per-CPU counter from N platform threads, M times each, through a",
-                "restartable sequence that pkrseq generates as machine code: no atomic",
-                "instruction. Meanwhile a disturber thread keeps moving the threads between",
-                "CPUs and yields, so that migrations and preemptions hit critical sections.",
-                "Prints the expected sum, the sum, the restarts (sections the kernel aborted",
-                "and the code retried) and the CPU time per add, after 200000 uncounted",
-                "warm-up adds. Exits 1 if the sum is not exact."})
+        description = {"Add to a per-CPU counter through an rseq critical section and check the sum.",
+                "",
+                "N platform threads add M times each through a restartable sequence that pkrseq generates as "
+                        + "machine code: no atomic instruction. Meanwhile a disturber thread keeps moving the threads "
+                        + "between CPUs and yields, so that migrations and preemptions hit critical sections. Prints the "
+                        + "expected sum, the sum, the restarts (sections the kernel aborted and the code retried) and the "
+                        + "CPU time per add, after 200000 uncounted warm-up adds. Exits 1 if the sum is not exact."})
 final class PercpuCommand implements Callable<Integer> {
     /** Adds on one undisturbed thread before the run, not counted. */
     static final int WARMUP_ADDS = 200_000;

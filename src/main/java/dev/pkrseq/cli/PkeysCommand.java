@@ -14,10 +14,11 @@ import picocli.CommandLine.Spec;
 
 /** {@code pkrseq pkeys}: this thread's PKRU, the free keys, and the memory that carries a key. */
 @Command(name = "pkeys", mixinStandardHelpOptions = true,
-        description = {"Show the calling thread's PKRU decoded for keys 0 to 15, how many keys pkey_alloc",
-                "hands out now, and every mapping of this JVM that carries a non-zero key.",
-                "With --key N: whether key N is allocated in this process, this thread's rights for it,",
-                "and the mappings that carry it."})
+        description = {"Show this thread's PKRU and the mappings that carry protection keys.",
+                "",
+                "Decodes PKRU for keys 0 to 15, counts how many keys pkey_alloc hands out now, and lists every "
+                        + "mapping of this JVM that carries a non-zero key. With --key N: whether key N is allocated in "
+                        + "this process, this thread's rights for it, and the mappings that carry it."})
 final class PkeysCommand implements Callable<Integer> {
     @Spec
     CommandSpec spec;

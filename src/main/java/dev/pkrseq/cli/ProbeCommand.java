@@ -18,8 +18,10 @@ import picocli.CommandLine.Spec;
 
 /** {@code pkrseq probe}: what this JVM sees of protection keys and rseq, and the experiments. */
 @Command(name = "probe", mixinStandardHelpOptions = true,
-        description = {"Report what this JVM sees: platform, protection keys, the thread's rseq area,",
-                "and run the experiments that observe the kernel's behaviour."})
+        description = {"Report what this JVM sees and run the experiments.",
+                "",
+                "Platform, protection keys, the thread's rseq area and static TLS, then the experiments that "
+                        + "observe the kernel's behaviour, each with what was expected and what was seen."})
 final class ProbeCommand implements Callable<Integer> {
     @Spec
     CommandSpec spec;

@@ -20,8 +20,10 @@ import picocli.CommandLine.Spec;
 
 /** {@code pkrseq rseq}: who registered this thread's struct rseq, its fields, and pkrseq's own pool. */
 @Command(name = "rseq", mixinStandardHelpOptions = true,
-        description = {"Show the calling thread's struct rseq: who registered it, the C library's and kernel's sizes,",
-                "the fields as the kernel last wrote them, and the state of pkrseq's own registration pool."})
+        description = {"Show this thread's struct rseq and who registered it.",
+                "",
+                "Who registered the area, the C library's and the kernel's sizes, the fields as the kernel last "
+                        + "wrote them, and the state of pkrseq's own registration pool."})
 final class RseqCommand implements Callable<Integer> {
     @Spec
     CommandSpec spec;

@@ -24,9 +24,11 @@ import picocli.CommandLine.Spec;
 
 /** {@code pkrseq tls}: the static TLS map of a thread, and the two retag rules side by side. */
 @Command(name = "tls", mixinStandardHelpOptions = true,
-        description = {"Show the calling thread's static TLS map: thread pointer, DTV, TCB size, the static TLS",
-                "bounds, every module's TLS block, and the pages the exact rule and the old fixed window retag;",
-                "with --retag-demo, retag them with a protection key (in a child JVM) and undo it."})
+        description = {"Show this thread's static TLS map and the pages a retag would cover.",
+                "",
+                "Thread pointer, DTV, TCB size, the static TLS bounds, every module's TLS block, and the pages "
+                        + "the exact rule and the old fixed window retag. With --retag-demo, retag them with a protection "
+                        + "key (in a child JVM) and undo it."})
 final class TlsCommand implements Callable<Integer> {
     /** Name of the platform thread {@code --threads} starts. */
     static final String PLATFORM_THREAD = "pkrseq-tls-platform";

@@ -31,10 +31,12 @@ import picocli.CommandLine.Spec;
 
 /** {@code pkrseq watch}: a live view of worker threads moving between CPUs, read from their struct rseq. */
 @Command(name = "watch", mixinStandardHelpOptions = true,
-        description = {"Start worker threads and watch, like top, the CPU, mm_cid and node_id each one's struct rseq",
-                "shows, how often it moved, and its share of samples on each CPU. The watcher reads the workers'",
-                "rseq areas directly: no system call per sample. Ends at Ctrl-C, after --duration or --samples.",
-                "In a terminal the view redraws in place; otherwise it prints plain lines."})
+        description = {"Watch, like top, the CPU and mm_cid that worker threads' rseq areas show.",
+                "",
+                "Starts worker threads and shows the CPU, mm_cid and node_id each one's struct rseq holds, how "
+                        + "often it moved, and its share of samples on each CPU. The watcher reads the workers' rseq areas"
+                        + " directly: no system call per sample. Ends at Ctrl-C, after --duration or --samples. In a "
+                        + "terminal the view redraws in place; otherwise it prints plain lines."})
 final class WatchCommand implements Callable<Integer> {
     private static final String ESC = "\u001b[";
 
