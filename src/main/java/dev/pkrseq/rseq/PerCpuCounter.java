@@ -17,7 +17,7 @@ import dev.pkrseq.sys.Syscall;
  * no CAS retry loop, however many threads add at once.
  *
  * <p>{@link #add(long)} calls a few dozen bytes of x86_64 machine code that pkrseq generated at run time
- * (see {@code docs/readme/percpu.md} for the listing, byte by byte). The code reads the running CPU
+ * (see the README for the listing, byte by byte). The code reads the running CPU
  * from the thread's struct rseq, loads that CPU's slot, adds, and stores: the store is the commit. Were
  * the thread preempted, migrated or signalled between the read of the CPU and the commit, the kernel
  * sends it to the abort handler, which retries; so a slot is only ever updated by the thread running on

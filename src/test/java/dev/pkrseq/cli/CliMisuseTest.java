@@ -14,7 +14,7 @@ import dev.pkrseq.testing.JvmNotes;
 import org.junit.jupiter.api.Test;
 
 /**
- * The CLI rows of the misuse table (docs/readme/hardening.md): each misuse exits 2 with one line on
+ * The CLI rows of the misuse table (README.md): each misuse exits 2 with one line on
  * standard error that names the problem, no stack trace and nothing on standard output; the next
  * command works.
  */

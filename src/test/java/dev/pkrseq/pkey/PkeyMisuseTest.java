@@ -23,7 +23,7 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.function.Executable;
 
 /**
- * The protection-key rows of the misuse table (docs/readme/hardening.md), one test per row: the
+ * The protection-key rows of the misuse table (README.md), one test per row: the
  * exception type, a message that names the problem, and the JVM carries on ({@link CarriesOn}). Rows
  * whose guard fires before any native call run on every machine; the rest need protection keys.
  */

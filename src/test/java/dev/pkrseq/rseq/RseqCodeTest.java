@@ -42,8 +42,8 @@ class RseqCodeTest {
 
     @Test
     void listingInTheReadmeIsWhatTheGeneratorEmits() throws IOException {
-        String readme = Files.readString(Path.of("docs/readme/percpu.md"));
-        assertTrue(readme.contains(documented().listing()), "docs/readme/percpu.md's listing differs from the generator:\n"
+        String readme = Files.readString(Path.of("README.md"));
+        assertTrue(readme.contains(documented().listing()), "README.md's listing differs from the generator:\n"
                 + documented().listing());
     }
 

@@ -15,7 +15,7 @@ import dev.pkrseq.testing.Features;
 import org.junit.jupiter.api.Test;
 
 /**
- * The rseq rows of the misuse table (docs/readme/hardening.md), one test per row: the exception type, a
+ * The rseq rows of the misuse table (README.md), one test per row: the exception type, a
  * message that names the problem, and the JVM carries on. pkrseq's own registration exists only where
  * glibc did not register, so those rows run in a child JVM with {@code GLIBC_TUNABLES=glibc.pthread.rseq=0}
  * ({@link RseqMisuseChild}); the rows about glibc's registration run here.
