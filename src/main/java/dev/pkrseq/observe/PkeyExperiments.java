@@ -49,30 +49,9 @@ public final class PkeyExperiments {
     }
 
     /** Skips where keys do not work, and puts the thread's PKRU back whatever happens. */
-    private abstract static class PkeyExperiment implements Experiment {
-        private final String id;
-        private final String title;
-        private final String expected;
-
+    private abstract static class PkeyExperiment extends DescribedExperiment {
         PkeyExperiment(String id, String title, String expected) {
-            this.id = id;
-            this.title = title;
-            this.expected = expected;
-        }
-
-        @Override
-        public String id() {
-            return id;
-        }
-
-        @Override
-        public String title() {
-            return title;
-        }
-
-        @Override
-        public String expected() {
-            return expected;
+            super(id, title, expected);
         }
 
         @Override

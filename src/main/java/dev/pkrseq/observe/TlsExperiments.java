@@ -102,31 +102,10 @@ public final class TlsExperiments {
         }
     }
 
-    /** Skips in words where the retag cannot run; the id, title and expectation as given. */
-    private abstract static class RetagExperiment implements Experiment {
-        private final String id;
-        private final String title;
-        private final String expected;
-
+    /** Skips in words where the retag cannot run. */
+    private abstract static class RetagExperiment extends DescribedExperiment {
         RetagExperiment(String id, String title, String expected) {
-            this.id = id;
-            this.title = title;
-            this.expected = expected;
-        }
-
-        @Override
-        public String id() {
-            return id;
-        }
-
-        @Override
-        public String title() {
-            return title;
-        }
-
-        @Override
-        public String expected() {
-            return expected;
+            super(id, title, expected);
         }
 
         @Override
@@ -274,21 +253,11 @@ public final class TlsExperiments {
      * with the computed bounds. A block the DTV marks static (no separate allocation) must lie inside
      * {@code [low, high)}; a block the loader allocated on the heap must not.
      */
-    static final class ModulesInsideBounds implements Experiment {
-        @Override
-        public String id() {
-            return "tls.modules-inside-bounds";
-        }
-
-        @Override
-        public String title() {
-            return "Every static TLS block lies inside the computed static TLS bounds";
-        }
-
-        @Override
-        public String expected() {
-            return "blocks the DTV marks static lie in [tp + TLS_TCB_SIZE - dl_tls_static_size, tp + TLS_TCB_SIZE); "
-                    + "dynamic ones lie elsewhere";
+    static final class ModulesInsideBounds extends DescribedExperiment {
+        ModulesInsideBounds() {
+            super("tls.modules-inside-bounds", "Every static TLS block lies inside the computed static TLS bounds",
+                    "blocks the DTV marks static lie in [tp + TLS_TCB_SIZE - dl_tls_static_size, tp + TLS_TCB_SIZE); "
+                            + "dynamic ones lie elsewhere");
         }
 
         @Override
