@@ -62,6 +62,7 @@ public final class RseqExperiments {
                         "every mm_cid is below min(threads, CPUs), while cpu_id can be any CPU"));
     }
 
+    /** An rseq experiment whose result is a scenario's finding, skipped where the finding could not be made. */
     private abstract static class Base extends DescribedExperiment {
         Base(String id, String title, String expected) {
             super(id, title, expected);
