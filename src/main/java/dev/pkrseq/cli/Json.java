@@ -2,6 +2,7 @@ package dev.pkrseq.cli;
 
 import java.io.PrintWriter;
 import java.io.UncheckedIOException;
+import java.util.function.BiConsumer;
 
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.ObjectMapper;
@@ -23,6 +24,15 @@ final class Json {
             throw new UncheckedIOException(e);
         }
         out.flush();
+    }
+
+    /** Prints {@code value} as one indented JSON document with --json, else as text with {@code text}. */
+    static <T> void printOr(PrintWriter out, boolean json, T value, BiConsumer<PrintWriter, ? super T> text) {
+        if (json) {
+            print(out, value);
+        } else {
+            text.accept(out, value);
+        }
     }
 
     /** Prints one JSON object on one line, for streams of samples. */

@@ -93,11 +93,7 @@ final class PercpuCommand implements Callable<Integer> {
         Report report = new Report(r.threads(), r.addsPerThread(), r.expected(), r.sum(), r.exact(), r.restarts(),
                 Math.round(r.nanosPerAdd() * 100) / 100.0, Math.round(r.elapsedNanos() / 10_000.0) / 100.0, r.disturbed(),
                 r.affinityChanges(), r.cpus(), counter.owner().toString(), counter.slots(), counter.perCpu());
-        if (json) {
-            Json.print(out, report);
-        } else {
-            print(out, report);
-        }
+        Json.printOr(out, json, report, PercpuCommand::print);
         if (!r.exact()) {
             spec.commandLine().getErr().println("pkrseq: percpu: the sum " + r.sum() + " is not the expected " + r.expected()
                     + ": " + (r.expected() - r.sum()) + " adds lost");

@@ -35,13 +35,7 @@ final class PkeysCommand implements Callable<Integer> {
         if (key != null) {
             return showKey(key);
         }
-        PkeysReport report = PkeysReport.now();
-        PrintWriter out = spec.commandLine().getOut();
-        if (json) {
-            Json.print(out, report);
-        } else {
-            printText(out, report);
-        }
+        Json.printOr(spec.commandLine().getOut(), json, PkeysReport.now(), PkeysCommand::printText);
         return 0;
     }
 
@@ -56,12 +50,7 @@ final class PkeysCommand implements Callable<Integer> {
                             .collect(Collectors.joining(", ")) + ")"
                             : ": protection keys are unavailable here, so only key 0 exists"));
         }
-        PrintWriter out = spec.commandLine().getOut();
-        if (json) {
-            Json.print(out, r);
-        } else {
-            printKey(out, r);
-        }
+        Json.printOr(spec.commandLine().getOut(), json, r, PkeysCommand::printKey);
         return 0;
     }
 

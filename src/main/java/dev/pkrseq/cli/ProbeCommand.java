@@ -39,12 +39,7 @@ final class ProbeCommand implements Callable<Integer> {
     @Override
     public Integer call() {
         ProbeReport report = Probe.run(id -> !noExperiments && (only == null || only.stream().anyMatch(id::startsWith)));
-        PrintWriter out = spec.commandLine().getOut();
-        if (json) {
-            Json.print(out, report);
-        } else {
-            printText(out, report);
-        }
+        Json.printOr(spec.commandLine().getOut(), json, report, ProbeCommand::printText);
         return 0;
     }
 

@@ -118,12 +118,7 @@ final class RseqCommand implements Callable<Integer> {
         } else {
             report = report(false);
         }
-        PrintWriter out = spec.commandLine().getOut();
-        if (json) {
-            Json.print(out, report);
-        } else {
-            print(out, report);
-        }
+        Json.printOr(spec.commandLine().getOut(), json, report, RseqCommand::print);
         return 0;
     }
 

@@ -40,13 +40,8 @@ public final class AccessProbe {
         int[] pipe = Sys.pipe2(Sys.O_CLOEXEC | Sys.O_NONBLOCK);
         try (Arena arena = Arena.ofConfined()) {
             MemorySegment drain = arena.allocate(length);
-            try {
-                Sys.write(pipe[1], address, length);
-            } catch (NativeException e) {
-                if (e.errno() == Errno.EFAULT) {
-                    return false;
-                }
-                throw e;
+            if (!kernelReads(pipe, address, length)) {
+                return false;
             }
             Sys.read(pipe[0], drain.address(), length);
             return true;
@@ -70,13 +65,8 @@ public final class AccessProbe {
         checkLength(length);
         int[] pipe = Sys.pipe2(Sys.O_CLOEXEC | Sys.O_NONBLOCK);
         try (Arena arena = Arena.ofConfined()) {
-            try {
-                Sys.write(pipe[1], address, length);
-            } catch (NativeException e) {
-                if (e.errno() == Errno.EFAULT) {
-                    return false;
-                }
-                throw e;
+            if (!kernelReads(pipe, address, length)) {
+                return false;
             }
             try {
                 Sys.read(pipe[0], address, length);
@@ -113,6 +103,19 @@ public final class AccessProbe {
      */
     public static boolean canWrite(MemorySegment segment) {
         return canWrite(segment.address(), (int) Math.min(segment.byteSize(), MAX_LENGTH));
+    }
+
+    /** Writes the memory into the pipe, so the kernel reads it for this thread: false when that read faulted (EFAULT). */
+    private static boolean kernelReads(int[] pipe, long address, int length) {
+        try {
+            Sys.write(pipe[1], address, length);
+            return true;
+        } catch (NativeException e) {
+            if (e.errno() == Errno.EFAULT) {
+                return false;
+            }
+            throw e;
+        }
     }
 
     private static void checkLength(int length) {

@@ -6,6 +6,7 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.HashSet;
 import java.util.List;
+import java.util.function.BiFunction;
 
 import dev.pkrseq.pkey.KeyInUseException;
 import dev.pkrseq.pkey.PageWalk;
@@ -49,30 +50,9 @@ public final class PkeyExperiments {
     }
 
     /** Skips where keys do not work, and puts the thread's PKRU back whatever happens. */
-    private abstract static class PkeyExperiment implements Experiment {
-        private final String id;
-        private final String title;
-        private final String expected;
-
+    private abstract static class PkeyExperiment extends DescribedExperiment {
         PkeyExperiment(String id, String title, String expected) {
-            this.id = id;
-            this.title = title;
-            this.expected = expected;
-        }
-
-        @Override
-        public String id() {
-            return id;
-        }
-
-        @Override
-        public String title() {
-            return title;
-        }
-
-        @Override
-        public String expected() {
-            return expected;
+            super(id, title, expected);
         }
 
         @Override
@@ -159,9 +139,7 @@ public final class PkeyExperiments {
 
         @Override
         ExperimentResult observe() {
-            try (ProtectionKey key = ProtectionKey.allocate(Rights.READ_WRITE); Arena arena = Arena.ofConfined()) {
-                MemorySegment page = Pages.allocate(arena, 1);
-                key.protect(page, RW);
+            return onTaggedPage((key, page) -> {
                 boolean readBefore = AccessProbe.canRead(page);
                 boolean read;
                 boolean write;
@@ -171,7 +149,7 @@ public final class PkeyExperiments {
                 }
                 return result(readBefore && !read && !write, "kernel read " + efault(read) + ", kernel write "
                         + efault(write) + " (read-write before: read " + efault(readBefore) + ")", "key " + key.number());
-            }
+            });
         }
     }
 
@@ -183,9 +161,7 @@ public final class PkeyExperiments {
 
         @Override
         ExperimentResult observe() {
-            try (ProtectionKey key = ProtectionKey.allocate(Rights.READ_WRITE); Arena arena = Arena.ofConfined()) {
-                MemorySegment page = Pages.allocate(arena, 1);
-                key.protect(page, RW);
+            return onTaggedPage((key, page) -> {
                 boolean read;
                 boolean write;
                 try (RightsScope _ = key.withRights(Rights.NO_WRITE)) {
@@ -194,7 +170,7 @@ public final class PkeyExperiments {
                 }
                 return result(read && !write, "kernel write " + efault(write) + ", kernel read " + efault(read),
                         "key " + key.number());
-            }
+            });
         }
     }
 
@@ -206,9 +182,7 @@ public final class PkeyExperiments {
 
         @Override
         ExperimentResult observe() {
-            try (ProtectionKey key = ProtectionKey.allocate(Rights.READ_WRITE); Arena arena = Arena.ofConfined()) {
-                MemorySegment page = Pages.allocate(arena, 1);
-                key.protect(page, RW);
+            return onTaggedPage((key, page) -> {
                 boolean deniedInside;
                 try (RightsScope _ = key.withRights(Rights.NO_ACCESS)) {
                     deniedInside = !AccessProbe.canRead(page);
@@ -219,7 +193,7 @@ public final class PkeyExperiments {
                 return result(deniedInside && after == Rights.READ_WRITE && read && write,
                         "rights " + after + ", kernel read " + efault(read) + ", kernel write " + efault(write),
                         "key " + key.number() + "; inside the scope the read was " + (deniedInside ? "denied" : "allowed"));
-            }
+            });
         }
     }
 
@@ -361,15 +335,13 @@ public final class PkeyExperiments {
 
         @Override
         ExperimentResult observe() {
-            try (ProtectionKey key = ProtectionKey.allocate(Rights.READ_WRITE); Arena arena = Arena.ofConfined()) {
-                MemorySegment page = Pages.allocate(arena, 1);
-                key.protect(page, RW);
+            return onTaggedPage((key, page) -> {
                 Sys.mprotect(page.address(), page.byteSize(), Sys.PROT_READ);
                 var vma = Smaps.containing(Smaps.self(), page.address()).orElseThrow();
                 int k = key.number();
                 return result(vma.key() == k && vma.perms().startsWith("r--"),
                         "after mprotect(PROT_READ): " + vma.perms() + ", key " + vma.key(), "key " + k);
-            }
+            });
         }
     }
 
@@ -443,6 +415,18 @@ public final class PkeyExperiments {
             return result(r.pkuFault(), r.survived() ? "the child survived the read" : r.describe(),
                     r.crashLine() == null ? "no crash log" : "crash log: " + r.crashLine() + "; key " + r.key()
                             + "; child ran " + r.elapsed().toMillis() + " ms");
+        }
+    }
+
+    /**
+     * Runs {@code body} on one fresh page tagged with a fresh key that is read-write for this thread, then
+     * unmaps the page and frees the key, in that order: the key's guard refuses a free while a page carries it.
+     */
+    private static ExperimentResult onTaggedPage(BiFunction<ProtectionKey, MemorySegment, ExperimentResult> body) {
+        try (ProtectionKey key = ProtectionKey.allocate(Rights.READ_WRITE); Arena arena = Arena.ofConfined()) {
+            MemorySegment page = Pages.allocate(arena, 1);
+            key.protect(page, RW);
+            return body.apply(key, page);
         }
     }
 

@@ -62,30 +62,10 @@ public final class RseqExperiments {
                         "every mm_cid is below min(threads, CPUs), while cpu_id can be any CPU"));
     }
 
-    private abstract static class Base implements Experiment {
-        private final String id;
-        private final String title;
-        private final String expected;
-
+    /** An rseq experiment whose result is a scenario's finding, skipped where the finding could not be made. */
+    private abstract static class Base extends DescribedExperiment {
         Base(String id, String title, String expected) {
-            this.id = id;
-            this.title = title;
-            this.expected = expected;
-        }
-
-        @Override
-        public String id() {
-            return id;
-        }
-
-        @Override
-        public String title() {
-            return title;
-        }
-
-        @Override
-        public String expected() {
-            return expected;
+            super(id, title, expected);
         }
 
         ExperimentResult result(RseqScenarios.Finding f) {

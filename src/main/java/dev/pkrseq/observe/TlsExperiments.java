@@ -102,31 +102,10 @@ public final class TlsExperiments {
         }
     }
 
-    /** Skips in words where the retag cannot run; the id, title and expectation as given. */
-    private abstract static class RetagExperiment implements Experiment {
-        private final String id;
-        private final String title;
-        private final String expected;
-
+    /** Skips in words where the retag cannot run. */
+    private abstract static class RetagExperiment extends DescribedExperiment {
         RetagExperiment(String id, String title, String expected) {
-            this.id = id;
-            this.title = title;
-            this.expected = expected;
-        }
-
-        @Override
-        public String id() {
-            return id;
-        }
-
-        @Override
-        public String title() {
-            return title;
-        }
-
-        @Override
-        public String expected() {
-            return expected;
+            super(id, title, expected);
         }
 
         @Override
@@ -138,20 +117,34 @@ public final class TlsExperiments {
         abstract ExperimentResult observe();
     }
 
-    /** {@code tls.retag-exact}: smaps shows the key on exactly the computed pages, then on none. */
-    static final class RetagExact extends RetagExperiment {
+    /** A retag experiment that judges the shared child's report; the child runs on the first one's turn. */
+    private abstract static class ReadingRetag extends RetagExperiment {
         private final RetagRun run;
 
-        RetagExact(RetagRun run) {
-            super("tls.retag-exact", "retag the main thread's static TLS page by page, in a child JVM, then restore",
-                    "while tagged, smaps shows the key on exactly the computed pages (and on the DTV page when apart)"
-                            + " and on nothing else; after restore, on none, and the mappings are as before");
+        ReadingRetag(RetagRun run, String id, String title, String expected) {
+            super(id, title, expected);
             this.run = run;
         }
 
         @Override
-        ExperimentResult observe() {
-            TlsRetagProbe.Report r = run.report();
+        final ExperimentResult observe() {
+            return judge(run.report());
+        }
+
+        abstract ExperimentResult judge(TlsRetagProbe.Report r);
+    }
+
+    /** {@code tls.retag-exact}: smaps shows the key on exactly the computed pages, then on none. */
+    static final class RetagExact extends ReadingRetag {
+        RetagExact(RetagRun run) {
+            super(run, "tls.retag-exact",
+                    "retag the main thread's static TLS page by page, in a child JVM, then restore",
+                    "while tagged, smaps shows the key on exactly the computed pages (and on the DTV page when apart)"
+                            + " and on nothing else; after restore, on none, and the mappings are as before");
+        }
+
+        @Override
+        ExperimentResult judge(TlsRetagProbe.Report r) {
             long range = r.pages().size() - r.dtvPages().size();
             boolean ok = r.exact() && r.smapsUnchanged() && r.dtvPageApart() == !r.dtvPages().isEmpty();
             String observed = "key " + r.key() + " on " + r.pages().stream().filter(p -> Integer.valueOf(r.key())
@@ -171,19 +164,15 @@ public final class TlsExperiments {
     }
 
     /** {@code tls.access-while-tagged}: the kernel's access probe on a tagged TLS page still succeeds. */
-    static final class AccessWhileTagged extends RetagExperiment {
-        private final RetagRun run;
-
+    static final class AccessWhileTagged extends ReadingRetag {
         AccessWhileTagged(RetagRun run) {
-            super("tls.access-while-tagged", "kernel access probe on the tagged TLS pages, in the child JVM",
+            super(run, "tls.access-while-tagged", "kernel access probe on the tagged TLS pages, in the child JVM",
                     "on the retagged thread, which keeps read-write rights, the kernel reads the TCB page and writes"
                             + " errno (libc's static TLS): both succeed; a thread that existed before the key gets EFAULT");
-            this.run = run;
         }
 
         @Override
-        ExperimentResult observe() {
-            TlsRetagProbe.Report r = run.report();
+        ExperimentResult judge(TlsRetagProbe.Report r) {
             boolean ok = r.tcbRead().equals("ok") && r.errnoWrite().equals("ok") && !r.dtvRead().equals("EFAULT")
                     && r.otherTcbRead().equals("EFAULT") && r.otherRights().equals("no-access");
             String observed = "retagged thread: TCB page read " + r.tcbRead() + ", errno write " + r.errnoWrite()
@@ -195,20 +184,16 @@ public final class TlsExperiments {
     }
 
     /** {@code tls.deny-refused}: denying the key while it tags this thread's TLS is refused. */
-    static final class DenyRefused extends RetagExperiment {
-        private final RetagRun run;
-
+    static final class DenyRefused extends ReadingRetag {
         DenyRefused(RetagRun run) {
-            super("tls.deny-refused", "deny rights to the key while it tags the thread's TLS, in the child JVM",
+            super(run, "tls.deny-refused", "deny rights to the key while it tags the thread's TLS, in the child JVM",
                     "setRights(NO_ACCESS) and withRights(NO_WRITE) are refused with ThreadMemoryTaggedException (the JVM"
                             + " would die on its next TLS access), the rights stay read-write and the JVM carries on;"
                             + " also when only the DTV page carries the key");
-            this.run = run;
         }
 
         @Override
-        ExperimentResult observe() {
-            TlsRetagProbe.Report r = run.report();
+        ExperimentResult judge(TlsRetagProbe.Report r) {
             boolean dtvOk = r.dtvOnlyDeny().equals("refused") || r.dtvOnlyDeny().equals("skipped") && !r.dtvPageApart();
             boolean ok = r.denyRefused() && r.scopedDenyRefused() && r.rightsAfterDeny().equals("read-write")
                     && r.denyMessage().contains("would die on its next TLS access") && dtvOk && r.left().equals("none");
@@ -274,21 +259,11 @@ public final class TlsExperiments {
      * with the computed bounds. A block the DTV marks static (no separate allocation) must lie inside
      * {@code [low, high)}; a block the loader allocated on the heap must not.
      */
-    static final class ModulesInsideBounds implements Experiment {
-        @Override
-        public String id() {
-            return "tls.modules-inside-bounds";
-        }
-
-        @Override
-        public String title() {
-            return "Every static TLS block lies inside the computed static TLS bounds";
-        }
-
-        @Override
-        public String expected() {
-            return "blocks the DTV marks static lie in [tp + TLS_TCB_SIZE - dl_tls_static_size, tp + TLS_TCB_SIZE); "
-                    + "dynamic ones lie elsewhere";
+    static final class ModulesInsideBounds extends DescribedExperiment {
+        ModulesInsideBounds() {
+            super("tls.modules-inside-bounds", "Every static TLS block lies inside the computed static TLS bounds",
+                    "blocks the DTV marks static lie in [tp + TLS_TCB_SIZE - dl_tls_static_size, tp + TLS_TCB_SIZE); "
+                            + "dynamic ones lie elsewhere");
         }
 
         @Override

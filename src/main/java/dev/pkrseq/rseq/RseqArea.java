@@ -36,29 +36,20 @@ import dev.pkrseq.sys.Sys;
  * <p>After {@link Rseq#unregister()} the handle of that registration reads -1 from every field and
  * empty node_id and mm_cid, whatever later happens to the memory.
  */
-public final class RseqArea {
+public final class RseqArea extends RseqHandle {
     private static final VarHandle INT = JAVA_INT.varHandle();
     private static final VarHandle LONG = JAVA_LONG.varHandle();
 
     /** What a handle reads once its registration is gone: -1 everywhere, 0 in rseq_cs and flags. */
     private static final MemorySegment UNREGISTERED = unregisteredWords();
 
-    private final Thread thread;
-    private final int tid;
-    private final long address;
-    private final int covered;
-    private final Owner owner;
     private final RseqRegistry.Slot slot;
     // Written only by the owning thread (at unregister), and read only by it: the confinement check
     // makes every access single-threaded, so a plain field is enough.
     private MemorySegment area;
 
     RseqArea(long address, int covered, Owner owner, RseqRegistry.Slot slot) {
-        this.thread = Thread.currentThread();
-        this.tid = Sys.gettid();
-        this.address = address;
-        this.covered = covered;
-        this.owner = owner;
+        super(Thread.currentThread(), Sys.gettid(), address, covered, owner);
         this.slot = slot;
         this.area = Sys.memory(address, RseqAbi.MIN_LENGTH);
     }
@@ -193,51 +184,6 @@ public final class RseqArea {
             RseqRegistry.track(slot, view);
         }
         return view;
-    }
-
-    /**
-     * The area's address.
-     *
-     * @return where struct rseq starts
-     */
-    public long address() {
-        return address;
-    }
-
-    /**
-     * Who registered this area.
-     *
-     * @return glibc or pkrseq
-     */
-    public Owner owner() {
-        return owner;
-    }
-
-    /**
-     * Bytes of the area that are both registered and written by this kernel.
-     *
-     * @return 20 for glibc's original ABI, 28 for pkrseq's registration on Linux 6.3+
-     */
-    public int coveredLength() {
-        return covered;
-    }
-
-    /**
-     * The thread this handle belongs to.
-     *
-     * @return the platform thread that obtained it
-     */
-    public Thread thread() {
-        return thread;
-    }
-
-    /**
-     * The owning thread's kernel task id.
-     *
-     * @return its tid
-     */
-    public int tid() {
-        return tid;
     }
 
     RseqRegistry.Slot slot() {

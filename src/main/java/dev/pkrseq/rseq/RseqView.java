@@ -30,26 +30,17 @@ import dev.pkrseq.sys.Sys;
  * <p>Each read costs two atomic updates on a counter besides the load: cheap for a watcher, but for a
  * thread's own hot path use its {@link RseqArea}.
  */
-public final class RseqView implements AutoCloseable {
+public final class RseqView extends RseqHandle implements AutoCloseable {
     private static final VarHandle INT = JAVA_INT.varHandle();
     private static final int CLOSED = -1;
 
-    private final Thread thread;
-    private final int tid;
-    private final long address;
-    private final int covered;
-    private final Owner owner;
     private final MemorySegment area;
     // >= 0: reads in progress; CLOSED: no more reads.
     private final AtomicInteger readers = new AtomicInteger();
     private volatile RseqAreaGoneException.Reason closedBecause;
 
     RseqView(Thread thread, int tid, long address, int covered, Owner owner) {
-        this.thread = thread;
-        this.tid = tid;
-        this.address = address;
-        this.covered = covered;
-        this.owner = owner;
+        super(thread, tid, address, covered, owner);
         this.area = Sys.memory(address, RseqAbi.MIN_LENGTH);
     }
 
@@ -162,51 +153,6 @@ public final class RseqView implements AutoCloseable {
 
     private RseqAreaGoneException gone(RseqAreaGoneException.Reason reason) {
         return new RseqAreaGoneException(reason, thread.getName(), tid, address);
-    }
-
-    /**
-     * The thread whose area this is.
-     *
-     * @return the owning platform thread
-     */
-    public Thread thread() {
-        return thread;
-    }
-
-    /**
-     * The owning thread's kernel task id.
-     *
-     * @return its tid
-     */
-    public int tid() {
-        return tid;
-    }
-
-    /**
-     * The area's address.
-     *
-     * @return where struct rseq starts
-     */
-    public long address() {
-        return address;
-    }
-
-    /**
-     * Who registered the area.
-     *
-     * @return glibc or pkrseq
-     */
-    public Owner owner() {
-        return owner;
-    }
-
-    /**
-     * Bytes both registered and written by this kernel.
-     *
-     * @return 20 for glibc's original ABI, 28 for pkrseq's registration on Linux 6.3+
-     */
-    public int coveredLength() {
-        return covered;
     }
 
     @Override

@@ -1,20 +1,13 @@
 package dev.pkrseq.pkey;
 
-import java.util.concurrent.TimeUnit;
-
 import dev.pkrseq.bench.Bare;
+import dev.pkrseq.bench.NanoBenchmark;
 import org.openjdk.jmh.annotations.Benchmark;
-import org.openjdk.jmh.annotations.BenchmarkMode;
-import org.openjdk.jmh.annotations.Fork;
 import org.openjdk.jmh.annotations.Level;
-import org.openjdk.jmh.annotations.Measurement;
-import org.openjdk.jmh.annotations.Mode;
-import org.openjdk.jmh.annotations.OutputTimeUnit;
 import org.openjdk.jmh.annotations.Scope;
 import org.openjdk.jmh.annotations.Setup;
 import org.openjdk.jmh.annotations.State;
 import org.openjdk.jmh.annotations.TearDown;
-import org.openjdk.jmh.annotations.Warmup;
 
 /**
  * Reading and setting a thread's rights for a key: glibc's pkey_get/pkey_set through bare critical
@@ -22,12 +15,7 @@ import org.openjdk.jmh.annotations.Warmup;
  * Needs protection keys; bench/run leaves it out where pkey_alloc fails.
  */
 @State(Scope.Thread)
-@BenchmarkMode(Mode.AverageTime)
-@OutputTimeUnit(TimeUnit.NANOSECONDS)
-@Fork(value = 3, jvmArgsAppend = "--enable-native-access=ALL-UNNAMED")
-@Warmup(iterations = 5, time = 1)
-@Measurement(iterations = 5, time = 1)
-public class PkruBench {
+public class PkruBench extends NanoBenchmark {
     private ProtectionKey key;
     private int number;
     private boolean flip;

@@ -2,23 +2,18 @@ package dev.pkrseq.pkey;
 
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
-import java.util.concurrent.TimeUnit;
 
+import dev.pkrseq.bench.NanoBenchmark;
 import dev.pkrseq.sys.Sys;
 import dev.pkrseq.tls.Tls;
 import dev.pkrseq.tls.TlsLayout;
 import org.openjdk.jmh.annotations.Benchmark;
-import org.openjdk.jmh.annotations.BenchmarkMode;
 import org.openjdk.jmh.annotations.Fork;
 import org.openjdk.jmh.annotations.Level;
-import org.openjdk.jmh.annotations.Measurement;
-import org.openjdk.jmh.annotations.Mode;
-import org.openjdk.jmh.annotations.OutputTimeUnit;
 import org.openjdk.jmh.annotations.Scope;
 import org.openjdk.jmh.annotations.Setup;
 import org.openjdk.jmh.annotations.State;
 import org.openjdk.jmh.annotations.TearDown;
-import org.openjdk.jmh.annotations.Warmup;
 
 /**
  * Tagging 64 pages: the seed's page walk (one pkey_mprotect per page) against one pkey_mprotect over
@@ -27,12 +22,7 @@ import org.openjdk.jmh.annotations.Warmup;
  * Needs protection keys; bench/run leaves it out where pkey_alloc fails.
  */
 @State(Scope.Thread)
-@BenchmarkMode(Mode.AverageTime)
-@OutputTimeUnit(TimeUnit.NANOSECONDS)
-@Fork(value = 3, jvmArgsAppend = "--enable-native-access=ALL-UNNAMED")
-@Warmup(iterations = 5, time = 1)
-@Measurement(iterations = 5, time = 1)
-public class TagBench {
+public class TagBench extends NanoBenchmark {
     private static final int PAGES = 64;
     private static final int RW = Sys.PROT_READ | Sys.PROT_WRITE;
 

@@ -1,22 +1,15 @@
 package dev.pkrseq.rseq;
 
-
-import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.atomic.LongAdder;
 
 import dev.pkrseq.bench.Bare;
+import dev.pkrseq.bench.NanoBenchmark;
 import org.openjdk.jmh.annotations.Benchmark;
-import org.openjdk.jmh.annotations.BenchmarkMode;
-import org.openjdk.jmh.annotations.Fork;
 import org.openjdk.jmh.annotations.Level;
-import org.openjdk.jmh.annotations.Measurement;
-import org.openjdk.jmh.annotations.Mode;
-import org.openjdk.jmh.annotations.OutputTimeUnit;
 import org.openjdk.jmh.annotations.Scope;
 import org.openjdk.jmh.annotations.Setup;
 import org.openjdk.jmh.annotations.State;
-import org.openjdk.jmh.annotations.Warmup;
 
 /**
  * A counter that every benchmark thread adds to: pkrseq's per-CPU counter (a generated rseq critical
@@ -30,12 +23,7 @@ import org.openjdk.jmh.annotations.Warmup;
  * cannot be cheaper than that plus its own handful of instructions.
  */
 @State(Scope.Benchmark)
-@BenchmarkMode(Mode.AverageTime)
-@OutputTimeUnit(TimeUnit.NANOSECONDS)
-@Fork(value = 3, jvmArgsAppend = "--enable-native-access=ALL-UNNAMED")
-@Warmup(iterations = 5, time = 1)
-@Measurement(iterations = 5, time = 1)
-public class PerCpuCounterBench {
+public class PerCpuCounterBench extends NanoBenchmark {
     @SuppressWarnings("restricted")
     private PerCpuCounter perCpu;
     private LongAdder adder;

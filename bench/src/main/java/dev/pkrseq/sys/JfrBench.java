@@ -1,21 +1,14 @@
 package dev.pkrseq.sys;
 
-import java.util.concurrent.TimeUnit;
-
 import dev.pkrseq.bench.Bare;
+import dev.pkrseq.bench.NanoBenchmark;
 import jdk.jfr.Recording;
 import org.openjdk.jmh.annotations.Benchmark;
-import org.openjdk.jmh.annotations.BenchmarkMode;
-import org.openjdk.jmh.annotations.Fork;
 import org.openjdk.jmh.annotations.Level;
-import org.openjdk.jmh.annotations.Measurement;
-import org.openjdk.jmh.annotations.Mode;
-import org.openjdk.jmh.annotations.OutputTimeUnit;
 import org.openjdk.jmh.annotations.Scope;
 import org.openjdk.jmh.annotations.Setup;
 import org.openjdk.jmh.annotations.State;
 import org.openjdk.jmh.annotations.TearDown;
-import org.openjdk.jmh.annotations.Warmup;
 
 /**
  * What the native layer's JFR event costs: the same call, sched_getcpu (a critical downcall of a few
@@ -24,12 +17,7 @@ import org.openjdk.jmh.annotations.Warmup;
  * exists only in {@code layerCallRecording}'s JVMs.
  */
 @State(Scope.Thread)
-@BenchmarkMode(Mode.AverageTime)
-@OutputTimeUnit(TimeUnit.NANOSECONDS)
-@Fork(value = 3, jvmArgsAppend = "--enable-native-access=ALL-UNNAMED")
-@Warmup(iterations = 5, time = 1)
-@Measurement(iterations = 5, time = 1)
-public class JfrBench {
+public class JfrBench extends NanoBenchmark {
 
     /** Baseline: the bare critical handle, nothing around it. */
     @Benchmark
