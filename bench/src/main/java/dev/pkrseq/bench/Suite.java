@@ -134,7 +134,8 @@ public final class Suite {
         List<String> excludes = new ArrayList<>(parsed.getExcludes());
         List<String> base = withoutOption(jmh, "-e");
         Set<String> known = Set.copyOf(benchmarkNames());
-        boolean hasPerCpu = known.stream().anyMatch(b -> b.contains("." + PER_CPU + "."));
+        // BenchmarkList lines hold the class name as its own token: "... dev.pkrseq.rseq.PerCpuCounterBench S 69 ...".
+        boolean hasPerCpu = known.stream().anyMatch(b -> b.contains("." + PER_CPU + " "));
         excludes.add(MM_CID);
         if (hasPerCpu) {
             excludes.add(PER_CPU);
@@ -205,6 +206,11 @@ public final class Suite {
             cmd.add("-jvmArgsPrepend");
             cmd.add(String.join(" ", prepend));
             cmd.addAll(own);
+            if (!userArgs.contains("-foe")) {
+                // JMH exits 0 after a benchmark threw, unless told to fail on error.
+                cmd.add("-foe");
+                cmd.add("true");
+            }
             cmd.add("-rf");
             cmd.add("json");
             cmd.add("-rff");

@@ -26,16 +26,13 @@ import org.openjdk.jmh.annotations.TearDown;
 public class CurrentCpuBench extends NanoBenchmark {
     private MemorySegment plain;
     private MemorySegment cpuNode;
-    private RseqArea area;
 
-    /** Thread-scoped setup runs on the benchmark thread, which must own the area it reads. */
+    /** The baselines' memory: an int to load, and getcpu's two out-parameters. */
     @Setup(Level.Trial)
     public void setup() {
         plain = Arena.ofAuto().allocate(32, 32);
         plain.set(JAVA_INT, 4, 1);
         cpuNode = Arena.ofAuto().allocate(8, 8);
-        area = Rseq.current().orElseThrow(() -> new IllegalStateException(
-                "this thread has no registered rseq area: " + Rseq.whyNotRegistered()));
     }
 
     /** Baseline: an int read from a native segment, the floor any cpu_id read can reach. */
@@ -46,8 +43,8 @@ public class CurrentCpuBench extends NanoBenchmark {
 
     /** pkrseq's cpu_id read: one opaque load from the thread's struct rseq after the owner check. */
     @Benchmark
-    public int rseqCpuId() {
-        return area.cpuId();
+    public int rseqCpuId(Registered registered) {
+        return registered.area.cpuId();
     }
 
     /** pkrseq's mm_cid read, under its own registration. */
@@ -72,6 +69,22 @@ public class CurrentCpuBench extends NanoBenchmark {
     @Benchmark
     public long getcpuSyscall() throws Throwable {
         return (long) Bare.SYSCALL_3.invokeExact(Bare.SYS_GETCPU, cpuNode, cpuNode.asSlice(4), MemorySegment.NULL);
+    }
+
+    /**
+     * The benchmark thread's area, whoever registered it. A state of its own, so that rseqMmCid, which runs
+     * where glibc registered nothing, does not need one.
+     */
+    @State(Scope.Thread)
+    public static class Registered {
+        RseqArea area;
+
+        /** Runs on the benchmark thread, which must own the area it reads. */
+        @Setup(Level.Trial)
+        public void setup() {
+            area = Rseq.current().orElseThrow(() -> new IllegalStateException(
+                    "this thread has no registered rseq area: " + Rseq.whyNotRegistered()));
+        }
     }
 
     /** The benchmark thread registered by pkrseq itself, so that mm_cid is covered. */
