@@ -223,7 +223,7 @@ public final class PkeyExperiments {
                 if (afterWalk.key(1) != null) {
                     // Another thread mapped something into the hole meanwhile: never leave its page tagged.
                     Smaps.containing(Smaps.self(), three.address() + page).ifPresent(v ->
-                            Sys.pkeyMprotect(three.address() + page, page, prot(v.perms()), 0));
+                            Sys.pkeyMprotect(three.address() + page, page, v.prot(), 0));
                     return result(false, "something else was mapped into the hole during the experiment",
                             "walk " + walk.pages());
                 }
@@ -437,11 +437,6 @@ public final class PkeyExperiments {
     private static String statuses(PageWalk walk) {
         return walk.pages().stream().map(p -> p.status().name().toLowerCase(java.util.Locale.ROOT).replace('_', ' '))
                 .toList().toString();
-    }
-
-    private static int prot(String perms) {
-        return (perms.charAt(0) == 'r' ? Sys.PROT_READ : 0) | (perms.charAt(1) == 'w' ? Sys.PROT_WRITE : 0)
-                | (perms.charAt(2) == 'x' ? Sys.PROT_EXEC : 0);
     }
 
     /** 1, 2, 3, 5 -> "1-3, 5". */

@@ -147,7 +147,7 @@ public final class TlsRetagChild {
             return;
         }
         long page = l.dtvPage();
-        int prot = Smaps.containing(l.snapshot(), page).map(TlsRetagChild::prot).orElse(Sys.PROT_READ | Sys.PROT_WRITE);
+        int prot = Smaps.containing(l.snapshot(), page).map(Vma::prot).orElse(Sys.PROT_READ | Sys.PROT_WRITE);
         long mask = Sys.pthreadSigmask(Sys.SIG_BLOCK, TlsRetag.ASYNC_SIGNALS);
         String deny;
         PageWalk walk = null;
@@ -267,12 +267,6 @@ public final class TlsRetagChild {
 
     private static String status(PageWalk.Page p) {
         return p.status().name().toLowerCase(Locale.ROOT).replace('_', '-') + (p.errno() == null ? "" : " (" + p.errno() + ")");
-    }
-
-    static int prot(Vma v) {
-        String perms = v.perms();
-        return (perms.charAt(0) == 'r' ? Sys.PROT_READ : 0) | (perms.charAt(1) == 'w' ? Sys.PROT_WRITE : 0)
-                | (perms.charAt(2) == 'x' ? Sys.PROT_EXEC : 0);
     }
 
     static String perms(int prot) {

@@ -54,6 +54,17 @@ public record Vma(long start, long end, String perms, long offset, String device
         return protectionKey == null ? 0 : protectionKey;
     }
 
+    /**
+     * The area's protection as {@code PROT_*} bits, from its permission letters. The bits are the Linux ABI
+     * values ({@code PROT_READ} 1, {@code PROT_WRITE} 2, {@code PROT_EXEC} 4, the numbers {@code Sys.PROT_*}
+     * carries); they are written out here because this package does not depend on the native layer.
+     *
+     * @return the protection bits the letters name, for example 3 for {@code rw-p}
+     */
+    public int prot() {
+        return (perms.charAt(0) == 'r' ? 1 : 0) | (perms.charAt(1) == 'w' ? 2 : 0) | (perms.charAt(2) == 'x' ? 4 : 0);
+    }
+
     @Override
     public String toString() {
         return String.format("%x-%x %s %s%s", start, end, perms, path.isEmpty() ? "[anon]" : path,

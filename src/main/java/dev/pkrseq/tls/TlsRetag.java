@@ -180,7 +180,7 @@ public final class TlsRetag implements AutoCloseable {
         List<Vma> vmas = layout.snapshot();
         int[] prots = new int[addresses.size()];
         for (int i = 0; i < prots.length; i++) {
-            prots[i] = Smaps.containing(vmas, addresses.get(i)).map(TlsRetag::prot).orElse(Sys.PROT_READ | Sys.PROT_WRITE);
+            prots[i] = Smaps.containing(vmas, addresses.get(i)).map(Vma::prot).orElse(Sys.PROT_READ | Sys.PROT_WRITE);
         }
         boolean block = !opts.contains(Option.SIGNALS_UNBLOCKED);
         long previous = block ? Sys.pthreadSigmask(Sys.SIG_BLOCK, ASYNC_SIGNALS) : 0;
@@ -341,12 +341,6 @@ public final class TlsRetag implements AutoCloseable {
                 ProtectionKey.DEFAULT.tagPages(Sys.memory(p.address(), size), p.prot());
             }
         }
-    }
-
-    static int prot(Vma v) {
-        String perms = v.perms();
-        return (perms.charAt(0) == 'r' ? Sys.PROT_READ : 0) | (perms.charAt(1) == 'w' ? Sys.PROT_WRITE : 0)
-                | (perms.charAt(2) == 'x' ? Sys.PROT_EXEC : 0);
     }
 
     private static long bit(int signal) {

@@ -38,6 +38,8 @@ class SmapsTest {
         assertEquals("[stack]", v.get(2).path());
         assertNull(v.get(2).protectionKey(), "no ProtectionKey line: the kernel does not report keys");
         assertEquals(0, v.get(2).key());
+        assertEquals(Sys.PROT_READ | Sys.PROT_WRITE, v.get(0).prot(), "Vma.prot() writes out the ABI values");
+        assertEquals(Sys.PROT_READ | Sys.PROT_EXEC, v.get(1).prot());
     }
 
     @Test
