@@ -132,22 +132,24 @@ final class RseqCommand implements Callable<Integer> {
                     + a.coveredLength() + " usable bytes" + (a.owner() == Owner.GLIBC ? " (__rseq_size " + Rseq.glibcSize()
                     + ", the original ABI)" : "") + "; pkrseq's own registration covers "
                     + Rseq.registrationCoveredLength() + " (run with GLIBC_TUNABLES=glibc.pthread.rseq=0 and --register)";
-            fields = new ThreadFields(t.getName(), a.tid(), registeredForReport, hex(a.address()), a.coveredLength(),
-                    a.cpuIdStart(), a.cpuId(), hex(a.rseqCs()), a.flags(), boxed(a.nodeId()), boxed(a.mmCid()), note);
+            fields = new ThreadFields(t.getName(), a.tid(), registeredForReport, TlsReport.hex(a.address()),
+                    a.coveredLength(), a.cpuIdStart(), a.cpuId(), TlsReport.hex(a.rseqCs()), a.flags(), boxed(a.nodeId()),
+                    boxed(a.mmCid()), note);
         } else {
             fields = new ThreadFields(t.getName(), Sys.gettid(), false, null, null, null, null, null, null, null, null,
                     "not registered: " + Rseq.whyNotRegistered() + "; --register registers pkrseq's own area for the report");
         }
         RseqRegistry.Snapshot s = RseqRegistry.snapshot();
         List<PoolEntry> entries = s.inUse().stream()
-                .map(e -> new PoolEntry(hex(e.address()), e.state().name().toLowerCase(java.util.Locale.ROOT), e.tid(), e.thread()))
+                .map(e -> new PoolEntry(TlsReport.hex(e.address()), e.state().name().toLowerCase(java.util.Locale.ROOT),
+                        e.tid(), e.thread()))
                 .toList();
         Pool pool = new Pool(s.areaLength(), s.alignment(), Rseq.registrationCoveredLength(), s.pages(), s.slots(), s.free(),
                 s.registered(), s.ended(), entries);
         return new Report(Rseq.owner().toString(), RseqSyscall.kernelSupportsRseq(),
                 Rseq.glibcOffset().isPresent() ? Rseq.glibcOffset().getAsLong() : null,
                 Rseq.glibcOffset().isPresent() ? Rseq.glibcSize() : null, boxed(Rseq.featureSize()), boxed(Rseq.align()),
-                hex(Rseq.signature() & 0xffffffffL), fields, pool);
+                TlsReport.hex(Rseq.signature() & 0xffffffffL), fields, pool);
     }
 
     static void print(PrintWriter out, Report r) {
@@ -204,10 +206,6 @@ final class RseqCommand implements Callable<Integer> {
             u.print(out, "    ");
         }
         out.flush();
-    }
-
-    private static String hex(long v) {
-        return "0x" + Long.toHexString(v);
     }
 
     private static Integer boxed(OptionalInt v) {

@@ -118,6 +118,11 @@ public final class AccessProbe {
         }
     }
 
+    /** A probe's answer as the reports print it: "ok", or "EFAULT" when the kernel's access faulted. */
+    static String efault(boolean allowed) {
+        return allowed ? "ok" : "EFAULT";
+    }
+
     private static void checkLength(int length) {
         if (length < 1 || length > MAX_LENGTH) {
             throw new IllegalArgumentException("probe length must be 1 to " + MAX_LENGTH + " bytes, not " + length);

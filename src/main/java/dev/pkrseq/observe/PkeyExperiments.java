@@ -147,8 +147,9 @@ public final class PkeyExperiments {
                     read = AccessProbe.canRead(page);
                     write = AccessProbe.canWrite(page);
                 }
-                return result(readBefore && !read && !write, "kernel read " + efault(read) + ", kernel write "
-                        + efault(write) + " (read-write before: read " + efault(readBefore) + ")", "key " + key.number());
+                return result(readBefore && !read && !write, "kernel read " + AccessProbe.efault(read)
+                        + ", kernel write " + AccessProbe.efault(write) + " (read-write before: read "
+                        + AccessProbe.efault(readBefore) + ")", "key " + key.number());
             });
         }
     }
@@ -168,8 +169,8 @@ public final class PkeyExperiments {
                     read = AccessProbe.canRead(page);
                     write = AccessProbe.canWrite(page);
                 }
-                return result(read && !write, "kernel write " + efault(write) + ", kernel read " + efault(read),
-                        "key " + key.number());
+                return result(read && !write, "kernel write " + AccessProbe.efault(write) + ", kernel read "
+                        + AccessProbe.efault(read), "key " + key.number());
             });
         }
     }
@@ -191,7 +192,8 @@ public final class PkeyExperiments {
                 boolean read = AccessProbe.canRead(page);
                 boolean write = AccessProbe.canWrite(page);
                 return result(deniedInside && after == Rights.READ_WRITE && read && write,
-                        "rights " + after + ", kernel read " + efault(read) + ", kernel write " + efault(write),
+                        "rights " + after + ", kernel read " + AccessProbe.efault(read) + ", kernel write "
+                                + AccessProbe.efault(write),
                         "key " + key.number() + "; inside the scope the read was " + (deniedInside ? "denied" : "allowed"));
             });
         }
@@ -264,10 +266,10 @@ public final class PkeyExperiments {
                     boolean earlyRead = early.canRead(page);
                     boolean ok = lateRights == Rights.NO_WRITE && lateRead && !lateWrite
                             && earlyRights == Rights.NO_ACCESS && !earlyRead;
-                    return result(ok, "creator no-write; later thread " + lateRights + " (kernel read " + efault(lateRead)
-                            + ", write " + efault(lateWrite) + "); earlier thread " + earlyRights + " (kernel read "
-                            + efault(earlyRead) + ")", "key " + key.number() + "; tids: early " + early.tid() + ", late "
-                            + late.tid());
+                    return result(ok, "creator no-write; later thread " + lateRights + " (kernel read "
+                            + AccessProbe.efault(lateRead) + ", write " + AccessProbe.efault(lateWrite) + "); earlier thread "
+                            + earlyRights + " (kernel read " + AccessProbe.efault(earlyRead) + ")", "key " + key.number()
+                            + "; tids: early " + early.tid() + ", late " + late.tid());
                 }
             }
         }
@@ -428,10 +430,6 @@ public final class PkeyExperiments {
             key.protect(page, RW);
             return body.apply(key, page);
         }
-    }
-
-    private static String efault(boolean allowed) {
-        return allowed ? "ok" : "EFAULT";
     }
 
     private static String statuses(PageWalk walk) {

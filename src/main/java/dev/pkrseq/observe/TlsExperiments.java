@@ -154,8 +154,8 @@ public final class TlsExperiments {
                     + "; after restore: " + (r.strayAfter().isEmpty() && r.pages().stream().allMatch(p -> Integer.valueOf(0)
                             .equals(p.keyAfter())) ? "key 0 on all, the key on none" : "still " + r.strayAfter())
                     + (r.smapsUnchanged() ? ", mappings as before" : ", mappings changed: " + r.smapsDifference());
-            String detail = "thread " + r.thread() + " (tid " + r.tid() + "), tp " + hex(r.threadPointer()) + "; "
-                    + r.pages().stream().map(p -> hex(p.address()) + " " + p.role() + " " + p.walk() + ", key "
+            String detail = "thread " + r.thread() + " (tid " + r.tid() + "), tp " + TlsRetagChild.hex(r.threadPointer())
+                    + "; " + r.pages().stream().map(p -> TlsRetagChild.hex(p.address()) + " " + p.role() + " " + p.walk() + ", key "
                             + p.keyWhileTagged() + " -> " + p.keyAfter() + " (" + p.holds() + ")")
                             .collect(Collectors.joining("; "))
                     + "; child ran " + r.elapsed().toMillis() + " ms";
@@ -249,10 +249,6 @@ public final class TlsExperiments {
             + " initial value, then its own rseq update of glibc's area inside the TCB fails, and it kills the process"
             + " (SIGSEGV si_code SI_KERNEL) before the handler runs; without rseq the handler itself faults"
             + " (SEGV_PKUERR at fs:0x28, the stack canary)";
-
-    private static String hex(long v) {
-        return "0x" + Long.toHexString(v);
-    }
 
     /**
      * {@code tls.modules-inside-bounds}: the loader's own marking of each block (its DTV entry) agrees

@@ -121,11 +121,11 @@ public final class TlsRetagChild {
             List<Vma> after = Smaps.self();
             List<Vma> whileTagged = Smaps.parse(new StringReader(new String(during, StandardCharsets.US_ASCII)));
             report(l, r, key.number(), whileTagged, before, after);
-            out("probe.tcbRead", ok(tcbRead));
-            out("probe.errnoWrite", ok(errnoWrite));
-            out("probe.dtvRead", dtvRead == null ? "-" : ok(dtvRead));
+            out("probe.tcbRead", AccessProbe.efault(tcbRead));
+            out("probe.errnoWrite", AccessProbe.efault(errnoWrite));
+            out("probe.dtvRead", dtvRead == null ? "-" : AccessProbe.efault(dtvRead));
             out("probe.otherRights", otherRights);
-            out("probe.otherTcbRead", ok(otherTcbRead));
+            out("probe.otherTcbRead", AccessProbe.efault(otherTcbRead));
             out("deny", deny.startsWith("refused") ? "refused" : "allowed");
             out("deny.message", deny.startsWith("refused") ? deny.substring("refused: ".length()) : deny);
             out("deny.scoped", scoped.startsWith("refused") ? "refused" : "allowed");
@@ -279,11 +279,7 @@ public final class TlsRetagChild {
                 v.path().isEmpty() ? "[anon]" : v.path());
     }
 
-    private static String ok(boolean allowed) {
-        return allowed ? "ok" : "EFAULT";
-    }
-
-    private static String hex(long v) {
+    static String hex(long v) {
         return "0x" + Long.toHexString(v);
     }
 
