@@ -257,8 +257,7 @@ final class TlsCommand implements Callable<Integer> {
             } else {
                 key = p.key().toString();
             }
-            String mapping = p.mapping() == null ? "unmapped (ENOMEM)" : p.mapping().perms() + " "
-                    + (p.mapping().path().isEmpty() ? "[anon]" : p.mapping().path().substring(p.mapping().path().lastIndexOf('/') + 1))
+            String mapping = p.mapping() == null ? "unmapped (ENOMEM)" : p.mapping().perms() + " " + p.mapping().name()
                     + String.format(" %x-%x", p.mapping().start(), p.mapping().end());
             t.row(TlsReport.hex(page), Math.abs(p.pageBelowTcb()) <= NEAR_PAGES ? p.pageBelowTcb() : "apart",
                     inExact ? "yes" : "-", inWindow ? "yes" : "-", mapping, key, String.join(", ", p.holds()));
@@ -356,8 +355,7 @@ final class TlsCommand implements Callable<Integer> {
 
     private static String where(TlsLayout l, long address) {
         return dev.pkrseq.proc.Smaps.containing(l.snapshot(), address)
-                .map(v -> v.path().isEmpty() ? String.format("[anon] %x-%x", v.start(), v.end())
-                        : v.path().substring(v.path().lastIndexOf('/') + 1))
+                .map(v -> v.name() + (v.path().isEmpty() ? String.format(" %x-%x", v.start(), v.end()) : ""))
                 .map(s -> s + (l.contains(address) ? " (inside [low, high))" : ""))
                 .orElse("unmapped");
     }

@@ -65,6 +65,15 @@ public record Vma(long start, long end, String perms, long offset, String device
         return (perms.charAt(0) == 'r' ? 1 : 0) | (perms.charAt(1) == 'w' ? 2 : 0) | (perms.charAt(2) == 'x' ? 4 : 0);
     }
 
+    /**
+     * The area's short name: the last component of its path, {@code [anon]} for anonymous memory.
+     *
+     * @return for example {@code libc.so.6}, {@code [stack]} or {@code [anon]}
+     */
+    public String name() {
+        return path.isEmpty() ? "[anon]" : path.substring(path.lastIndexOf('/') + 1);
+    }
+
     @Override
     public String toString() {
         return String.format("%x-%x %s %s%s", start, end, perms, path.isEmpty() ? "[anon]" : path,

@@ -102,8 +102,7 @@ public record Placement(Kind kind, Vma mapping, Vma below, Vma above) {
         if (v == null) {
             return "a gap";
         }
-        String name = v.path().isEmpty() ? "[anon]" : v.path().substring(v.path().lastIndexOf('/') + 1);
         String note = v.perms().startsWith("---") ? " (no access: guard pages)" : "";
-        return size(v.size()) + " " + v.perms() + " " + name + note;
+        return size(v.size()) + " " + v.perms() + " " + v.name() + note;
     }
 }

@@ -40,6 +40,9 @@ class SmapsTest {
         assertEquals(0, v.get(2).key());
         assertEquals(Sys.PROT_READ | Sys.PROT_WRITE, v.get(0).prot(), "Vma.prot() writes out the ABI values");
         assertEquals(Sys.PROT_READ | Sys.PROT_EXEC, v.get(1).prot());
+        assertEquals("[anon]", v.get(0).name());
+        assertEquals("libc.so.6", v.get(1).name());
+        assertEquals("[stack]", v.get(2).name());
     }
 
     @Test
