@@ -163,20 +163,9 @@ public final class TlsRetag implements AutoCloseable {
             throw new IllegalArgumentException("the TLS map is thread " + layout.thread().label() + "'s, not the calling"
                     + " thread's (tid " + Sys.gettid() + "): a thread can only retag its own TLS");
         }
-        List<Long> addresses = new ArrayList<>();
-        List<Role> roles = new ArrayList<>();
-        for (long p : layout.pages()) {
-            addresses.add(p);
-            roles.add(Role.RANGE);
-        }
-        if (!opts.contains(Option.WITHOUT_DTV_PAGE)) {
-            for (long p : layout.dtvPages()) {
-                if (!addresses.contains(p)) {
-                    addresses.add(p);
-                    roles.add(Role.DTV);
-                }
-            }
-        }
+        // pagesToRetag() is pages() followed by the DTV pages the range does not hold.
+        List<Long> addresses = opts.contains(Option.WITHOUT_DTV_PAGE) ? layout.pages() : layout.pagesToRetag();
+        int rangePages = layout.pages().size();
         List<Vma> vmas = layout.snapshot();
         int[] prots = new int[addresses.size()];
         for (int i = 0; i < prots.length; i++) {
@@ -189,7 +178,7 @@ public final class TlsRetag implements AutoCloseable {
         try {
             for (int i = 0; i < prots.length; i++) {
                 PageWalk walk = key.tagPages(Sys.memory(addresses.get(i), size), prots[i]);
-                out.add(new Page(roles.get(i), prots[i], walk.pages().get(0)));
+                out.add(new Page(i < rangePages ? Role.RANGE : Role.DTV, prots[i], walk.pages().get(0)));
             }
         } catch (RuntimeException | Error e) {
             undo(out, size);
