@@ -63,7 +63,7 @@ final class TlsCommand implements Callable<Integer> {
         if (retagDemo) {
             return demo(out, self);
         }
-        List<ExperimentResult> experiments = TlsExperiments.layout().stream().map(Experiments::run).toList();
+        List<ExperimentResult> experiments = TlsExperiments.layout(self).stream().map(Experiments::run).toList();
         if (!threads) {
             if (json) {
                 Json.print(out, TlsReport.of(self, experiments));
@@ -89,7 +89,7 @@ final class TlsCommand implements Callable<Integer> {
     private int demo(PrintWriter out, TlsLayout self) {
         String missing = TlsExperiments.retagUnavailable();
         if (missing != null) {
-            List<ExperimentResult> experiments = TlsExperiments.layout().stream().map(Experiments::run).toList();
+            List<ExperimentResult> experiments = TlsExperiments.layout(self).stream().map(Experiments::run).toList();
             if (json) {
                 Json.print(out, TlsReport.of(self, experiments, TlsReport.unavailable(missing)));
             } else {

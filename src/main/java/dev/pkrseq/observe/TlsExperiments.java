@@ -2,6 +2,7 @@ package dev.pkrseq.observe;
 
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Objects;
 import java.util.stream.Collectors;
 
 import dev.pkrseq.pkey.Pkeys;
@@ -42,6 +43,17 @@ public final class TlsExperiments {
      */
     public static List<Experiment> layout() {
         return new ArrayList<>(List.of(new ModulesInsideBounds()));
+    }
+
+    /**
+     * {@link #layout()} judged on a map the caller computed already, so that a report that shows the map
+     * does not compute it again.
+     *
+     * @param self {@code Tls.current()}, computed on the thread that runs the experiments, just before
+     * @return a new list, in report order
+     */
+    public static List<Experiment> layout(TlsLayout self) {
+        return new ArrayList<>(List.of(new ModulesInsideBounds(Objects.requireNonNull(self, "self"))));
     }
 
     /**
@@ -256,10 +268,18 @@ public final class TlsExperiments {
      * {@code [low, high)}; a block the loader allocated on the heap must not.
      */
     static final class ModulesInsideBounds extends DescribedExperiment {
+        /** The map to judge, or null to compute the calling thread's when run. */
+        private final TlsLayout layout;
+
         ModulesInsideBounds() {
+            this(null);
+        }
+
+        ModulesInsideBounds(TlsLayout layout) {
             super("tls.modules-inside-bounds", "Every static TLS block lies inside the computed static TLS bounds",
                     "blocks the DTV marks static lie in [tp + TLS_TCB_SIZE - dl_tls_static_size, tp + TLS_TCB_SIZE); "
                             + "dynamic ones lie elsewhere");
+            this.layout = layout;
         }
 
         @Override
@@ -270,7 +290,7 @@ public final class TlsExperiments {
             if (Sys.tlsStaticInfo().isEmpty()) {
                 return ExperimentResult.skipped(this, "the C library does not export _dl_get_tls_static_info (not glibc)");
             }
-            TlsLayout l = Tls.current();
+            TlsLayout l = layout != null ? layout : Tls.current();
             List<TlsModule> allocated = l.modules().stream().filter(TlsModule::allocated).toList();
             List<TlsModule> marked = allocated.stream().filter(m -> m.dtv() == TlsModule.DtvState.STATIC).toList();
             List<TlsModule> dynamic = allocated.stream().filter(m -> m.dtv() == TlsModule.DtvState.DYNAMIC).toList();

@@ -7,6 +7,8 @@ import static org.junit.jupiter.api.Assumptions.assumeFalse;
 import java.util.List;
 
 import dev.pkrseq.testing.Features;
+import dev.pkrseq.tls.Tls;
+import dev.pkrseq.tls.TlsLayout;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -28,6 +30,17 @@ class TlsExperimentsTest {
         Features.assumeX86_64();
         ExperimentResult r = expected(new TlsExperiments.ModulesInsideBounds(), "tls.modules-inside-bounds");
         assertTrue(r.observed().contains("libc.so.6"), r.observed());
+    }
+
+    @Test
+    void theLayoutExperimentJudgesAMapComputedAlreadyAsItJudgesAFreshOne() {
+        Features.assumeX86_64();
+        TlsLayout self = Tls.current();
+        List<Experiment> given = TlsExperiments.layout(self);
+        assertEquals(1, given.size());
+        ExperimentResult r = expected(given.get(0), "tls.modules-inside-bounds");
+        assertEquals(Experiments.run(TlsExperiments.layout().get(0)).observed(), r.observed());
+        assertTrue(r.detail().contains(String.format("tp 0x%x", self.threadPointer())), r.detail());
     }
 
     @Test
