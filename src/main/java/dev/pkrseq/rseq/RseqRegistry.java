@@ -3,12 +3,11 @@ package dev.pkrseq.rseq;
 import static java.lang.foreign.ValueLayout.JAVA_INT;
 
 import java.lang.foreign.MemorySegment;
-import java.nio.file.Files;
-import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.function.IntPredicate;
 
+import dev.pkrseq.proc.Task;
 import dev.pkrseq.sys.Sys;
 
 /**
@@ -91,7 +90,7 @@ public final class RseqRegistry {
     private static final List<Slot> SLOTS = new ArrayList<>();
     private static int pages;
     // Tests replace it to hold a task "alive" after its thread ended.
-    static volatile IntPredicate taskExists = tid -> Files.exists(Path.of("/proc/self/task/" + tid));
+    static volatile IntPredicate taskExists = Task::exists;
 
     private RseqRegistry() {
     }
