@@ -75,7 +75,7 @@ public final class RseqArea extends RseqHandle {
      */
     public int mmCidRaw() {
         checkThread();
-        return covered >= RseqAbi.MM_CID + 4 ? (int) INT.getOpaque(area, (long) RseqAbi.MM_CID) : -1;
+        return coversMmCid() ? (int) INT.getOpaque(area, (long) RseqAbi.MM_CID) : -1;
     }
 
     /**
