@@ -166,7 +166,7 @@ public final class RseqWatch implements AutoCloseable {
      * @return false for glibc's 20-byte registration
      */
     public boolean coversMmCid() {
-        return workers.get(0).coversMmCid;
+        return workers.get(0).view.coversMmCid();
     }
 
     /**
@@ -237,7 +237,6 @@ public final class RseqWatch implements AutoCloseable {
         volatile boolean stop;
         // Published before ready counts down.
         RseqView view;
-        boolean coversMmCid;
         RuntimeException failure;
         long sink;
 
@@ -265,7 +264,6 @@ public final class RseqWatch implements AutoCloseable {
                 }
                 try (RseqView v = area.share()) {
                     view = v;
-                    coversMmCid = area.coversMmCid();
                     ready.countDown();
                     work();
                 }
