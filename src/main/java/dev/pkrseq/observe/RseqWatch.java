@@ -213,20 +213,12 @@ public final class RseqWatch implements AutoCloseable {
             w.stop = true;
             LockSupport.unpark(w.thread);
         }
-        boolean interrupted = false;
-        for (Worker w : workers) {
-            while (true) {
-                try {
-                    w.thread.join();
-                    break;
-                } catch (InterruptedException e) {
-                    interrupted = true;
-                }
+        // The interrupt status comes back once all have ended; a retry re-joins the ended ones at once.
+        Uninterruptibly.run(() -> {
+            for (Worker w : workers) {
+                w.thread.join();
             }
-        }
-        if (interrupted) {
-            Thread.currentThread().interrupt();
-        }
+        });
     }
 
     private static final class Worker implements Runnable {
