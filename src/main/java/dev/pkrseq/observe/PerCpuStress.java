@@ -153,7 +153,7 @@ public final class PerCpuStress {
                     done.countDown();
                 }
                 // Stay alive (and keep this tid ours) until the disturber has let go of it.
-                awaitUninterruptibly(release);
+                Uninterruptibly.run(release::await);
             });
         }
         Disturber disturber = null;
@@ -173,9 +173,9 @@ public final class PerCpuStress {
         } finally {
             // On every path: let the workers run to the end, stop the disturber, then let the workers go.
             go.countDown();
-            awaitUninterruptibly(done);
+            Uninterruptibly.run(done::await);
             if (disturber != null) {
-                joinUninterruptibly(disturber.thread);
+                Uninterruptibly.run(disturber.thread::join);
             }
             release.countDown();
         }
@@ -249,36 +249,6 @@ public final class PerCpuStress {
                     }
                 }
             }
-        }
-    }
-
-    private static void joinUninterruptibly(Thread t) {
-        boolean interrupted = false;
-        while (true) {
-            try {
-                t.join();
-                break;
-            } catch (InterruptedException e) {
-                interrupted = true;
-            }
-        }
-        if (interrupted) {
-            Thread.currentThread().interrupt();
-        }
-    }
-
-    private static void awaitUninterruptibly(CountDownLatch latch) {
-        boolean interrupted = false;
-        while (true) {
-            try {
-                latch.await();
-                break;
-            } catch (InterruptedException e) {
-                interrupted = true;
-            }
-        }
-        if (interrupted) {
-            Thread.currentThread().interrupt();
         }
     }
 }

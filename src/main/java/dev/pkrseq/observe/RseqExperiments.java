@@ -187,10 +187,13 @@ public final class RseqExperiments {
 
     /** Reads one scenario's lines back from a child's output. */
     static RseqScenarios.Finding parse(ChildJvm.Result r, String scenario) {
-        String prefix = scenario + ".";
         Map<String, String> facts = new LinkedHashMap<>();
-        r.stdout().lines().filter(l -> l.startsWith(prefix) && l.indexOf('=') > prefix.length())
-                .forEach(l -> facts.putIfAbsent(l.substring(prefix.length(), l.indexOf('=')), l.substring(l.indexOf('=') + 1)));
+        for (String fact : r.values(scenario + ".")) {
+            int eq = fact.indexOf('=');
+            if (eq > 0) {
+                facts.putIfAbsent(fact.substring(0, eq), fact.substring(eq + 1));
+            }
+        }
         if (facts.containsKey("skip")) {
             return RseqScenarios.Finding.skip(facts.get("skip"));
         }

@@ -8,6 +8,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.OptionalInt;
 import java.util.concurrent.CyclicBarrier;
 import java.util.concurrent.TimeUnit;
 import java.util.function.Function;
@@ -181,8 +182,8 @@ final class RseqScenarios {
         Owner during;
         int cpu;
         int kernelCpu;
-        Optional<String> cid;
-        Optional<String> node;
+        OptionalInt cid;
+        OptionalInt node;
         boolean same;
         int countDuring;
         try {
@@ -196,8 +197,8 @@ final class RseqScenarios {
                 b = area.cpuId();
             } while (a != b && ++tries < 100);
             cpu = a;
-            cid = area.mmCid().isPresent() ? Optional.of(Integer.toString(area.mmCid().getAsInt())) : Optional.empty();
-            node = area.nodeId().isPresent() ? Optional.of(Integer.toString(area.nodeId().getAsInt())) : Optional.empty();
+            cid = area.mmCid();
+            node = area.nodeId();
             same = Rseq.register() == area;
             countDuring = RseqRegistry.registeredCount();
         } finally {
@@ -209,12 +210,12 @@ final class RseqScenarios {
         int cpus = Sys.onlineCpus();
         boolean kernelHasCid = Rseq.kernelFeatureSize() >= 28;
         boolean cidOk = kernelHasCid
-                ? cid.isPresent() && Integer.parseInt(cid.get()) >= 0 && Integer.parseInt(cid.get()) < cpus
+                ? cid.isPresent() && cid.getAsInt() >= 0 && cid.getAsInt() < cpus
                 : cid.isEmpty();
         boolean ok = during == Owner.PKRSEQ && cpu == kernelCpu && cpu >= 0 && cidOk && same && countDuring == 1
                 && after == Owner.NONE && cpuAfter == -1 && countAfter == 0;
         String observed = "owner " + before + ", then " + during + " (cpu_id " + cpu + (cpu == kernelCpu ? " = getcpu" : " != getcpu " + kernelCpu)
-                + ", mm_cid " + cid.orElse("absent") + ", node_id " + node.orElse("absent") + "), then " + after
+                + ", mm_cid " + orAbsent(cid) + ", node_id " + orAbsent(node) + "), then " + after
                 + " after unregister";
         String detail = "area 0x" + Long.toHexString(area.address()) + ", length " + Rseq.registrationLength()
                 + ", covered " + area.coveredLength() + " (feature size " + Rseq.kernelFeatureSize() + "); second register"
@@ -226,13 +227,18 @@ final class RseqScenarios {
         facts.put("after", after.toString());
         facts.put("cpuId", Integer.toString(cpu));
         facts.put("getcpu", Integer.toString(kernelCpu));
-        facts.put("mmCid", cid.orElse("absent"));
-        facts.put("nodeId", node.orElse("absent"));
+        facts.put("mmCid", orAbsent(cid));
+        facts.put("nodeId", orAbsent(node));
         facts.put("sameOnSecondRegister", Boolean.toString(same));
         facts.put("covered", Integer.toString(area.coveredLength()));
         facts.put("address", Long.toString(area.address()));
         facts.put("registeredAfter", Integer.toString(countAfter));
         return new Finding(ok, observed, detail, facts);
+    }
+
+    /** A field as the findings print it: its value, or "absent" where the area does not cover it. */
+    private static String orAbsent(OptionalInt v) {
+        return v.isPresent() ? Integer.toString(v.getAsInt()) : "absent";
     }
 
     /** The same area, length and signature registered again: EBUSY. */

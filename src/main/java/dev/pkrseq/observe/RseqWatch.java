@@ -166,7 +166,7 @@ public final class RseqWatch implements AutoCloseable {
      * @return false for glibc's 20-byte registration
      */
     public boolean coversMmCid() {
-        return workers.get(0).coversMmCid;
+        return workers.get(0).view.coversMmCid();
     }
 
     /**
@@ -213,20 +213,12 @@ public final class RseqWatch implements AutoCloseable {
             w.stop = true;
             LockSupport.unpark(w.thread);
         }
-        boolean interrupted = false;
-        for (Worker w : workers) {
-            while (true) {
-                try {
-                    w.thread.join();
-                    break;
-                } catch (InterruptedException e) {
-                    interrupted = true;
-                }
+        // The interrupt status comes back once all have ended; a retry re-joins the ended ones at once.
+        Uninterruptibly.run(() -> {
+            for (Worker w : workers) {
+                w.thread.join();
             }
-        }
-        if (interrupted) {
-            Thread.currentThread().interrupt();
-        }
+        });
     }
 
     private static final class Worker implements Runnable {
@@ -237,7 +229,6 @@ public final class RseqWatch implements AutoCloseable {
         volatile boolean stop;
         // Published before ready counts down.
         RseqView view;
-        boolean coversMmCid;
         RuntimeException failure;
         long sink;
 
@@ -265,7 +256,6 @@ public final class RseqWatch implements AutoCloseable {
                 }
                 try (RseqView v = area.share()) {
                     view = v;
-                    coversMmCid = area.coversMmCid();
                     ready.countDown();
                     work();
                 }

@@ -24,12 +24,19 @@ public final class Rseq {
     private static final OptionalInt FEATURE_SIZE = auxv(Sys.AT_RSEQ_FEATURE_SIZE);
     private static final OptionalInt ALIGN = auxv(Sys.AT_RSEQ_ALIGN);
     private static final VarHandle INT = ValueLayout.JAVA_INT.varHandle();
-    // Named in registration attempts the kernel must refuse; never unmapped, so even an acceptance is safe.
-    private static final MemorySegment SPARE = Arena.global().allocate(Math.max(256, registrationLength()), registrationAlign());
     // The calling platform thread's handle, glibc's or pkrseq's; also pkrseq's per-thread registration state.
     private static final ThreadLocal<RseqArea> AREA = new ThreadLocal<>();
 
     private Rseq() {
+    }
+
+    /** Memory for the rare registration beside glibc's, allocated on first use rather than when Rseq loads. */
+    private static final class Spare {
+        // Named in registration attempts the kernel must refuse; never unmapped, so even an acceptance is safe.
+        static final MemorySegment MEMORY = Arena.global().allocate(Math.max(256, registrationLength()), registrationAlign());
+
+        private Spare() {
+        }
     }
 
     /**
@@ -190,7 +197,7 @@ public final class Rseq {
         if (state.owner() != Owner.NONE) {
             // Already registered (by glibc): the kernel refuses whatever area we name, so name one outside
             // the pool and leave the pool untouched. Should it ever accept, undo it at once.
-            long spare = SPARE.address();
+            long spare = Spare.MEMORY.address();
             RseqSyscall.call(RseqException.Operation.REGISTER, spare, registrationLength(), 0, signature(), state);
             Sys.rseq(spare, registrationLength(), Sys.RSEQ_FLAG_UNREGISTER, signature());
             throw new IllegalStateException("the kernel accepted a second rseq registration beside " + state.owner()

@@ -75,7 +75,7 @@ public final class RseqArea extends RseqHandle {
      */
     public int mmCidRaw() {
         checkThread();
-        return covered >= RseqAbi.MM_CID + 4 ? (int) INT.getOpaque(area, (long) RseqAbi.MM_CID) : -1;
+        return coversMmCid() ? (int) INT.getOpaque(area, (long) RseqAbi.MM_CID) : -1;
     }
 
     /**
@@ -120,7 +120,7 @@ public final class RseqArea extends RseqHandle {
      */
     public OptionalInt nodeId() {
         checkThread();
-        return RseqAbi.covers(covered, RseqAbi.NODE_ID) && isRegistered()
+        return coversNodeId() && isRegistered()
                 ? OptionalInt.of((int) INT.getOpaque(area, (long) RseqAbi.NODE_ID)) : OptionalInt.empty();
     }
 
@@ -133,26 +133,8 @@ public final class RseqArea extends RseqHandle {
      */
     public OptionalInt mmCid() {
         checkThread();
-        return RseqAbi.covers(covered, RseqAbi.MM_CID) && isRegistered()
+        return coversMmCid() && isRegistered()
                 ? OptionalInt.of((int) INT.getOpaque(area, (long) RseqAbi.MM_CID)) : OptionalInt.empty();
-    }
-
-    /**
-     * Whether node_id is covered: the registered length and the kernel's feature size both include it.
-     *
-     * @return true with pkrseq's own registration on Linux 6.3+; false for glibc's 20-byte ABI
-     */
-    public boolean coversNodeId() {
-        return RseqAbi.covers(covered, RseqAbi.NODE_ID);
-    }
-
-    /**
-     * Whether mm_cid is covered: the registered length and the kernel's feature size both include it.
-     *
-     * @return true with pkrseq's own registration on Linux 6.3+; false for glibc's 20-byte ABI
-     */
-    public boolean coversMmCid() {
-        return RseqAbi.covers(covered, RseqAbi.MM_CID);
     }
 
     /**

@@ -280,10 +280,6 @@ final class RseqCode {
         return rseqOffset;
     }
 
-    int delayLoops() {
-        return delayLoops;
-    }
-
     /** A label's offset in the page, for tests: {@code tp_start}, {@code cs_area}, ... */
     int offset(String label) {
         return asm.offset(label);

@@ -65,4 +65,22 @@ abstract sealed class RseqHandle permits RseqArea, RseqView {
     public final int coveredLength() {
         return covered;
     }
+
+    /**
+     * Whether node_id is covered: the registered length and the kernel's feature size both include it.
+     *
+     * @return true with pkrseq's own registration on Linux 6.3+; false for glibc's 20-byte ABI
+     */
+    public final boolean coversNodeId() {
+        return RseqAbi.covers(covered, RseqAbi.NODE_ID);
+    }
+
+    /**
+     * Whether mm_cid is covered: the registered length and the kernel's feature size both include it.
+     *
+     * @return true with pkrseq's own registration on Linux 6.3+; false for glibc's 20-byte ABI
+     */
+    public final boolean coversMmCid() {
+        return RseqAbi.covers(covered, RseqAbi.MM_CID);
+    }
 }

@@ -3,12 +3,11 @@ package dev.pkrseq.rseq;
 import static java.lang.foreign.ValueLayout.JAVA_INT;
 
 import java.lang.foreign.MemorySegment;
-import java.nio.file.Files;
-import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.function.IntPredicate;
 
+import dev.pkrseq.proc.Task;
 import dev.pkrseq.sys.Sys;
 
 /**
@@ -91,7 +90,7 @@ public final class RseqRegistry {
     private static final List<Slot> SLOTS = new ArrayList<>();
     private static int pages;
     // Tests replace it to hold a task "alive" after its thread ended.
-    static volatile IntPredicate taskExists = tid -> Files.exists(Path.of("/proc/self/task/" + tid));
+    static volatile IntPredicate taskExists = Task::exists;
 
     private RseqRegistry() {
     }
@@ -190,11 +189,7 @@ public final class RseqRegistry {
      */
     static void release(Slot slot, RseqAreaGoneException.Reason reason) {
         synchronized (LOCK) {
-            closeViews(slot, reason);
-            slot.state = State.FREE;
-            slot.thread = null;
-            slot.tid = 0;
-            slot.threadName = null;
+            free(slot, reason);
         }
     }
 
@@ -213,15 +208,20 @@ public final class RseqRegistry {
         int n = 0;
         for (Slot s : SLOTS) {
             if (effective(s) == State.ENDED && !taskExists.test(s.tid)) {
-                closeViews(s, RseqAreaGoneException.Reason.THREAD_ENDED);
-                s.state = State.FREE;
-                s.thread = null;
-                s.tid = 0;
-                s.threadName = null;
+                free(s, RseqAreaGoneException.Reason.THREAD_ENDED);
                 n++;
             }
         }
         return n;
+    }
+
+    /** Closes the slot's views and marks it free, with no thread. Call with LOCK held. */
+    private static void free(Slot slot, RseqAreaGoneException.Reason reason) {
+        closeViews(slot, reason);
+        slot.state = State.FREE;
+        slot.thread = null;
+        slot.tid = 0;
+        slot.threadName = null;
     }
 
     private static void closeViews(Slot slot, RseqAreaGoneException.Reason reason) {

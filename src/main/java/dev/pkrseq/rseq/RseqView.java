@@ -55,9 +55,9 @@ public final class RseqView extends RseqHandle implements AutoCloseable {
         try {
             int start = (int) INT.getOpaque(area, (long) RseqAbi.CPU_ID_START);
             int cpu = (int) INT.getOpaque(area, (long) RseqAbi.CPU_ID);
-            OptionalInt node = RseqAbi.covers(covered, RseqAbi.NODE_ID)
+            OptionalInt node = coversNodeId()
                     ? OptionalInt.of((int) INT.getOpaque(area, (long) RseqAbi.NODE_ID)) : OptionalInt.empty();
-            OptionalInt cid = RseqAbi.covers(covered, RseqAbi.MM_CID)
+            OptionalInt cid = coversMmCid()
                     ? OptionalInt.of((int) INT.getOpaque(area, (long) RseqAbi.MM_CID)) : OptionalInt.empty();
             return new RseqSample(tid, start, cpu, node, cid);
         } finally {
