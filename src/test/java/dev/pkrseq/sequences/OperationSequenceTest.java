@@ -198,10 +198,8 @@ class OperationSequenceTest {
         try {
             Path input = dir.resolve("sequences.txt");
             Files.write(input, batch.stream().map(Sequence::toString).toList(), StandardCharsets.UTF_8);
-            String tunables = System.getenv("GLIBC_TUNABLES");
             ChildJvm.Result r = ChildJvm.of(SequenceChild.class).directory(dir)
-                    .env("GLIBC_TUNABLES", tunables == null || tunables.isEmpty() ? RseqExperiments.TUNABLE
-                            : tunables + ":" + RseqExperiments.TUNABLE)
+                    .env("GLIBC_TUNABLES", RseqExperiments.tunablesWithGlibcRseqOff())
                     .jvmArgs("-XX:ErrorFile=" + dir.resolve("hs_err_pid%p.log"), "-XX:-CreateCoredumpOnCrash")
                     .timeout(Duration.ofMinutes(30)).args(input.toString()).args(crashAt).run();
             List<String> out = r.stdout().lines().toList();
