@@ -4,6 +4,7 @@ import static java.lang.foreign.ValueLayout.JAVA_LONG;
 
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.Callable;
@@ -33,6 +34,7 @@ import dev.pkrseq.rseq.RseqRegistry;
 import dev.pkrseq.sys.Errno;
 import dev.pkrseq.sys.NativeException;
 import dev.pkrseq.sys.Sys;
+import dev.pkrseq.testing.LeakCheck;
 
 /**
  * Runs one {@link Sequence} against the library and against a model of what the library documents, and
@@ -849,15 +851,10 @@ final class SequenceRunner {
             Pkru now = Pkru.current();
             check(now.equals(startPkru), "after the sequence this thread's PKRU is " + now + ", before it " + startPkru);
         }
-        long deadline = System.nanoTime() + 10_000_000_000L;
-        while (RseqRegistry.registeredCount() > 0 && System.nanoTime() < deadline) {
-            RseqRegistry.reclaim();
-            try {
-                Thread.sleep(10);
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-                break;
-            }
+        try {
+            LeakCheck.reclaimRseqPool(Duration.ofSeconds(10), Duration.ofMillis(10), p -> true);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
         }
         check(RseqRegistry.registeredCount() == 0, "after the sequence pkrseq's rseq pool still has areas: "
                 + RseqRegistry.snapshot().inUse());
