@@ -275,7 +275,7 @@ final class SequenceRunner {
             o.value();
             return;
         }
-        if (carried(k.number)) {
+        if (firstPageOf(k.number) != null) { // a page carries the key (model keys are >= 1: alloc checks it)
             KeyInUseException e = o.expect(KeyInUseException.class, "refusing to free protection key " + k.number);
             check(e.key() == k.number, "KeyInUseException names key " + e.key());
             check(k.key.isOpen(), "a refused key stays open");
@@ -679,17 +679,6 @@ final class SequenceRunner {
     private void setPage(PageRef ref, int key, int prot) {
         ref.region().key[ref.index()] = key;
         ref.region().prot[ref.index()] = prot;
-    }
-
-    private boolean carried(int key) {
-        for (RegionM r : regions) {
-            for (int i = 0; i < r.pages; i++) {
-                if (r.mapped[i] && r.key[i] == key) {
-                    return true;
-                }
-            }
-        }
-        return false;
     }
 
     private PageRef firstPageOf(int key) {
