@@ -133,6 +133,10 @@ final class SequenceRunner {
     private record PageRef(RegionM region, int index) {
     }
 
+    /** What the model lets a thread do to a mapped page: read and write, or read only, or neither. */
+    private record Access(boolean read, boolean write) {
+    }
+
     SequenceRunner(Sequence sequence, boolean touches, long limitSeconds) {
         this.sequence = sequence;
         this.touches = touches;
@@ -529,9 +533,9 @@ final class SequenceRunner {
         }
         long a = r.address(p);
         String got = on(s, () -> AccessProbe.canRead(a, 8) + "/" + AccessProbe.canWrite(a, 8)).value();
-        int b = bits[s.thread()][r.key[p]];
-        boolean read = (b & Sys.PKEY_DISABLE_ACCESS) == 0;
-        boolean write = b == 0 && r.prot[p] == RW;
+        Access access = modelAccess(s.thread(), r, p);
+        boolean read = access.read();
+        boolean write = access.write();
         check(got.equals(read + "/" + write), "kernel access to page " + p + " (key " + r.key[p] + ", prot "
                 + (r.prot[p] == RW ? "rw" : "r") + ") is read/write " + got + ", the model says " + read + "/" + write);
     }
@@ -545,9 +549,9 @@ final class SequenceRunner {
         if (!r.mapped[p]) {
             return;
         }
-        int b = bits[s.thread()][r.key[p]];
-        boolean read = (b & Sys.PKEY_DISABLE_ACCESS) == 0;
-        boolean write = b == 0 && r.prot[p] == RW;
+        Access access = modelAccess(s.thread(), r, p);
+        boolean read = access.read();
+        boolean write = access.write();
         if (!read) {
             return; // a Java read would fault: that is what the model says, and the probe checks it
         }
@@ -679,6 +683,15 @@ final class SequenceRunner {
     private void setPage(PageRef ref, int key, int prot) {
         ref.region().key[ref.index()] = key;
         ref.region().prot[ref.index()] = prot;
+    }
+
+    /**
+     * What the model says {@code thread} may do to page {@code p} of {@code r}: read unless its PKRU bits for
+     * the page's key disable access; write only with no bit set and a read-write page.
+     */
+    private Access modelAccess(int thread, RegionM r, int p) {
+        int b = bits[thread][r.key[p]];
+        return new Access((b & Sys.PKEY_DISABLE_ACCESS) == 0, b == 0 && r.prot[p] == RW);
     }
 
     private PageRef firstPageOf(int key) {
