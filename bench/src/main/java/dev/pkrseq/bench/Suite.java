@@ -35,7 +35,8 @@ public final class Suite {
             ? List.of(NATIVE_ACCESS, "--sun-misc-unsafe-memory-access=allow") : List.of(NATIVE_ACCESS);
     private static final String MM_CID = "CurrentCpuBench.rseqMmCid";
     private static final String PER_CPU = "PerCpuCounterBench";
-    private static final List<String> NEEDS_PKEYS = List.of("PkruBench", "TagBench", "ToggleBench.pkru",
+    /** The benchmarks (patterns: a class, or class.method) that need protection keys. */
+    static final List<String> NEEDS_PKEYS = List.of("PkruBench", "TagBench", "ToggleBench.pkru",
             "ToggleBench.pkeyMprotect");
 
     private Suite() {
