@@ -309,10 +309,8 @@ final class WatchCommand implements Callable<Integer> {
             args.add("--json");
         }
         List<String> command = new ArrayList<>(ChildJvm.of(Main.class).args(args.toArray(String[]::new)).command());
-        String tunables = System.getenv("GLIBC_TUNABLES");
         ProcessBuilder pb = new ProcessBuilder(command);
-        pb.environment().put("GLIBC_TUNABLES", tunables == null || tunables.isEmpty() ? RseqExperiments.TUNABLE
-                : tunables + ":" + RseqExperiments.TUNABLE);
+        pb.environment().put("GLIBC_TUNABLES", RseqExperiments.tunablesWithGlibcRseqOff());
         boolean terminal = isTerminal();
         if (terminal) {
             // The child's Console must see the terminal on stdin and stdout to redraw in place.

@@ -25,15 +25,20 @@ import java.util.stream.Stream;
  * @param siAddr si_addr from the crash log; null without a crash log or address
  * @param line the crash log's siginfo line as HotSpot wrote it; null without a crash log
  */
-record CrashLog(int exitCode, String exitSignal, String signal, Integer siCode, String siCodeName, Long siAddr,
+public record CrashLog(int exitCode, String exitSignal, String signal, Integer siCode, String siCodeName, Long siAddr,
         String line) {
     private static final Pattern SIGINFO = Pattern.compile(
             "siginfo: si_signo: (\\d+) \\((\\w+)\\), si_code: (-?\\d+) \\(([^)]*)\\)(?:.*?si_addr: (0x[0-9a-fA-F]+))?");
     private static final String[] SIGNALS = {"", "SIGHUP", "SIGINT", "SIGQUIT", "SIGILL", "SIGTRAP", "SIGABRT",
         "SIGBUS", "SIGFPE", "SIGKILL", "SIGUSR1", "SIGSEGV", "SIGUSR2", "SIGPIPE", "SIGALRM", "SIGTERM"};
 
-    /** JVM options that send the crash log into {@code dir} and keep the child from dumping core. */
-    static String[] jvmArgs(Path dir) {
+    /**
+     * JVM options that send the crash log into {@code dir} and keep the child from dumping core.
+     *
+     * @param dir the child's own directory, from {@link #directory(String)}
+     * @return {@code -XX:ErrorFile=<dir>/hs_err_pid%p.log} and {@code -XX:-CreateCoredumpOnCrash}
+     */
+    public static String[] jvmArgs(Path dir) {
         return new String[] {"-XX:ErrorFile=" + dir.resolve("hs_err_pid%p.log"), "-XX:-CreateCoredumpOnCrash"};
     }
 
@@ -71,7 +76,14 @@ record CrashLog(int exitCode, String exitSignal, String signal, Integer siCode, 
         return "exit " + exitCode + (exitSignal == null ? "" : " (killed by " + exitSignal + ")");
     }
 
-    private static Optional<Path> find(Path dir) {
+    /**
+     * The crash log HotSpot wrote into a child's directory.
+     *
+     * @param dir the child's directory, given to {@link #jvmArgs(Path)}
+     * @return the first {@code hs_err*} file in {@code dir}, or empty when the child left none
+     * @throws UncheckedIOException when {@code dir} cannot be listed
+     */
+    public static Optional<Path> find(Path dir) {
         try (Stream<Path> files = Files.list(dir)) {
             return files.filter(f -> f.getFileName().toString().startsWith("hs_err")).findFirst();
         } catch (IOException e) {
@@ -87,8 +99,14 @@ record CrashLog(int exitCode, String exitSignal, String signal, Integer siCode, 
         }
     }
 
-    /** A fresh directory for one child's files. */
-    static Path directory(String prefix) {
+    /**
+     * A fresh directory for one child's files.
+     *
+     * @param prefix the start of the directory's name, for example {@code "pkrseq-fault-"}
+     * @return a new, empty temporary directory; remove it with {@link #deleteTree(Path)}
+     * @throws UncheckedIOException when it cannot be created
+     */
+    public static Path directory(String prefix) {
         try {
             return Files.createTempDirectory(prefix);
         } catch (IOException e) {
@@ -96,8 +114,13 @@ record CrashLog(int exitCode, String exitSignal, String signal, Integer siCode, 
         }
     }
 
-    /** Removes a child's directory and everything in it. */
-    static void deleteTree(Path dir) {
+    /**
+     * Removes a child's directory and everything in it.
+     *
+     * @param dir the directory from {@link #directory(String)}
+     * @throws UncheckedIOException when something in it cannot be removed
+     */
+    public static void deleteTree(Path dir) {
         try (Stream<Path> all = Files.walk(dir)) {
             List<Path> paths = all.sorted(Comparator.reverseOrder()).toList();
             for (Path p : paths) {

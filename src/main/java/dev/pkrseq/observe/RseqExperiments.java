@@ -22,6 +22,18 @@ public final class RseqExperiments {
     /** The tunable that stops glibc from registering rseq for its threads. */
     public static final String TUNABLE = "glibc.pthread.rseq=0";
 
+    /**
+     * The {@code GLIBC_TUNABLES} value for a child process that must run without glibc's rseq registration:
+     * this process's tunables, if any, with {@link #TUNABLE} appended after a {@code ':'}.
+     *
+     * @return {@link #TUNABLE} alone when this process has no {@code GLIBC_TUNABLES} or an empty one,
+     *     otherwise {@code <this process's tunables>:glibc.pthread.rseq=0}
+     */
+    public static String tunablesWithGlibcRseqOff() {
+        String tunables = System.getenv("GLIBC_TUNABLES");
+        return tunables == null || tunables.isEmpty() ? TUNABLE : tunables + ":" + TUNABLE;
+    }
+
     private RseqExperiments() {
     }
 
@@ -178,9 +190,8 @@ public final class RseqExperiments {
      * @return the child, ready to run
      */
     public static ChildJvm start(String... scenarios) {
-        String tunables = System.getenv("GLIBC_TUNABLES");
         return ChildJvm.of(RseqChild.class)
-                .env("GLIBC_TUNABLES", tunables == null || tunables.isEmpty() ? TUNABLE : tunables + ":" + TUNABLE)
+                .env("GLIBC_TUNABLES", tunablesWithGlibcRseqOff())
                 .timeout(Duration.ofSeconds(60))
                 .args(scenarios);
     }

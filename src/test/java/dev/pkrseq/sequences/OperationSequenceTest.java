@@ -7,12 +7,13 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
-import java.util.Comparator;
 import java.util.List;
+import java.util.Optional;
 import java.util.stream.Collectors;
 import java.util.stream.Stream;
 
 import dev.pkrseq.observe.ChildJvm;
+import dev.pkrseq.observe.CrashLog;
 import dev.pkrseq.observe.RseqExperiments;
 import dev.pkrseq.sequences.Step.Kind;
 import net.jqwik.api.Arbitraries;
@@ -189,20 +190,13 @@ class OperationSequenceTest {
     }
 
     private static void runForked(List<Sequence> batch, String[] crashAt) {
-        Path dir;
-        try {
-            dir = Files.createTempDirectory("pkrseq-sequences-");
-        } catch (IOException e) {
-            throw new UncheckedIOException(e);
-        }
+        Path dir = CrashLog.directory("pkrseq-sequences-");
         try {
             Path input = dir.resolve("sequences.txt");
             Files.write(input, batch.stream().map(Sequence::toString).toList(), StandardCharsets.UTF_8);
-            String tunables = System.getenv("GLIBC_TUNABLES");
             ChildJvm.Result r = ChildJvm.of(SequenceChild.class).directory(dir)
-                    .env("GLIBC_TUNABLES", tunables == null || tunables.isEmpty() ? RseqExperiments.TUNABLE
-                            : tunables + ":" + RseqExperiments.TUNABLE)
-                    .jvmArgs("-XX:ErrorFile=" + dir.resolve("hs_err_pid%p.log"), "-XX:-CreateCoredumpOnCrash")
+                    .env("GLIBC_TUNABLES", RseqExperiments.tunablesWithGlibcRseqOff())
+                    .jvmArgs(CrashLog.jvmArgs(dir))
                     .timeout(Duration.ofMinutes(30)).args(input.toString()).args(crashAt).run();
             List<String> out = r.stdout().lines().toList();
             out.stream().filter(l -> l.startsWith("outcome ")).forEach(l -> Statistics.label("forked outcomes")
@@ -222,7 +216,7 @@ class OperationSequenceTest {
         } catch (IOException e) {
             throw new UncheckedIOException(e);
         } finally {
-            deleteTree(dir);
+            CrashLog.deleteTree(dir);
         }
     }
 
@@ -233,29 +227,17 @@ class OperationSequenceTest {
     }
 
     private static String crash(Path dir) throws IOException {
-        try (Stream<Path> files = Files.list(dir)) {
-            List<Path> logs = files.filter(p -> p.getFileName().toString().startsWith("hs_err")).toList();
-            if (logs.isEmpty()) {
-                return "\n(no crash log)";
-            }
-            try (Stream<String> lines = Files.lines(logs.get(0), StandardCharsets.ISO_8859_1)) {
-                return "\ncrash log: " + lines.filter(l -> l.startsWith("#  ") || l.startsWith("siginfo:")).limit(12)
-                        .collect(Collectors.joining("\n"));
-            }
+        Optional<Path> log = CrashLog.find(dir);
+        if (log.isEmpty()) {
+            return "\n(no crash log)";
+        }
+        try (Stream<String> lines = Files.lines(log.get(), StandardCharsets.ISO_8859_1)) {
+            return "\ncrash log: " + lines.filter(l -> l.startsWith("#  ") || l.startsWith("siginfo:")).limit(12)
+                    .collect(Collectors.joining("\n"));
         }
     }
 
     private static String tail(String s) {
         return s.length() <= 2000 ? s : "..." + s.substring(s.length() - 2000);
-    }
-
-    private static void deleteTree(Path dir) {
-        try (Stream<Path> all = Files.walk(dir)) {
-            for (Path p : all.sorted(Comparator.reverseOrder()).toList()) {
-                Files.deleteIfExists(p);
-            }
-        } catch (IOException e) {
-            throw new UncheckedIOException(e);
-        }
     }
 }

@@ -36,7 +36,7 @@ public final class SequenceChild {
             System.out.flush();
             if (i == crashAt) {
                 // A Java access to a bad address becomes an InternalError; a signal from the kernel does not.
-                Sys.tgkill(Sys.getpid(), Sys.gettid(), 11);
+                Sys.tgkill(Sys.getpid(), Sys.gettid(), Sys.SIGSEGV);
             }
             try {
                 SequenceRunner r = new SequenceRunner(Sequence.parse(text), true, 300);

@@ -4,6 +4,7 @@ import static java.lang.foreign.ValueLayout.JAVA_LONG;
 
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.Callable;
@@ -33,6 +34,7 @@ import dev.pkrseq.rseq.RseqRegistry;
 import dev.pkrseq.sys.Errno;
 import dev.pkrseq.sys.NativeException;
 import dev.pkrseq.sys.Sys;
+import dev.pkrseq.testing.LeakCheck;
 
 /**
  * Runs one {@link Sequence} against the library and against a model of what the library documents, and
@@ -129,6 +131,10 @@ final class SequenceRunner {
 
     /** A page the runner owns, mapped now. */
     private record PageRef(RegionM region, int index) {
+    }
+
+    /** What the model lets a thread do to a mapped page: read and write, or read only, or neither. */
+    private record Access(boolean read, boolean write) {
     }
 
     SequenceRunner(Sequence sequence, boolean touches, long limitSeconds) {
@@ -273,7 +279,7 @@ final class SequenceRunner {
             o.value();
             return;
         }
-        if (carried(k.number)) {
+        if (firstPageOf(k.number) != null) { // a page carries the key (model keys are >= 1: alloc checks it)
             KeyInUseException e = o.expect(KeyInUseException.class, "refusing to free protection key " + k.number);
             check(e.key() == k.number, "KeyInUseException names key " + e.key());
             check(k.key.isOpen(), "a refused key stays open");
@@ -527,9 +533,9 @@ final class SequenceRunner {
         }
         long a = r.address(p);
         String got = on(s, () -> AccessProbe.canRead(a, 8) + "/" + AccessProbe.canWrite(a, 8)).value();
-        int b = bits[s.thread()][r.key[p]];
-        boolean read = (b & Sys.PKEY_DISABLE_ACCESS) == 0;
-        boolean write = b == 0 && r.prot[p] == RW;
+        Access access = modelAccess(s.thread(), r, p);
+        boolean read = access.read();
+        boolean write = access.write();
         check(got.equals(read + "/" + write), "kernel access to page " + p + " (key " + r.key[p] + ", prot "
                 + (r.prot[p] == RW ? "rw" : "r") + ") is read/write " + got + ", the model says " + read + "/" + write);
     }
@@ -543,9 +549,9 @@ final class SequenceRunner {
         if (!r.mapped[p]) {
             return;
         }
-        int b = bits[s.thread()][r.key[p]];
-        boolean read = (b & Sys.PKEY_DISABLE_ACCESS) == 0;
-        boolean write = b == 0 && r.prot[p] == RW;
+        Access access = modelAccess(s.thread(), r, p);
+        boolean read = access.read();
+        boolean write = access.write();
         if (!read) {
             return; // a Java read would fault: that is what the model says, and the probe checks it
         }
@@ -679,15 +685,13 @@ final class SequenceRunner {
         ref.region().prot[ref.index()] = prot;
     }
 
-    private boolean carried(int key) {
-        for (RegionM r : regions) {
-            for (int i = 0; i < r.pages; i++) {
-                if (r.mapped[i] && r.key[i] == key) {
-                    return true;
-                }
-            }
-        }
-        return false;
+    /**
+     * What the model says {@code thread} may do to page {@code p} of {@code r}: read unless its PKRU bits for
+     * the page's key disable access; write only with no bit set and a read-write page.
+     */
+    private Access modelAccess(int thread, RegionM r, int p) {
+        int b = bits[thread][r.key[p]];
+        return new Access((b & Sys.PKEY_DISABLE_ACCESS) == 0, b == 0 && r.prot[p] == RW);
     }
 
     private PageRef firstPageOf(int key) {
@@ -849,15 +853,10 @@ final class SequenceRunner {
             Pkru now = Pkru.current();
             check(now.equals(startPkru), "after the sequence this thread's PKRU is " + now + ", before it " + startPkru);
         }
-        long deadline = System.nanoTime() + 10_000_000_000L;
-        while (RseqRegistry.registeredCount() > 0 && System.nanoTime() < deadline) {
-            RseqRegistry.reclaim();
-            try {
-                Thread.sleep(10);
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-                break;
-            }
+        try {
+            LeakCheck.reclaimRseqPool(Duration.ofSeconds(10), Duration.ofMillis(10), p -> true);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
         }
         check(RseqRegistry.registeredCount() == 0, "after the sequence pkrseq's rseq pool still has areas: "
                 + RseqRegistry.snapshot().inUse());

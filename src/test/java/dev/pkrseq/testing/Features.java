@@ -3,6 +3,7 @@ package dev.pkrseq.testing;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import dev.pkrseq.rseq.Rseq;
+import dev.pkrseq.rseq.RseqAbi;
 import dev.pkrseq.sys.NativeException;
 import dev.pkrseq.sys.Sys;
 import dev.pkrseq.sys.Syscall;
@@ -40,12 +41,12 @@ public final class Features {
 
     /** True when the kernel writes node_id and mm_cid (Linux 6.3+: AT_RSEQ_FEATURE_SIZE >= 28). */
     public static boolean kernelHasMmCid() {
-        return Rseq.kernelFeatureSize() >= 28;
+        return Rseq.kernelFeatureSize() >= RseqAbi.MM_CID + 4;
     }
 
     /** Skips the test unless the kernel writes mm_cid into struct rseq. */
     public static void assumeMmCid() {
-        assumeTrue(kernelHasMmCid(), "the kernel writes no mm_cid (AT_RSEQ_FEATURE_SIZE " + Rseq.featureSize()
+        assumeTrue(kernelHasMmCid(), "the kernel writes no mm_cid (AT_RSEQ_FEATURE_SIZE " + Rseq.kernelFeatureSize()
                 + "; Linux before 6.3)");
     }
 

@@ -1,9 +1,11 @@
 package dev.pkrseq.testing;
 
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.function.Predicate;
 
 import dev.pkrseq.pkey.Pkeys;
 import dev.pkrseq.pkey.Pkru;
@@ -146,21 +148,38 @@ public final class LeakCheck {
     }
 
     private static List<String> rseq(boolean wait) {
-        long deadline = System.nanoTime() + RSEQ_GRACE_MS * 1_000_000;
+        RseqRegistry.Snapshot s;
+        try {
+            s = reclaimRseqPool(Duration.ofMillis(RSEQ_GRACE_MS), Duration.ofMillis(20),
+                    p -> wait && p.inUse().stream().allMatch(e -> e.state() == RseqRegistry.State.ENDED));
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            return List.of("interrupted while waiting for ended threads' areas");
+        }
+        return s.inUse().stream().map(e -> String.format("0x%x %s tid %d '%s'", e.address(), e.state(), e.tid(),
+                e.thread())).toList();
+    }
+
+    /**
+     * Reclaims the areas of ended threads from pkrseq's rseq pool, sleeping and trying again until the pool
+     * is empty, {@code grace} has passed, or {@code worthWaiting} no longer holds for what is left.
+     *
+     * @param grace how long to keep trying
+     * @param poll the sleep between two tries
+     * @param worthWaiting whether a pool that still has areas is worth another try
+     * @return the pool after the last try
+     * @throws InterruptedException when interrupted while sleeping
+     */
+    public static RseqRegistry.Snapshot reclaimRseqPool(Duration grace, Duration poll,
+            Predicate<RseqRegistry.Snapshot> worthWaiting) throws InterruptedException {
+        long deadline = System.nanoTime() + grace.toNanos();
         while (true) {
             RseqRegistry.reclaim();
             RseqRegistry.Snapshot s = RseqRegistry.snapshot();
-            boolean onlyEnded = s.inUse().stream().allMatch(e -> e.state() == RseqRegistry.State.ENDED);
-            if (s.inUse().isEmpty() || !wait || !onlyEnded || System.nanoTime() > deadline) {
-                return s.inUse().stream().map(e -> String.format("0x%x %s tid %d '%s'", e.address(), e.state(), e.tid(),
-                        e.thread())).toList();
+            if (s.inUse().isEmpty() || !worthWaiting.test(s) || System.nanoTime() > deadline) {
+                return s;
             }
-            try {
-                Thread.sleep(20);
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-                return List.of("interrupted while waiting for ended threads' areas");
-            }
+            Thread.sleep(poll);
         }
     }
 

@@ -8,6 +8,8 @@ import java.lang.foreign.FunctionDescriptor;
 import java.lang.foreign.Linker;
 import java.lang.invoke.MethodHandle;
 
+import dev.pkrseq.sys.Syscall;
+
 /**
  * Bare FFM handles: the baselines the benchmarks set pkrseq against. They skip everything pkrseq's
  * native layer adds (errno capture, the JFR event, the exception), so the difference is the layer's
@@ -39,8 +41,8 @@ public final class Bare {
     public static final MethodHandle PKEY_SET_CRITICAL =
             handle("pkey_set", FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT), CRITICAL);
 
-    /** {@code SYS_getcpu} on x86_64. */
-    public static final long SYS_GETCPU = 309;
+    /** {@code SYS_getcpu}, from the library's system call table (x86_64). */
+    public static final long SYS_GETCPU = Syscall.GETCPU.number();
 
     private Bare() {
     }

@@ -10,6 +10,7 @@ import java.util.Locale;
 import java.util.Map;
 import java.util.OptionalDouble;
 import java.util.Set;
+import java.util.stream.Collectors;
 
 /**
  * Turns a saved run (JMH JSON) into the Markdown report and the SVG chart. It reads nothing but the
@@ -17,8 +18,9 @@ import java.util.Set;
  * {@code java -cp bench/target/benchmarks.jar dev.pkrseq.bench.Report bench/results/latest.json}.
  */
 public final class Report {
-    /** Benchmark classes that need protection keys, for the "not measured" reason. */
-    private static final Set<String> NEEDS_PKEYS = Set.of("PkruBench", "TagBench", "ToggleBench");
+    /** Benchmark classes that need protection keys, for the "not measured" reason: the classes in Suite's list. */
+    private static final Set<String> NEEDS_PKEYS = Suite.NEEDS_PKEYS.stream()
+            .map(b -> b.contains(".") ? b.substring(0, b.indexOf('.')) : b).collect(Collectors.toUnmodifiableSet());
 
     private Report() {
     }

@@ -1,17 +1,12 @@
 package dev.pkrseq.bench;
 
-import java.io.BufferedReader;
 import java.io.IOException;
-import java.io.InputStream;
-import java.io.InputStreamReader;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.Set;
 
 import dev.pkrseq.pkey.Pkeys;
 import org.openjdk.jmh.runner.options.CommandLineOptionException;
@@ -35,7 +30,8 @@ public final class Suite {
             ? List.of(NATIVE_ACCESS, "--sun-misc-unsafe-memory-access=allow") : List.of(NATIVE_ACCESS);
     private static final String MM_CID = "CurrentCpuBench.rseqMmCid";
     private static final String PER_CPU = "PerCpuCounterBench";
-    private static final List<String> NEEDS_PKEYS = List.of("PkruBench", "TagBench", "ToggleBench.pkru",
+    /** The benchmarks (patterns: a class, or class.method) that need protection keys. */
+    static final List<String> NEEDS_PKEYS = List.of("PkruBench", "TagBench", "ToggleBench.pkru",
             "ToggleBench.pkeyMprotect");
 
     private Suite() {
@@ -125,7 +121,7 @@ public final class Suite {
         return q;
     }
 
-    private static Map<String, Invocation> plan(List<String> jmh, CommandLineOptions parsed) throws IOException {
+    private static Map<String, Invocation> plan(List<String> jmh, CommandLineOptions parsed) {
         Map<String, Invocation> plan = new LinkedHashMap<>();
         if (!parsed.getIncludes().isEmpty()) {
             plan.put("the given benchmarks", new Invocation(jmh, List.of(), Map.of()));
@@ -133,13 +129,8 @@ public final class Suite {
         }
         List<String> excludes = new ArrayList<>(parsed.getExcludes());
         List<String> base = withoutOption(jmh, "-e");
-        Set<String> known = Set.copyOf(benchmarkNames());
-        // BenchmarkList lines hold the class name as its own token: "... dev.pkrseq.rseq.PerCpuCounterBench S 69 ...".
-        boolean hasPerCpu = known.stream().anyMatch(b -> b.contains("." + PER_CPU + " "));
         excludes.add(MM_CID);
-        if (hasPerCpu) {
-            excludes.add(PER_CPU);
-        }
+        excludes.add(PER_CPU);
         if (!Pkeys.supported()) {
             excludes.addAll(NEEDS_PKEYS);
             System.out.println("# bench/run: protection keys are unavailable here (" + Pkeys.unavailableReason().orElse("")
@@ -148,11 +139,9 @@ public final class Suite {
         plan.put("main suite", new Invocation(base, List.of("-e", String.join(",", excludes)), Map.of()));
         plan.put(MM_CID + " under pkrseq's own registration",
                 new Invocation(base, List.of(MM_CID), Map.of("GLIBC_TUNABLES", "glibc.pthread.rseq=0")));
-        if (hasPerCpu) {
-            List<String> noThreads = withoutOption(base, "-t");
-            plan.put(PER_CPU + " with 1 thread", new Invocation(noThreads, List.of("-t", "1", PER_CPU), Map.of()));
-            plan.put(PER_CPU + " with 2 threads", new Invocation(noThreads, List.of("-t", "2", PER_CPU), Map.of()));
-        }
+        List<String> noThreads = withoutOption(base, "-t");
+        plan.put(PER_CPU + " with 1 thread", new Invocation(noThreads, List.of("-t", "1", PER_CPU), Map.of()));
+        plan.put(PER_CPU + " with 2 threads", new Invocation(noThreads, List.of("-t", "2", PER_CPU), Map.of()));
         return plan;
     }
 
@@ -166,21 +155,6 @@ public final class Suite {
             }
         }
         return out;
-    }
-
-    /** The benchmark names JMH's annotation processor put into the jar. */
-    private static List<String> benchmarkNames() throws IOException {
-        List<String> names = new ArrayList<>();
-        try (InputStream in = Suite.class.getResourceAsStream("/META-INF/BenchmarkList")) {
-            if (in == null) {
-                throw new IllegalStateException("no META-INF/BenchmarkList: the annotation processor did not run");
-            }
-            BufferedReader r = new BufferedReader(new InputStreamReader(in, StandardCharsets.UTF_8));
-            for (String line; (line = r.readLine()) != null; ) {
-                names.add(line);
-            }
-        }
-        return names;
     }
 
     private static Path jar() throws Exception {

@@ -24,7 +24,6 @@ import org.openjdk.jmh.annotations.State;
  */
 @State(Scope.Benchmark)
 public class PerCpuCounterBench extends NanoBenchmark {
-    @SuppressWarnings("restricted")
     private PerCpuCounter perCpu;
     private LongAdder adder;
     private AtomicLong atomic;
