@@ -51,13 +51,12 @@ public record KeyReport(int key, boolean supported, String reason, boolean alloc
                     Sys.gettid(), null, null, null, smapsKeys, mappings);
         }
         if (t.isVirtual()) {
-            return new KeyReport(key, true, "this is a virtual thread, whose PKRU is its carrier's; ask from a platform thread",
-                    key == 0, List.of(0), t.getName(), Sys.gettid(), null, null, null, smapsKeys, mappings);
+            return new KeyReport(key, true, PkeysReport.VIRTUAL_THREAD, key == 0, List.of(0), t.getName(), Sys.gettid(),
+                    null, null, null, smapsKeys, mappings);
         }
         List<Integer> allocated = Pkeys.allocatedNow();
-        int bits = Pkru.current().bits(key);
+        Pkru.KeyRights r = Pkru.current().decode().get(key);
         return new KeyReport(key, true, null, allocated.contains(key), allocated, t.getName(), Sys.gettid(),
-                Rights.ofBits(bits), (bits & Sys.PKEY_DISABLE_ACCESS) != 0, (bits & Sys.PKEY_DISABLE_WRITE) != 0, smapsKeys,
-                mappings);
+                r.rights(), r.accessDisabled(), r.writeDisabled(), smapsKeys, mappings);
     }
 }

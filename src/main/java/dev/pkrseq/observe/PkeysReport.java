@@ -41,6 +41,9 @@ public record PkeysReport(boolean supported, String reason, String thread, int t
         }
     }
 
+    /** Why a virtual thread gets no PKRU in a report. */
+    static final String VIRTUAL_THREAD = "this is a virtual thread, whose PKRU is its carrier's; ask from a platform thread";
+
     /**
      * Builds the report for the calling thread. Counting the free keys allocates and frees each once and
      * puts the thread's PKRU back.
@@ -55,8 +58,7 @@ public record PkeysReport(boolean supported, String reason, String thread, int t
                     List.of(), 0, mappings);
         }
         if (t.isVirtual()) {
-            return new PkeysReport(true, "this is a virtual thread, whose PKRU is its carrier's; ask from a platform thread",
-                    t.getName(), Sys.gettid(), null, List.of(), 0, mappings);
+            return new PkeysReport(true, VIRTUAL_THREAD, t.getName(), Sys.gettid(), null, List.of(), 0, mappings);
         }
         Pkru pkru = Pkru.current();
         int allocatable = Pkeys.allocatableNow();

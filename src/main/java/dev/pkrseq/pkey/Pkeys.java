@@ -99,10 +99,8 @@ public final class Pkeys {
         } finally {
             for (int k : keys) {
                 Sys.pkeyFree(k);
-                if (Sys.pkeyGet(k) != saved.bits(k)) {
-                    Sys.pkeySet(k, saved.bits(k));
-                }
             }
+            saved.restore();
         }
         return keys;
     }
@@ -132,7 +130,7 @@ public final class Pkeys {
 
     /** Throws, in words, where PKRU must not be touched (RDPKRU/WRPKRU would raise SIGILL). */
     static void requirePkru() {
-        if (!Sys.pkruUsable() || !supported()) {
+        if (!supported()) {
             throw new PkeysUnavailableException("protection keys are not available on this machine: "
                     + unavailableReason().orElse("the kernel did not enable them"));
         }
@@ -141,11 +139,10 @@ public final class Pkeys {
     private static String detect() {
         String flags = Sys.cpuFlags();
         boolean pku = flags.contains(" pku ");
-        boolean ospke = flags.contains(" ospke ");
         if (!pku) {
             return "the CPU has no protection keys (no 'pku' flag in /proc/cpuinfo)";
         }
-        if (!ospke || !Sys.pkruUsable()) {
+        if (!Sys.pkruUsable()) {
             return "the CPU has protection keys but the kernel did not enable them (no 'ospke' flag in /proc/cpuinfo:"
                     + " booted with nopku, or built without CONFIG_X86_INTEL_MEMORY_PROTECTION_KEYS)";
         }

@@ -4,7 +4,6 @@ import java.lang.foreign.MemorySegment;
 import java.util.ArrayList;
 import java.util.List;
 
-import dev.pkrseq.proc.Smaps;
 import dev.pkrseq.proc.Vma;
 import dev.pkrseq.sys.Errno;
 import dev.pkrseq.sys.NativeException;
@@ -208,7 +207,7 @@ public final class ProtectionKey implements AutoCloseable {
      * @return the mappings, in address order; empty where the kernel does not report keys
      */
     public List<Vma> mappings() {
-        return Smaps.self().stream().filter(v -> v.protectionKey() != null && v.protectionKey() == number).toList();
+        return Pkeys.mappingsCarrying(number);
     }
 
     /**

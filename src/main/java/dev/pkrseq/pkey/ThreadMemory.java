@@ -3,7 +3,7 @@ package dev.pkrseq.pkey;
 import static java.lang.foreign.ValueLayout.JAVA_LONG;
 
 import java.util.List;
-import java.util.OptionalLong;
+import java.util.Optional;
 
 import dev.pkrseq.proc.SelfMemory;
 import dev.pkrseq.sys.Sys;
@@ -27,8 +27,6 @@ final class ThreadMemory {
      * Both fit in 4 KiB on x86_64 (the rseq area is at offset 2336 with glibc 2.36).
      */
     private static final long TCB_EXTENT = 4096;
-    /** A glibc DTV has a few dozen slots; a bigger count means the word was not a DTV length. */
-    private static final long MAX_DTV_SLOTS = 1 << 20;
 
     private static final String TLS_DEATH = "the JVM would die on its next TLS access (errno, the stack canary at"
             + " fs:0x28, HotSpot's Thread::current)";
@@ -84,11 +82,12 @@ final class ThreadMemory {
         ThreadStack stack = Sys.threadStack();
         Area stackArea = new Area("stack", down(stack.low(), page), up(stack.high(), page),
                 "which the JVM touches on every call");
-        if (!Syscall.architectureSupported() || Sys.tlsStaticInfo().isEmpty()) {
+        Optional<TlsStaticInfo> info = Syscall.architectureSupported() ? Sys.tlsStaticInfo() : Optional.empty();
+        if (info.isEmpty()) {
             return new Known(0, null, stackArea);
         }
         long tp = Sys.threadPointer();
-        long tls = Sys.tlsStaticInfo().map(TlsStaticInfo::size).orElse(page);
+        long tls = info.get().size();
         return new Known(tp, new Area("TCB and static TLS", down(tp - tls, page), up(tp + TCB_EXTENT, page),
                 "so " + TLS_DEATH), stackArea);
     }
@@ -98,10 +97,7 @@ final class ThreadMemory {
         long page = Sys.pageSize();
         long slots = 0;
         try (SelfMemory mem = SelfMemory.open()) {
-            OptionalLong n = mem.word(dtv - 16);
-            if (n.isPresent() && n.getAsLong() > 0 && n.getAsLong() < MAX_DTV_SLOTS) {
-                slots = n.getAsLong();
-            }
+            slots = mem.dtvSlots(dtv);
         } catch (RuntimeException e) {
             // No /proc/self/mem: the DTV's first page still counts.
         }

@@ -79,6 +79,19 @@ public final class SelfMemory implements Closeable {
         return b == null ? OptionalLong.empty() : OptionalLong.of(b.getLong(0));
     }
 
+    /**
+     * The slot count of a glibc DTV: the word glibc keeps just before it ({@code dtv[-1].counter}, at
+     * {@code dtv - 16}).
+     *
+     * @param dtv the DTV's address (the word at thread pointer + 8)
+     * @return the count, or 0 where the word is unreadable or not a plausible count (a DTV has a few
+     *     dozen slots; anything from 2^20 up means this is not a glibc DTV)
+     */
+    public long dtvSlots(long dtv) {
+        OptionalLong n = word(dtv - 16);
+        return n.isPresent() && n.getAsLong() > 0 && n.getAsLong() < (1 << 20) ? n.getAsLong() : 0;
+    }
+
     @Override
     public void close() {
         try {

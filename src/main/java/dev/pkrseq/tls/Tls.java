@@ -263,9 +263,7 @@ public final class Tls {
         try {
             long dtvLength = 0;
             if (mem != null) {
-                OptionalLong len = mem.word(dtv - 16);
-                // A DTV has a few dozen slots; anything else means this is not a glibc DTV.
-                dtvLength = len.isPresent() && len.getAsLong() > 0 && len.getAsLong() < (1 << 20) ? len.getAsLong() : 0;
+                dtvLength = mem.dtvSlots(dtv);
             }
             String exe = executable();
             List<TlsModule> modules = new ArrayList<>();
