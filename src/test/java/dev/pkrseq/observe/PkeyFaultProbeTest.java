@@ -28,7 +28,8 @@ class PkeyFaultProbeTest {
         assertFalse(r.survived(), r.describe());
         assertEquals("SIGSEGV", r.signal(), r.describe());
         assertEquals(PkeyFaultProbe.SEGV_PKUERR, r.siCode(), r.describe());
-        assertEquals("unknown", r.siCodeName(), "HotSpot has no name for SEGV_PKUERR");
+        assertEquals("SEGV_PKUERR", r.siCodeName(), r.describe());
+        assertTrue(r.crashLine().contains("si_code: 4 ("), r.crashLine());
         assertNotNull(r.page());
         assertEquals(r.page(), r.siAddr(), r.describe());
         assertTrue(r.addressMatches() && r.pkuFault());
