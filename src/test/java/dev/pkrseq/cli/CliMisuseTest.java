@@ -11,6 +11,7 @@ import dev.pkrseq.pkey.Pkeys;
 import dev.pkrseq.testing.CarriesOn;
 import dev.pkrseq.testing.Features;
 import dev.pkrseq.testing.JvmNotes;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -18,6 +19,7 @@ import org.junit.jupiter.api.Test;
  * standard error that names the problem, no stack trace and nothing on standard output; the next
  * command works.
  */
+@Tag("pku")
 class CliMisuseTest {
 
     /** Runs a misuse; asserts exit 2, one line naming the problem, no stack trace; then a valid command. */

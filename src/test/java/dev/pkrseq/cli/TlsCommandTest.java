@@ -14,9 +14,11 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.JsonNodeType;
 import dev.pkrseq.observe.ChildJvm;
 import dev.pkrseq.testing.Features;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 
 /** {@code pkrseq tls}: the report's shape, and what it shows about the JVM's threads. */
+@Tag("pku")
 class TlsCommandTest {
     private static final String HEX = "0x[0-9a-f]+";
 

@@ -15,9 +15,11 @@ import java.util.stream.Stream;
 
 import dev.pkrseq.pkey.PkeysUnavailableException;
 import dev.pkrseq.testing.Features;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 
 /** The real fault, taken by a child JVM; this JVM must live and keep no file. */
+@Tag("pku")
 class PkeyFaultProbeTest {
 
     @Test
