@@ -44,7 +44,8 @@ public final class PkeyFaultProbe {
      * @param signal the fault signal from the crash log's siginfo line, for example "SIGSEGV"; null
      *     without a crash log
      * @param siCode si_code from the crash log; null without a crash log
-     * @param siCodeName HotSpot's name for si_code ("unknown" for SEGV_PKUERR); null without a crash log
+     * @param siCodeName si_code by name, for example "SEGV_PKUERR" (HotSpot's crash log says "unknown");
+     *     null without a crash log
      * @param siAddr si_addr from the crash log; null without a crash log
      * @param survived the child read the page and lived: the fault did not happen
      * @param crashLine the crash log's siginfo line, as HotSpot wrote it; null without a crash log
@@ -75,7 +76,7 @@ public final class PkeyFaultProbe {
         /**
          * The outcome in one line.
          *
-         * @return for example {@code SIGSEGV, si_code 4 (unknown), si_addr 0x7f.. = page; exit 134 (SIGABRT)}
+         * @return for example {@code SIGSEGV, si_code 4 (SEGV_PKUERR), si_addr 0x7f.. = page; exit 134 (SIGABRT)}
          */
         public String describe() {
             if (survived) {

@@ -12,6 +12,7 @@ import java.util.Map;
 
 import dev.pkrseq.testing.Features;
 import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -21,6 +22,7 @@ import org.junit.jupiter.api.Test;
  * with its own {@code java.io.tmpdir}: any file there afterwards is a leak, whatever else runs on this
  * machine, and that child counts its own live descendants.
  */
+@Tag("pku")
 class ChildJvmMisuseTest {
     private static final Map<String, ChildJvm.Result> RUNS = new HashMap<>();
     private static final Map<String, Path> DIRS = new HashMap<>();

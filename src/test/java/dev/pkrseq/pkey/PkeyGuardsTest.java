@@ -15,6 +15,7 @@ import dev.pkrseq.proc.Smaps;
 import dev.pkrseq.sys.Sys;
 import dev.pkrseq.sys.ThreadStack;
 import dev.pkrseq.testing.Features;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.function.Executable;
 
@@ -22,6 +23,7 @@ import org.junit.jupiter.api.function.Executable;
  * Every guard: the exception's type and message, nothing changed, and the JVM carries on. The guards
  * that need no hardware run everywhere, because they are checked before any native call.
  */
+@Tag("pku")
 class PkeyGuardsTest {
     private static final int RW = Sys.PROT_READ | Sys.PROT_WRITE;
 

@@ -19,6 +19,7 @@ import dev.pkrseq.sys.NativeException;
 import dev.pkrseq.sys.Sys;
 import dev.pkrseq.testing.CarriesOn;
 import dev.pkrseq.testing.Features;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.function.Executable;
 
@@ -27,6 +28,7 @@ import org.junit.jupiter.api.function.Executable;
  * exception type, a message that names the problem, and the JVM carries on ({@link CarriesOn}). Rows
  * whose guard fires before any native call run on every machine; the rest need protection keys.
  */
+@Tag("pku")
 class PkeyMisuseTest {
     private static final int RW = Sys.PROT_READ | Sys.PROT_WRITE;
 

@@ -19,9 +19,11 @@ import dev.pkrseq.sys.NativeException;
 import dev.pkrseq.sys.Sys;
 import dev.pkrseq.testing.Features;
 import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 
 /** Keys, rights and tagging on a machine with protection keys, one observed behaviour per test. */
+@Tag("pku")
 class ProtectionKeyTest {
     private static final int RW = Sys.PROT_READ | Sys.PROT_WRITE;
 

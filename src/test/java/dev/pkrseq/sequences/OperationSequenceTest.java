@@ -49,6 +49,7 @@ import dev.pkrseq.rseq.Rseq;
  * <p>The default build runs 200 sequences here and 2 batches of 50 in children; {@code mvn verify -Pstress}
  * adds 10,000 here and 100 batches of 100 in children.
  */
+@Tag("pku")
 class OperationSequenceTest {
 
     @Property(tries = 200, edgeCases = EdgeCasesMode.NONE)

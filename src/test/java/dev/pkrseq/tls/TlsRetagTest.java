@@ -15,6 +15,7 @@ import dev.pkrseq.pkey.Rights;
 import dev.pkrseq.pkey.VirtualThreadException;
 import dev.pkrseq.sys.Sys;
 import dev.pkrseq.testing.Features;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -22,6 +23,7 @@ import org.junit.jupiter.api.Test;
  * carries a key dies of a signal or an implicit null check, and this test JVM must live. The refusals run
  * here, because they happen before any page is tagged.
  */
+@Tag("pku")
 class TlsRetagTest {
     private static TlsRetagProbe.Report report;
 
