@@ -55,7 +55,7 @@ class SuiteTest {
     @Test
     void aCrashedForkAndAThrowingBenchmarkAreReportedAndTheSuiteGoesOnAndExitsOne(@TempDir Path results) throws Exception {
         TreeSet<String> cwdCrashLogs = HsErr.list(CWD);
-        Outcome o = run(results, invocation("crash, throw and work", "FixtureBench"),
+        Outcome o = run(results, invocation("crash, throw and work", "FixtureBench.(crashesFork|throwsAlways|fine)$"),
                 invocation("after the crash", "FixtureBench.fine$"));
 
         assertEquals(1, o.exit(), o.console());
@@ -124,6 +124,24 @@ class SuiteTest {
         // Every ratio's reason names the failed invocations: they may have held its benchmarks.
         assertTrue(o.md().contains("n/a: not in this run (rseqCpuId, plainLoad); the invocation 'no match' failed"
                 + " (exit status 1); the invocation 'bad arguments' failed (exit status 2)"), o.md());
+        assertNoParts(results);
+    }
+
+    @Test
+    void aJmhHostThatDiesIsReportedWithTheBenchmarkItWasRunningAndTheSuiteGoesOn(@TempDir Path results) throws Exception {
+        Outcome o = run(results, invocation("host killed", "FixtureBench.killsItsHost$"),
+                invocation("after", "FixtureBench.fine$"));
+        assertEquals(1, o.exit(), o.console());
+        assertEquals(1, o.run().results().size(), "the next invocation ran");
+        Failure f = o.run().failures().get(0);
+        assertEquals(1, o.run().failures().size(), o.run().failures().toString());
+        assertEquals(Failure.Kind.INVOCATION, f.kind());
+        assertEquals(137, f.exitStatus(), "SIGKILL");
+        assertEquals("FixtureBench.killsItsHost", f.label(), "the benchmark the host was running");
+        assertEquals(List.of("the JMH host exited with status 137"), f.detail());
+        assertTrue(o.md().contains("n/a: not in this run") && o.md().contains("### FixtureBench.killsItsHost\n\nIn the"
+                + " invocation 'host killed': the JMH invocation failed: exit status 137 (SIGKILL): the JMH host exited"
+                + " with status 137."), o.md());
         assertNoParts(results);
     }
 
