@@ -196,7 +196,7 @@ class PkeyMisuseTest {
             try {
                 MemorySegment deep = Sys.memory(Sys.threadStack().low() + 32 * Pages.size(), Pages.size());
                 try (ProtectionKey key = ProtectionKey.allocate(Rights.READ_WRITE)) {
-                    key.protect(deep, RW);
+                    key.protect(deep, RW, Hazard.MAY_KILL_THIS_JVM);
                     try {
                         ThreadMemoryTaggedException e = refused(ThreadMemoryTaggedException.class,
                                 () -> key.setRights(Rights.NO_ACCESS), "refusing to set key " + key.number() + " to no-access",
@@ -204,7 +204,7 @@ class PkeyMisuseTest {
                         assertEquals(key.number(), e.key());
                         assertEquals(Rights.READ_WRITE, key.rights(), "nothing was changed");
                     } finally {
-                        ProtectionKey.DEFAULT.protect(deep, RW);
+                        ProtectionKey.DEFAULT.protect(deep, RW, Hazard.MAY_KILL_THIS_JVM);
                     }
                 }
             } catch (Throwable e) {
