@@ -7,6 +7,7 @@ import dev.pkrseq.bench.NanoBenchmark;
 import dev.pkrseq.sys.Sys;
 import dev.pkrseq.tls.Tls;
 import dev.pkrseq.tls.TlsLayout;
+import dev.pkrseq.tls.TlsRetag;
 import org.openjdk.jmh.annotations.Benchmark;
 import org.openjdk.jmh.annotations.Fork;
 import org.openjdk.jmh.annotations.Level;
@@ -67,15 +68,16 @@ public class TagBench extends NanoBenchmark {
     }
 
     /**
-     * The TLS issue's retag of the benchmark thread's static TLS (the exact pages, then the DTV page when
-     * apart) and its restore. The fork runs interpreted: while the TLS carries a key, a compiled
-     * safepoint poll (a SIGSEGV by design) would kill the JVM, because signal handlers run with the
-     * initial PKRU. The time is the system calls'; the interpreter adds little to them.
+     * The TLS issue's retag of the benchmark thread's static TLS (the exact pages; the DTV page, which
+     * shares a malloc page with other threads' chunks, is left out) and its restore. The fork runs
+     * interpreted: while the TLS carries a key, a compiled safepoint poll (a SIGSEGV by design) would kill
+     * the JVM, because signal handlers run with the initial PKRU. The time is the system calls'; the
+     * interpreter adds little to them.
      */
     @Benchmark
     @Fork(value = 3, jvmArgsAppend = {"--enable-native-access=ALL-UNNAMED", "-Xint"})
     public void tlsRetagRestore(ThreadTls tls) {
-        Tls.retag(a, tls.layout).restore();
+        Tls.retag(a, tls.layout, Hazard.MAY_KILL_THIS_JVM, TlsRetag.Option.WITHOUT_DTV_PAGE).restore();
     }
 
     /** The benchmark thread's TLS map, computed once on that thread. */
