@@ -1,6 +1,7 @@
 package dev.pkrseq.pkey;
 
 import java.lang.foreign.Arena;
+import java.lang.ref.WeakReference;
 import java.lang.foreign.MemorySegment;
 import java.util.Map;
 import java.util.NavigableMap;
@@ -21,8 +22,16 @@ import dev.pkrseq.sys.Sys;
  * (a raw {@link Sys#munmap}, a foreign call): that voids the record for them.
  */
 final class OwnedPages {
-    /** One mapping: {@code [start, end)}, unmapped when {@code scope} closes. */
-    record Mapping(long start, long end, MemorySegment.Scope scope) {
+    /**
+     * One mapping: {@code [start, end)}, unmapped when its scope closes. The scope is held weakly: an
+     * automatic arena's scope must stay collectable, since its collection is what unmaps the pages.
+     */
+    record Mapping(long start, long end, WeakReference<MemorySegment.Scope> scope) {
+        /** Whether a segment with this scope is the mapping's own segment or a slice of it. */
+        boolean ownedThrough(MemorySegment.Scope s) {
+            MemorySegment.Scope own = scope.get();
+            return own != null && own.equals(s);
+        }
     }
 
     /** start -> mapping; the mappings never overlap. */
@@ -47,7 +56,7 @@ final class OwnedPages {
                 Sys.munmap(address, bytes);
                 throw e;
             }
-            MAPPINGS.put(address, new Mapping(address, address + bytes, segment.scope()));
+            MAPPINGS.put(address, new Mapping(address, address + bytes, new WeakReference<>(segment.scope())));
             // Tags pkrseq once recorded here for memory it did not map describe memory that is gone.
             TagRegistry.assign(address, address + bytes, 0);
             return segment;

@@ -426,7 +426,7 @@ public final class ProtectionKey implements AutoCloseable {
         long start = segment.address();
         long end = start + segment.byteSize();
         OwnedPages.Mapping m = OwnedPages.containing(start, end);
-        if (m != null && m.scope().equals(segment.scope())) {
+        if (m != null && m.ownedThrough(segment.scope())) {
             return true;
         }
         if (hazard == Hazard.MAY_KILL_THIS_JVM) {
