@@ -96,10 +96,18 @@ final class NotOwned {
                 return false;
             }
         }
+        // heap_info: ar_ptr (the arena, inside the first heap of an arena), prev (the arena's previous heap, another
+        // block), size and mprotect_size (page multiples up to the block; the arena may grow between the smaps
+        // read and this one, so the mapping's size is no bound).
         try (SelfMemory mem = SelfMemory.open()) {
+            long arena = mem.word(v.start()).orElse(0);
+            long prev = mem.word(v.start() + 8).orElse(0);
             long size = mem.word(v.start() + 16).orElse(0);
             long mprotectSize = mem.word(v.start() + 24).orElse(0);
-            return size > 0 && size <= mprotectSize && mprotectSize <= ARENA_BLOCK && v.size() >= mprotectSize;
+            boolean sizes = size > 0 && size <= mprotectSize && mprotectSize <= ARENA_BLOCK
+                    && (mprotectSize & (Pages.size() - 1)) == 0;
+            boolean linked = (arena > v.start() && arena < blockEnd) || (prev != 0 && (prev & (ARENA_BLOCK - 1)) == 0);
+            return sizes && linked;
         } catch (RuntimeException e) {
             return false;
         }
