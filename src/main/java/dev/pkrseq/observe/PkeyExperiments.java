@@ -158,7 +158,7 @@ public final class PkeyExperiments {
     static final class KernelWriteDenied extends PkeyExperiment {
         KernelWriteDenied() {
             super("pkey.kernel-write-denied", "kernel writes a page under no-write",
-                    "read(pipe, page) fails with EFAULT under no-write; the kernel's read succeeds");
+                    "futex(FUTEX_WAKE_OP, add 0) on the page fails with EFAULT under no-write; the kernel's read succeeds");
         }
 
         @Override
