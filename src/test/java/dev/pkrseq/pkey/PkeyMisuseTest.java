@@ -388,6 +388,9 @@ class PkeyMisuseTest {
             try (ProtectionKey key = ProtectionKey.allocate(Rights.READ_WRITE)) {
                 key.protect(raw, RW, Hazard.MAY_KILL_THIS_JVM);
                 assertEquals(key.number(), dev.pkrseq.observe.PageKeys.of(raw).key(0));
+                // The refused free names the remedy that works for such memory.
+                refused(KeyInUseException.class, key::close, "refusing to free protection key " + key.number(),
+                        "ProtectionKey.DEFAULT.protect(segment, prot, Hazard.MAY_KILL_THIS_JVM)");
                 ProtectionKey.DEFAULT.protect(raw, RW, Hazard.MAY_KILL_THIS_JVM);
             }
         } finally {
