@@ -202,6 +202,9 @@ final class Race<S> {
                     slot.prepared = prepare.act(s);
                     arrived.incrementAndGet();
                     while (arrived.get() < 2) {
+                        if (slot.round == Integer.MIN_VALUE) {
+                            return; // the other actor failed and the race was called off
+                        }
                         Thread.onSpinWait();
                     }
                     int spins = ThreadLocalRandom.current().nextInt(jitter + 1);
