@@ -140,9 +140,9 @@ interface KeyOps {
             }
         }
 
-        /** About 20 microseconds: the window between check and act that the old code left open. */
+        /** About 100 microseconds: the window between check and act that the old code left open, widened. */
         private static void widen() {
-            long end = System.nanoTime() + 20_000;
+            long end = System.nanoTime() + 100_000;
             while (System.nanoTime() < end) {
                 Thread.onSpinWait();
             }
