@@ -12,6 +12,7 @@ import java.util.function.Consumer;
 import java.util.function.Supplier;
 
 import dev.pkrseq.sys.NativeException;
+import dev.pkrseq.sys.Sys;
 import jdk.jfr.Event;
 import jdk.jfr.Name;
 import jdk.jfr.StackTrace;
@@ -136,8 +137,8 @@ final class Race<S> {
         AtomicReference<S> state = new AtomicReference<>();
         AtomicInteger arrived = new AtomicInteger();
         Thread main = Thread.currentThread();
-        Thread ta = actor("race-a", sa, prepareA, a, state, arrived, main);
-        Thread tb = actor("race-b", sb, prepareB, b, state, arrived, main);
+        Thread ta = actor("race-a", 0, sa, prepareA, a, state, arrived, main);
+        Thread tb = actor("race-b", 1, sb, prepareB, b, state, arrived, main);
         int done = 0;
         int forbidden = 0;
         try {
@@ -190,9 +191,28 @@ final class Race<S> {
         return new Outcomes(name, done, counts, examples, ta.threadId(), tb.threadId());
     }
 
-    private Thread actor(String threadName, Slot slot, Actor<S> prepare, Actor<S> act, AtomicReference<S> state,
-            AtomicInteger arrived, Thread main) {
+    /**
+     * Pins an actor to a CPU of its own, where there are two: woken from park, both actors could otherwise land
+     * on one CPU and take turns, and nothing would overlap.
+     */
+    private static void pin(int index) {
+        java.util.BitSet allowed = Sys.schedGetaffinity(0);
+        if (allowed.cardinality() < 2) {
+            return;
+        }
+        int cpu = allowed.nextSetBit(0);
+        for (int i = 0; i < index; i++) {
+            cpu = allowed.nextSetBit(cpu + 1);
+        }
+        java.util.BitSet one = new java.util.BitSet();
+        one.set(cpu);
+        Sys.schedSetaffinity(0, one);
+    }
+
+    private Thread actor(String threadName, int index, Slot slot, Actor<S> prepare, Actor<S> act,
+            AtomicReference<S> state, AtomicInteger arrived, Thread main) {
         return Thread.ofPlatform().name(threadName).start(() -> {
+            pin(index);
             int seen = -1;
             while (true) {
                 int r;

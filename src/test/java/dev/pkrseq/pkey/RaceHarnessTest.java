@@ -47,12 +47,14 @@ class RaceHarnessTest {
     @Test
     void theHarnessCatchesALostUpdate() throws Exception {
         Race.Outcomes o = race(false).run(1_000, 3);
+        System.out.println(o);
         assertTrue(o.forbidden() > 0, o.toString());
     }
 
     @Test
     void anAtomicIncrementLosesNothingAndBothOrdersComeUp() throws Exception {
         Race.Outcomes o = race(true).run(1_000, 0);
+        System.out.println(o);
         assertEquals(0, o.forbidden(), o.toString());
         assertEquals(2, o.allowedKinds(), o.toString());
         assertEquals(1_000, o.iterations());
