@@ -1,6 +1,5 @@
 package dev.pkrseq.observe;
 
-import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 
 import dev.pkrseq.sys.Errno;
@@ -42,10 +41,6 @@ public final class AccessProbe {
      */
     static final int WAKE_OP_COMPARE = -1365;
 
-    /** The probe's own futex word, which nobody waits on: the first address of FUTEX_WAKE_OP. */
-    private static final ThreadLocal<MemorySegment> WAKE_WORD =
-            ThreadLocal.withInitial(() -> Arena.ofAuto().allocate(4, 4));
-
     private AccessProbe() {
     }
 
@@ -81,14 +76,13 @@ public final class AccessProbe {
     public static boolean canWrite(long address, int length) {
         checkLength(length);
         long page = Sys.pageSize();
-        long wake = WAKE_WORD.get().address();
         int addZero = Sys.futexOp(Sys.FUTEX_OP_ADD, 0, Sys.FUTEX_OP_CMP_EQ, WAKE_OP_COMPARE);
         long end = address + length;
         for (long p = address & -page; Long.compareUnsigned(p, end) < 0; p += page) {
             // An aligned word never crosses a page, so it lies on the page even when it begins before the range.
             long word = Math.max(p, address) & ~3L;
             try {
-                Sys.futexWakeOp(wake, 0, 0, word, addZero);
+                Sys.futexWakeOp(word, addZero);
             } catch (NativeException e) {
                 if (e.errno() == Errno.EFAULT) {
                     return false;

@@ -102,6 +102,7 @@ public final class TlsRetagChild {
             String deny;
             String scoped;
             Rights rightsAfter;
+            quiesce(l, errno);
             TlsRetag r = Tls.retag(key, l, Hazard.MAY_KILL_THIS_JVM, TlsRetag.Option.WITH_SHARED_DTV_PAGE);
             out("signalsBlocked", r.signalsBlocked());
             try {
@@ -143,6 +144,19 @@ public final class TlsRetagChild {
             out("allocatable", Pkeys.allocatableNow());
         }
         out("done", true);
+    }
+
+    /**
+     * Makes a garbage collection in the tagged window unlikely: runs the probes once (their classes and the
+     * thread's native-call buffers are then loaded), and collects now, so that the window's few allocations
+     * (the smaps read) fit in an empty young generation. A collection while the pages carry the key would
+     * kill this JVM: the collector scans this thread's outermost frames, which lie on the static TLS's lowest
+     * page.
+     */
+    private static void quiesce(TlsLayout l, long errno) {
+        AccessProbe.canRead(l.tcbPage(), 8);
+        AccessProbe.canWrite(errno, 4);
+        System.gc();
     }
 
     /** Tags only the DTV page (signals blocked meanwhile) and asks to deny the key: the guard must name the DTV. */

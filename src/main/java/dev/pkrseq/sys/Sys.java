@@ -736,12 +736,26 @@ public final class Sys {
     }
 
     /**
-     * {@code futex(uaddr, FUTEX_WAKE_OP | FUTEX_PRIVATE_FLAG, nrWake, nrWake2, uaddr2, op)}: atomically
-     * applies {@code op} to the word at {@code uaddr2} as the calling thread (the kernel's access obeys its
-     * PKRU and the page's protection; a denied access is EFAULT), then wakes up to {@code nrWake} waiters
-     * on {@code uaddr} and, when the comparison held, up to {@code nrWake2} on {@code uaddr2}. Note that
-     * the kernel wakes one waiter before it compares the count, so a count of 0 still wakes one where
-     * a waiter is queued.
+     * {@code futex(uaddr, FUTEX_WAKE_OP | FUTEX_PRIVATE_FLAG, 0, 0, uaddr2, op)} with {@code uaddr} a word of
+     * the calling thread's own scratch buffer, which nobody waits on: atomically applies {@code op} to the
+     * word at {@code uaddr2} as the calling thread (the kernel's access obeys its PKRU and the page's
+     * protection; a denied access is EFAULT), then wakes waiters on {@code uaddr2} when the comparison held.
+     * Note that the kernel wakes one waiter before it compares the count, so a count of 0 still wakes one
+     * where a waiter is queued. Allocates nothing after the thread's first call into this class.
+     *
+     * @param uaddr2 the 4-byte aligned word the operation changes
+     * @param op {@link #futexOp}
+     * @return the number of waiters woken
+     * @throws NativeException EFAULT when the thread may not write {@code uaddr2}, EINVAL for an unaligned
+     *     word
+     */
+    public static int futexWakeOp(long uaddr2, int op) {
+        return futexWakeOp(PER_THREAD.get().scratch.address() + SCRATCH_SIZE - 8, 0, 0, uaddr2, op);
+    }
+
+    /**
+     * {@code futex(uaddr, FUTEX_WAKE_OP | FUTEX_PRIVATE_FLAG, nrWake, nrWake2, uaddr2, op)}, see
+     * {@link #futexWakeOp(long, int)}.
      *
      * @param uaddr a 4-byte aligned word
      * @param nrWake waiters to wake on {@code uaddr}

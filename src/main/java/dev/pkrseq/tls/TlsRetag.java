@@ -42,6 +42,10 @@ import dev.pkrseq.sys.Sys;
  *   <li><b>Synchronous signals, which cannot be blocked</b>: an implicit null check (a
  *       NullPointerException raised on a null field or array access, in the interpreter too), a safepoint
  *       or handshake poll in compiled Java code, a stack bang, a SIGBUS on a truncated mapped file.</li>
+ *   <li><b>A garbage collection</b> (or any stack walk of this thread by another, such as a profiler's): the
+ *       collector scans this thread's outermost frames, which share the static TLS's lowest page (observed
+ *       in the PKU guest: a serial GC thread died in {@code frame::oops_interpreted_do}). Allocate as little
+ *       as possible in the window, and collect before it.</li>
  *   <li><b>Another thread</b> touching the TCB page (glibc's pthread_kill and pthread_getcpuclockid read
  *       this thread's struct pthread, for example for {@code ThreadMXBean.getThreadCpuTime}), or
  *       touching the DTV page, which for a thread glibc created lies on the malloc heap among other
