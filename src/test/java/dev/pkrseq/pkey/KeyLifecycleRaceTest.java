@@ -312,7 +312,8 @@ class KeyLifecycleRaceTest {
 
     @Test
     void brokenTwinOfArenaCloseAndProtectIsCaught() throws Exception {
-        KeyOps.Broken twin = new KeyOps.Broken(Sys.pkeyAlloc(0, Sys.PKEY_DISABLE_ACCESS));
+        // A shared arena's close (a handshake with every thread) and the new mapping take a while: a 20 ms window.
+        KeyOps.Broken twin = new KeyOps.Broken(Sys.pkeyAlloc(0, Sys.PKEY_DISABLE_ACCESS), 20_000_000);
         try {
             assertCaught(arenaVersusProtect(twin).run(TWIN_ITERATIONS, 3));
         } finally {

@@ -63,11 +63,19 @@ interface KeyOps {
     /** The old logic, kept as a twin the race harness must catch. */
     final class Broken implements KeyOps {
         private final int number;
+        private final long window;
         private volatile boolean closed;
         private volatile boolean tagged;
 
+        /** The old logic with a 100 us window between check and act. */
         Broken(int number) {
+            this(number, 100_000);
+        }
+
+        /** The old logic with a given window, in nanoseconds, between check and act. */
+        Broken(int number, long window) {
             this.number = number;
+            this.window = window;
         }
 
         @Override
@@ -140,9 +148,9 @@ interface KeyOps {
             }
         }
 
-        /** About 100 microseconds: the window between check and act that the old code left open, widened. */
-        private static void widen() {
-            long end = System.nanoTime() + 100_000;
+        /** The window between check and act that the old code left open, widened. */
+        private void widen() {
+            long end = System.nanoTime() + window;
             while (System.nanoTime() < end) {
                 Thread.onSpinWait();
             }
