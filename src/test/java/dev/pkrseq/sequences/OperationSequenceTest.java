@@ -156,7 +156,7 @@ class OperationSequenceTest {
         Arbitrary<Step> step = Combinators.combine(Arbitraries.integers().between(0, 3), kind,
                 Arbitraries.integers().between(-1, 5), Arbitraries.integers().between(0, 5),
                 Arbitraries.integers().between(0, 7), Arbitraries.of("read-write", "no-write", "no-access"),
-                Arbitraries.of("rw", "rw", "r", "rw!", "r!"), Arbitraries.of("heap", "unaligned", "partial", "malloc", "alias"))
+                Arbitraries.of("rw", "rw!", "rw!", "r", "r!"), Arbitraries.of("heap", "unaligned", "partial", "malloc", "alias"))
                 .as((t, k, key, region, page, rights, prot, misuse) -> Step.of(t, k, key, region, page, switch (k) {
                     case ALLOC, RIGHTS, SCOPED -> rights;
                     case MAP -> region % 2 == 0 ? "raw" : "arena";
