@@ -11,7 +11,7 @@ import dev.pkrseq.sys.Sys;
  * {@link Broken} is its BROKEN TWIN, the lifecycle as it was before issue 13 (close synchronized, tagging and
  * rights changes unlocked: check, then act; a scope restores its bits whatever happened to the key; tagging
  * passes the raw address after checking that the arena is alive), with the window between check and act
- * widened by a short spin so that the race comes up in a few hundred iterations instead of a few million.
+ * widened by a spin so that the race comes up in a few iterations instead of a few million.
  */
 interface KeyOps {
     int number();
@@ -67,9 +67,13 @@ interface KeyOps {
         private volatile boolean closed;
         private volatile boolean tagged;
 
-        /** The old logic with a 100 us window between check and act. */
+        /**
+         * The old logic with a 2 ms window between check and act: longer than the actors' random start offsets
+         * (a few microseconds of spinning on hardware, up to a millisecond or so under TCG), so that about every
+         * other race overlaps.
+         */
         Broken(int number) {
-            this(number, 100_000);
+            this(number, 2_000_000);
         }
 
         /** The old logic with a given window, in nanoseconds, between check and act. */
