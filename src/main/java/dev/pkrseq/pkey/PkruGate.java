@@ -10,6 +10,10 @@ import dev.pkrseq.sys.Sys;
  * gives: key 0 may not be denied, a virtual thread may not touch PKRU, a key that tags this thread's stack,
  * TCB and static TLS or DTV may not be denied on this thread, and PKRU must exist at all.
  *
+ * <p>The one write that does not come here is the kernel's own: {@code pkey_alloc} sets the allocating
+ * thread's bits for the number it hands out, which was free, so no page pkrseq knows of carries it
+ * ({@link ProtectionKey#close()} refuses to free a key that pages carry).
+ *
  * <p>Cost on the hot path (a key that tags no memory pkrseq does not own): two compares, the virtual
  * thread check, one volatile read, the support check; no allocation, no lock, no smaps.
  */
