@@ -54,9 +54,9 @@ final class NotOwned {
         }
         if (path.isEmpty() || path.startsWith("[anon")) {
             String name = path.isEmpty() ? "" : " " + path;
-            if (arenaLayout(vmas, v)) {
-                return malloc(action, start, end, "a glibc malloc arena (anonymous" + name + " " + range
-                        + ", at the start of a 64 MiB-aligned block)");
+            if (arenaLayout(v, first)) {
+                return malloc(action, start, end, String.format("a glibc malloc arena (its heap at 0x%x, in anonymous%s %s)",
+                        first & -ARENA_BLOCK, name, range));
             }
             return UntaggableSegmentException.notOwned(UntaggableSegmentException.Reason.ANONYMOUS, action, start, end,
                     "anonymous memory pkrseq did not map (" + range + name + ": the Java heap, JIT code, metaspace, a"
@@ -79,35 +79,29 @@ final class NotOwned {
     }
 
     /**
-     * Whether an anonymous mapping is a glibc malloc arena's heap: it starts a 64 MiB-aligned block that it,
-     * and the inaccessible reserve after it, fill exactly, and its first bytes are glibc's {@code heap_info}
-     * ({@code ar_ptr, prev, size, mprotect_size}) with sizes that fit the block. Read through
-     * /proc/self/mem, where a wrong guess is an error and not a fault.
+     * Whether {@code address}, in anonymous mapping {@code v}, lies in a glibc malloc arena's heap: each heap
+     * starts a 64 MiB-aligned block with glibc's {@code heap_info} ({@code ar_ptr, prev, size,
+     * mprotect_size}), and its read-write part is the first {@code mprotect_size} bytes of the block. The
+     * mapping as smaps shows it may be larger, where the kernel merged the heap with a neighbour of the same
+     * protection, so the header is what decides. Read through /proc/self/mem, where a wrong guess is an error
+     * and not a fault.
      */
-    private static boolean arenaLayout(List<Vma> vmas, Vma v) {
-        if ((v.start() & (ARENA_BLOCK - 1)) != 0 || v.size() > ARENA_BLOCK) {
+    private static boolean arenaLayout(Vma v, long address) {
+        long base = address & -ARENA_BLOCK;
+        if (Long.compareUnsigned(base, v.start()) < 0) {
             return false;
         }
-        long blockEnd = v.start() + ARENA_BLOCK;
-        if (v.end() != blockEnd) {
-            Optional<Vma> rest = Smaps.containing(vmas, v.end());
-            if (rest.isEmpty() || rest.get().start() != v.end() || rest.get().end() != blockEnd
-                    || !rest.get().perms().startsWith("---") || !rest.get().path().isEmpty()) {
-                return false;
-            }
-        }
-        // heap_info: ar_ptr (the arena, inside the first heap of an arena), prev (the arena's previous heap, another
-        // block), size and mprotect_size (page multiples up to the block; the arena may grow between the smaps
-        // read and this one, so the mapping's size is no bound).
+        // ar_ptr is the arena, inside the first heap of an arena; prev is the arena's previous heap, another block.
+        // size and mprotect_size are page multiples up to the block (the arena may grow after the smaps read).
         try (SelfMemory mem = SelfMemory.open()) {
-            long arena = mem.word(v.start()).orElse(0);
-            long prev = mem.word(v.start() + 8).orElse(0);
-            long size = mem.word(v.start() + 16).orElse(0);
-            long mprotectSize = mem.word(v.start() + 24).orElse(0);
+            long arena = mem.word(base).orElse(0);
+            long prev = mem.word(base + 8).orElse(0);
+            long size = mem.word(base + 16).orElse(0);
+            long mprotectSize = mem.word(base + 24).orElse(0);
             boolean sizes = size > 0 && size <= mprotectSize && mprotectSize <= ARENA_BLOCK
                     && (mprotectSize & (Pages.size() - 1)) == 0;
-            boolean linked = (arena > v.start() && arena < blockEnd) || (prev != 0 && (prev & (ARENA_BLOCK - 1)) == 0);
-            return sizes && linked;
+            boolean linked = (arena > base && arena < base + ARENA_BLOCK) || (prev != 0 && (prev & (ARENA_BLOCK - 1)) == 0);
+            return sizes && linked && Long.compareUnsigned(address, base + mprotectSize) < 0;
         } catch (RuntimeException e) {
             return false;
         }

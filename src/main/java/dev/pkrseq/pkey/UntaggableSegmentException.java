@@ -27,9 +27,9 @@ public final class UntaggableSegmentException extends PkeyMisuseException {
         /** The segment's arena is closed: its pages may be unmapped or already reused. */
         CLOSED,
         /**
-         * Memory of the C heap: {@code [heap]}, or a glibc malloc arena (an anonymous mapping at the start of a
-         * 64 MiB-aligned block). Where {@code Arena.allocate} puts its segments: their pages hold other
-         * chunks too, and go back to malloc when the arena closes.
+         * Memory of the C heap: {@code [heap]}, or a glibc malloc arena (a heap at the start of a 64 MiB-aligned
+         * block, known by its {@code heap_info} header). Where {@code Arena.allocate} puts its segments: their
+         * pages hold other chunks too, and go back to malloc when the arena closes.
          */
         MALLOC,
         /**
