@@ -5,6 +5,7 @@ import java.util.ArrayList;
 import java.util.Collections;
 import java.util.List;
 
+import dev.pkrseq.pkey.PageWalk;
 import dev.pkrseq.proc.Smaps;
 import dev.pkrseq.proc.Vma;
 import dev.pkrseq.sys.Sys;
@@ -59,13 +60,20 @@ public record PageKeys(long address, long pageSize, List<Integer> keys, int mapp
      *
      * @param vmas the snapshot, in address order
      * @param address start, rounded down to a page
-     * @param length bytes, rounded up to whole pages
+     * @param length bytes, rounded up to whole pages; at most {@link PageWalk#MAX_PAGES} pages
      * @return the report
+     * @throws IllegalArgumentException for a range of more than {@link PageWalk#MAX_PAGES} pages, refused
+     *     before anything is read: the report holds one entry per page
      */
     public static PageKeys of(List<Vma> vmas, long address, long length) {
         long page = Sys.pageSize();
         long start = address & -page;
         long end = (address + length + page - 1) & -page;
+        if (length < 0 || Long.compareUnsigned(end - start, (long) PageWalk.MAX_PAGES * page) > 0) {
+            throw new IllegalArgumentException("cannot report the keys of " + Long.toUnsignedString(length) + " bytes page"
+                    + " by page: the report holds one entry per page and is limited to " + PageWalk.MAX_PAGES
+                    + " pages; ask for slices");
+        }
         List<Vma> over = Smaps.overlapping(vmas, start, end);
         List<Integer> keys = new ArrayList<>();
         int v = 0;

@@ -48,4 +48,15 @@ class PageKeysTest {
             Sys.munmap(a, 3 * page);
         }
     }
+
+    @Test
+    void aRangeOfMorePagesThanAReportHoldsIsRefusedBeforeReadingSmaps() {
+        long page = Sys.pageSize();
+        IllegalArgumentException e = org.junit.jupiter.api.Assertions.assertThrows(IllegalArgumentException.class,
+                () -> PageKeys.of(List.of(), 0x10000000L, (dev.pkrseq.pkey.PageWalk.MAX_PAGES + 1L) * page));
+        org.junit.jupiter.api.Assertions.assertTrue(e.getMessage().contains("limited to "
+                + dev.pkrseq.pkey.PageWalk.MAX_PAGES + " pages"), e.getMessage());
+        assertEquals(dev.pkrseq.pkey.PageWalk.MAX_PAGES, PageKeys.of(List.of(), 0x10000000L,
+                dev.pkrseq.pkey.PageWalk.MAX_PAGES * page).keys().size());
+    }
 }

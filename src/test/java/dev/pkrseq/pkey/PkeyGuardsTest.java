@@ -269,7 +269,7 @@ class PkeyGuardsTest {
                 long page = stack.low() + 32 * Pages.size();
                 MemorySegment seg = Sys.memory(page, Pages.size());
                 try (ProtectionKey key = ProtectionKey.allocate(Rights.READ_WRITE)) {
-                    key.protect(seg, RW);
+                    key.protect(seg, RW, Hazard.MAY_KILL_THIS_JVM);
                     try {
                         ThreadMemoryTaggedException e = assertThrows(ThreadMemoryTaggedException.class,
                                 () -> key.setRights(Rights.NO_ACCESS));
@@ -277,7 +277,7 @@ class PkeyGuardsTest {
                         assertThrows(ThreadMemoryTaggedException.class, () -> key.withRights(Rights.NO_WRITE));
                         assertEquals(Rights.READ_WRITE, key.rights(), "nothing was changed");
                     } finally {
-                        ProtectionKey.DEFAULT.protect(seg, RW);
+                        ProtectionKey.DEFAULT.protect(seg, RW, Hazard.MAY_KILL_THIS_JVM);
                     }
                 }
             } catch (Throwable e) {

@@ -104,7 +104,7 @@ public class TagBench extends NanoBenchmark {
     @Fork(value = 3, jvmArgsAppend = {ThreadTls.NATIVE_ACCESS, ThreadTls.INTERPRETED, ThreadTls.EXPERIMENTAL,
         ThreadTls.EPSILON, ThreadTls.HEAP})
     public void tlsRetagRestore(ThreadTls tls) {
-        Tls.retag(a, tls.layout, TlsRetag.Option.WITHOUT_DTV_PAGE).restore();
+        Tls.retag(a, tls.layout, Hazard.MAY_KILL_THIS_JVM, TlsRetag.Option.WITHOUT_DTV_PAGE).restore();
     }
 
     /**
