@@ -1,0 +1,86 @@
+package dev.pkrseq.observe;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+
+/**
+ * Mains for {@link ChildJvmSignalTest}: JVMs that use the lab's children and files the way a library user
+ * would, to be ended by a signal while their children run.
+ */
+public final class SignalChildren {
+    private SignalChildren() {
+    }
+
+    /**
+     * Runs two children at once through {@link ChildJvm#run()} on two threads, each a {@link Sleeper} with
+     * a grandchild, and keeps a crash-log directory holding a file; then waits for the children.
+     */
+    public static final class TwoChildren {
+        private TwoChildren() {
+        }
+
+        /**
+         * Starts everything and waits.
+         *
+         * @param args ignored
+         * @throws Exception never in practice: the signal ends it
+         */
+        public static void main(String[] args) throws Exception {
+            Path dir = CrashLog.directory("pkrseq-fault-");
+            Files.writeString(dir.resolve("hs_err_pid1.log"), "a crash log the signal must not leave behind");
+            Thread[] children = new Thread[2];
+            for (int i = 0; i < children.length; i++) {
+                children[i] = Thread.ofPlatform().name("child-" + i).start(() -> {
+                    try {
+                        ChildJvm.of(Sleeper.class).timeout(Duration.ofMinutes(10)).run();
+                    } catch (ChildJvm.ChildJvmException e) {
+                        // What a signal gives a thread whose child it ended.
+                        System.out.println(Thread.currentThread().getName() + ": " + e.getMessage());
+                    }
+                });
+            }
+            for (Thread t : children) {
+                t.join();
+            }
+        }
+    }
+
+    /** A child that starts a process ChildJvm does not know of (a grandchild), then sleeps. */
+    public static final class Sleeper {
+        private Sleeper() {
+        }
+
+        /**
+         * Starts {@code sleep 600} and sleeps.
+         *
+         * @param args ignored
+         * @throws Exception never in practice
+         */
+        public static void main(String[] args) throws Exception {
+            new ProcessBuilder("sleep", "600").start();
+            Thread.sleep(600_000);
+        }
+    }
+
+    /**
+     * The broken twin of the library's clean-up: a child process and a temporary file that nothing
+     * registered, which a signal leaves behind. It shows that the test's checks find such leftovers.
+     */
+    public static final class Unregistered {
+        private Unregistered() {
+        }
+
+        /**
+         * Starts {@code sleep 600}, creates a temporary file, and sleeps.
+         *
+         * @param args ignored
+         * @throws Exception never in practice
+         */
+        public static void main(String[] args) throws Exception {
+            Files.createTempFile("pkrseq-child-", ".out");
+            new ProcessBuilder("sleep", "600").start();
+            Thread.sleep(600_000);
+        }
+    }
+}
