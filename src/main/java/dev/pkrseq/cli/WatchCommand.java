@@ -16,6 +16,7 @@ import java.util.Map;
 import java.util.concurrent.Callable;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.locks.LockSupport;
 
 import dev.pkrseq.observe.ChildJvm;
@@ -308,63 +309,63 @@ final class WatchCommand implements Callable<Integer> {
         if (json) {
             args.add("--json");
         }
-        List<String> command = new ArrayList<>(ChildJvm.of(Main.class).args(args.toArray(String[]::new)).command());
-        ProcessBuilder pb = new ProcessBuilder(command);
-        pb.environment().put("GLIBC_TUNABLES", RseqExperiments.tunablesWithGlibcRseqOff());
+        ChildJvm child = ChildJvm.of(Main.class).env("GLIBC_TUNABLES", RseqExperiments.tunablesWithGlibcRseqOff())
+                .args(args.toArray(String[]::new));
+        // The child's Console must see the terminal on stdin and stdout to redraw in place.
         boolean terminal = isTerminal();
-        if (terminal) {
-            // The child's Console must see the terminal on stdin and stdout to redraw in place.
-            pb.inheritIO();
-        }
-        Process p = pb.start();
-        if (!terminal) {
-            p.getOutputStream().close();
-        }
         // Ctrl-C reaches the child too when both run in the terminal's foreground group; a signal sent to this
-        // JVM alone is passed on as SIGTERM. Either way the child's own hook restores the terminal: wait for it.
-        Thread hook = new Thread(() -> {
-            try {
-                p.destroy();
-                if (!p.waitFor(10, TimeUnit.SECONDS)) {
-                    p.destroyForcibly();
-                }
-            } catch (InterruptedException e) {
-                p.destroyForcibly();
-            }
-        }, "pkrseq-watch-child");
-        Runtime.getRuntime().addShutdownHook(hook);
-        try {
+        // JVM alone reaches it as SIGTERM from the lab's shutdown hook, which waits for it to end. Either way
+        // the child's own hook restores the terminal.
+        try (ChildJvm.Running running = child.start(terminal)) {
+            Process p = running.process();
             if (!terminal) {
-                Thread copyErr = copy(p.getErrorStream(), err);
-                copy(p.getInputStream(), out).join();
+                p.getOutputStream().close();
+                AtomicBoolean ended = new AtomicBoolean();
+                Thread copyErr = copy(p.getErrorStream(), err, err, p, false, ended);
+                Thread copyOut = copy(p.getInputStream(), out, err, p, true, ended);
+                copyOut.join();
                 copyErr.join();
+                if (ended.get()) {
+                    // Ended for want of an output: Main reports that, not the child's SIGTERM status.
+                    p.waitFor();
+                    return 0;
+                }
             }
             return p.waitFor();
-        } finally {
-            if (p.isAlive()) {
-                p.destroyForcibly();
-            }
-            try {
-                Runtime.getRuntime().removeShutdownHook(hook);
-            } catch (IllegalStateException shuttingDown) {
-                // The hook is waiting for the child.
-            }
         }
     }
 
-    private static Thread copy(InputStream from, PrintWriter to) {
-        Thread t = Thread.ofPlatform().daemon(true).name("pkrseq-watch-copy").start(() -> {
+    /**
+     * Copies a child's lines. Once they cannot be written, drains what the child still sends, and for its
+     * standard output ({@code endChild}) ends it: its samples would go nowhere.
+     */
+    private static Thread copy(InputStream from, PrintWriter to, PrintWriter err, Process child, boolean endChild,
+            AtomicBoolean ended) {
+        return Thread.ofPlatform().daemon(true).name("pkrseq-watch-copy").start(() -> {
             try (BufferedReader r = new BufferedReader(new InputStreamReader(from, StandardCharsets.UTF_8))) {
+                boolean writable = true;
                 String l;
                 while ((l = r.readLine()) != null) {
-                    to.println(l);
-                    to.flush();
+                    if (writable) {
+                        to.println(l);
+                        to.flush();
+                        if (to.checkError()) {
+                            writable = false;
+                            if (endChild) {
+                                ended.set(true);
+                                child.destroy();
+                            }
+                        }
+                    }
                 }
             } catch (IOException e) {
-                to.println("pkrseq: watch: lost the child's output: " + e.getMessage());
+                // Once the child is ending, the JDK closes its pipes under the reader: nothing was lost.
+                if (!ended.get() && child.isAlive()) {
+                    err.println("pkrseq: watch: lost the child's output: " + e.getMessage());
+                    err.flush();
+                }
             }
         });
-        return t;
     }
 
     /** Accepts spin, yield and sleep in any case. */
