@@ -44,7 +44,8 @@ final class WatchCommand implements Callable<Integer> {
     @Spec
     CommandSpec spec;
 
-    @Option(names = "--threads", paramLabel = "N", description = "Worker threads to start (default: the number of CPUs, ${DEFAULT-VALUE}).")
+    @Option(names = "--threads", paramLabel = "N", description = {"Worker threads to start, 1 to 512 per CPU (4096 at most);",
+            "default: the number of CPUs, ${DEFAULT-VALUE}. They run under SCHED_IDLE, the lowest priority."})
     int threads = Sys.onlineCpus();
 
     @Option(names = "--workload", paramLabel = "KIND", converter = WorkloadConverter.class,
@@ -82,19 +83,22 @@ final class WatchCommand implements Callable<Integer> {
         Thread main = Thread.currentThread();
         CountDownLatch finished = new CountDownLatch(1);
         Stop stop = new Stop();
-        // Ctrl-C: the JVM runs shutdown hooks; this one stops the loop and waits for the clean-up below.
+        Screen screen = new Screen(out, live);
+        // Ctrl-C, SIGTERM: the JVM runs its shutdown hooks, then halts. This one stops the loop, and where
+        // the terminal shows a redrawn view (cursor hidden), waits for the loop to restore it.
         Thread hook = new Thread(() -> {
             stop.requested = true;
             LockSupport.unpark(main);
-            try {
-                finished.await(10, TimeUnit.SECONDS);
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
+            if (screen.restoresTerminal()) {
+                try {
+                    finished.await(10, TimeUnit.SECONDS);
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                }
             }
         }, "pkrseq-watch-stop");
         Runtime.getRuntime().addShutdownHook(hook);
         RseqWatch watch = null;
-        Screen screen = new Screen(out, live);
         try {
             watch = RseqWatch.start(threads, workload);
             screen.begin();
@@ -102,11 +106,13 @@ final class WatchCommand implements Callable<Integer> {
                 header(watch, live).forEach(screen::fixed);
             }
             long start = System.nanoTime();
-            long end = duration == null ? Long.MAX_VALUE : start + duration.toNanos();
+            long intervalNanos = interval.toNanos();
+            long endNanos = duration == null ? Long.MAX_VALUE : duration.toNanos();
             for (int k = 1; samples == null || k <= samples; k++) {
-                long due = Math.min(start + k * interval.toNanos(), end);
-                while (!stop.requested && System.nanoTime() - due < 0) {
-                    LockSupport.parkNanos(due - System.nanoTime());
+                // Times since start, saturated: no overflow whatever the interval, duration and count.
+                long due = Math.min(k > Long.MAX_VALUE / intervalNanos ? Long.MAX_VALUE : k * intervalNanos, endNanos);
+                for (long now = System.nanoTime() - start; !stop.requested && now < due; now = System.nanoTime() - start) {
+                    LockSupport.parkNanos(due - now);
                 }
                 if (stop.requested) {
                     break;
@@ -120,12 +126,15 @@ final class WatchCommand implements Callable<Integer> {
                 } else {
                     screen.frame(frame(k, elapsed, round, live));
                 }
-                if (out.checkError() || due >= end) {
+                if (out.checkError() || due >= endNanos) {
                     break;
                 }
             }
         } finally {
-            if (watch != null) {
+            // On a signal the JVM is about to halt: leave the workers as they are. Told to stop, each would
+            // have to get a CPU again and leave its native loop, and the JVM's last safepoint would wait for
+            // the ones caught in Java meanwhile; left alone, they hold up nothing, and the halt ends them.
+            if (watch != null && !stop.requested) {
                 watch.close();
             }
             screen.end();
@@ -133,7 +142,7 @@ final class WatchCommand implements Callable<Integer> {
             try {
                 Runtime.getRuntime().removeShutdownHook(hook);
             } catch (IllegalStateException shuttingDown) {
-                // Ctrl-C: the hook is running and returns now that the clean-up is done.
+                // A signal: the hook is running and returns now that the clean-up is done.
             }
         }
         return 0;
@@ -144,8 +153,10 @@ final class WatchCommand implements Callable<Integer> {
     }
 
     private void validate() {
-        if (threads < 1 || threads > 4096) {
-            throw new UsageException("--threads must be 1 to 4096, not " + threads);
+        int max = RseqWatch.maxThreads();
+        if (threads < 1 || threads > max) {
+            throw new UsageException("--threads must be 1 to " + max + " here (" + RseqWatch.maxThreadsReason() + "), not "
+                    + threads);
         }
         if (interval.compareTo(Duration.ofMillis(1)) < 0) {
             throw new UsageException("--interval must be at least 1ms, not " + Durations.format(interval));
@@ -245,11 +256,16 @@ final class WatchCommand implements Callable<Integer> {
         private final PrintWriter out;
         private final boolean live;
         private int drawn;
-        private boolean begun;
+        private volatile boolean begun;
 
         Screen(PrintWriter out, boolean live) {
             this.out = out;
             this.live = live;
+        }
+
+        /** Whether {@link #end()} has a terminal to restore: redrawing in place, begun. */
+        boolean restoresTerminal() {
+            return live && begun;
         }
 
         void begin() {

@@ -7,6 +7,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import java.util.List;
 
 import dev.pkrseq.observe.ChildJvm;
+import dev.pkrseq.observe.PerCpuStress;
+import dev.pkrseq.observe.RseqWatch;
 import dev.pkrseq.pkey.Pkeys;
 import dev.pkrseq.testing.CarriesOn;
 import dev.pkrseq.testing.Features;
@@ -59,9 +61,12 @@ class CliMisuseTest {
 
     @Test
     void zeroOrNegativeThreadCountExitsTwoWithOneLine() {
-        usageError("--threads must be 1 to 4096, not 0", "watch", "--threads", "0");
-        usageError("--threads must be 1 to 4096, not -3", "percpu", "--threads", "-3");
-        usageError("--threads must be 1 to 4096, not 0", "percpu", "--threads", "0");
+        usageError("--threads must be 1 to " + RseqWatch.maxThreads() + " here (" + RseqWatch.maxThreadsReason() + "), not 0",
+                "watch", "--threads", "0");
+        usageError("--threads must be 1 to " + PerCpuStress.maxThreads() + " here (" + PerCpuStress.maxThreadsReason()
+                + "), not -3", "percpu", "--threads", "-3");
+        usageError("--threads must be 1 to " + PerCpuStress.maxThreads() + " here (" + PerCpuStress.maxThreadsReason()
+                + "), not 0", "percpu", "--threads", "0");
     }
 
     @Test
@@ -94,7 +99,8 @@ class CliMisuseTest {
     void usageErrorOfTheRealProcessIsOneLineWithNoStackTrace() {
         ChildJvm.Result r = ChildJvm.of(Main.class).args("percpu", "--threads", "0").run();
         assertEquals(Main.EXIT_USAGE, r.exitCode(), r.stderr());
-        assertEquals("pkrseq: --threads must be 1 to 4096, not 0 (see 'pkrseq percpu --help')\n",
+        assertEquals("pkrseq: --threads must be 1 to " + PerCpuStress.maxThreads() + " here (" + PerCpuStress.maxThreadsReason()
+                + "), not 0 (see 'pkrseq percpu --help')\n",
                 JvmNotes.withoutJvmNotes(r.stderr()));
         assertEquals("", r.stdout());
     }
