@@ -5,6 +5,7 @@ import java.lang.management.ThreadMXBean;
 import java.util.Arrays;
 import java.util.BitSet;
 import java.util.List;
+import java.util.Objects;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.atomic.AtomicReference;
 import java.util.concurrent.locks.LockSupport;
@@ -89,6 +90,9 @@ public final class PerCpuStress {
     private static final long STOP_CHECK_MASK = 1023;
     /** The most adds a run makes in all (threads × adds): about a minute on two CPUs, disturbed. */
     public static final long MAX_TOTAL_ADDS = 10_000_000_000L;
+
+    // True on the workers and the disturber: a run started from inside a run is refused.
+    private static final ThreadLocal<Boolean> OWN_THREAD = ThreadLocal.withInitial(() -> false);
 
     private PerCpuStress() {
     }
@@ -191,6 +195,12 @@ public final class PerCpuStress {
      */
     public static Result run(Target target, int threads, long adds, boolean disturb) throws InterruptedException {
         checkSize(threads, adds);
+        Objects.requireNonNull(target, "target");
+        if (OWN_THREAD.get()) {
+            throw new IllegalStateException("PerCpuStress.run refused on thread '" + Thread.currentThread().getName()
+                    + "', one of a run's own threads (a target's increment() started another run): each nested run"
+                    + " would start its threads from every worker of the one around it; start runs one after another");
+        }
         long expected = threads * adds;
         ThreadMXBean mx = ManagementFactory.getThreadMXBean();
         boolean cpuTime = mx.isCurrentThreadCpuTimeSupported();
@@ -215,6 +225,7 @@ public final class PerCpuStress {
             int index = i;
             try {
                 workers[i] = Thread.ofPlatform().name("pkrseq-percpu-" + i).daemon(true).start(() -> {
+                    OWN_THREAD.set(true);
                     tids[index] = Sys.gettid();
                     lowerPriority();
                     ready.countDown();

@@ -114,6 +114,39 @@ class PercpuCommandTest {
         assertFalse(Thread.getAllStackTraces().keySet().stream().anyMatch(th -> th.getName().startsWith("pkrseq-percpu-")));
     }
 
+    @Test
+    void aRunStartedFromInsideARunsOwnWorkerIsRefused() throws Exception {
+        java.util.concurrent.atomic.AtomicReference<Throwable> nested = new java.util.concurrent.atomic.AtomicReference<>();
+        java.util.concurrent.atomic.AtomicLong n = new java.util.concurrent.atomic.AtomicLong();
+        PerCpuStress.Target t = new PerCpuStress.Target() {
+            @Override
+            public void increment() {
+                if (n.getAndIncrement() == 0) {
+                    try {
+                        PerCpuStress.run(this, 2, 1, false);
+                    } catch (Throwable e) {
+                        nested.set(e);
+                    }
+                }
+            }
+
+            @Override
+            public long sum() {
+                return n.get();
+            }
+
+            @Override
+            public long restarts() {
+                return 0;
+            }
+        };
+        PerCpuStress.Result r = PerCpuStress.run(t, 2, 10, false);
+        assertEquals(20, r.sum(), "the outer run counted its own adds only");
+        assertTrue(nested.get() instanceof IllegalStateException, String.valueOf(nested.get()));
+        assertTrue(nested.get().getMessage().startsWith("PerCpuStress.run refused on thread 'pkrseq-percpu-"),
+                nested.get().getMessage());
+    }
+
     @ParameterizedTest
     @CsvSource(delimiter = ';', value = {
             "--threads;0;, not 0 (see 'pkrseq percpu --help')",

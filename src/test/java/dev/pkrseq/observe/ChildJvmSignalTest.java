@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import java.util.List;
 
 import dev.pkrseq.testing.SignalRun;
+import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
 
@@ -13,8 +14,9 @@ import org.junit.jupiter.params.provider.CsvSource;
  * A program that uses the lab as a library (no CLI), ended by SIGINT or SIGTERM while two child JVMs run
  * at once, each with a grandchild of its own: the lab's shutdown hook ends every one of them and removes
  * the children's files and the crash-log directory, and the JVM exits with the signal's conventional
- * status. The broken twin, a program whose child and file nothing registered, shows that the checks find
- * what a signal leaves behind.
+ * status; the same holds for {@code System.exit} called from inside one of the lab's own worker threads.
+ * The broken twin, a program whose child and file nothing registered, shows that the checks find what a
+ * signal leaves behind.
  */
 class ChildJvmSignalTest {
     private static boolean ready(List<ProcessHandle> live) {
@@ -46,6 +48,18 @@ class ChildJvmSignalTest {
             assertTrue(o.alive().get(0).endsWith("/sleep"), o.toString());
             assertEquals(1, o.leftover().size(), o.toString());
             assertTrue(o.leftover().get(0).startsWith("pkrseq-child-"), o.toString());
+        }
+    }
+
+    @Test
+    void exitCalledFromInsideALabWorkerThreadStillEndsTheChildrenAndRemovesTheirFiles() throws Exception {
+        try (SignalRun.Outcome o = SignalRun.run(SignalChildren.ExitFromWorker.class, null, live -> true)) {
+            assertEquals(7, o.status(), o.toString());
+            // The child JVM and its grandchild ran.
+            assertTrue(o.seen().stream().anyMatch(d -> d.endsWith("/sleep")), o.toString());
+            assertEquals(List.of(), o.alive(), o.toString());
+            assertEquals(List.of(), o.leftover(), o.toString());
+            assertTrue(o.exitAfterSignal().toSeconds() < 30, o.toString());
         }
     }
 }

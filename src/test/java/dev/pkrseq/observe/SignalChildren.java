@@ -83,4 +83,45 @@ public final class SignalChildren {
             Thread.sleep(600_000);
         }
     }
+
+    /**
+     * Calls {@code System.exit(7)} from inside one of the lab's own helper threads, a {@link PerCpuStress}
+     * worker (through the target's {@code increment()}), while a child JVM with a grandchild runs: the
+     * lab's shutdown hooks must neither wait for that worker nor leave the child behind.
+     */
+    public static final class ExitFromWorker {
+        private ExitFromWorker() {
+        }
+
+        /**
+         * Starts the child, waits until it and its grandchild run, then runs the stress whose first add exits.
+         *
+         * @param args ignored
+         * @throws Exception never in practice: the exit ends it
+         */
+        public static void main(String[] args) throws Exception {
+            Thread.ofPlatform().daemon(true).start(() -> ChildJvm.of(Sleeper.class).timeout(Duration.ofMinutes(10)).run());
+            while (ProcessHandle.current().descendants().filter(h -> h.info().command().orElse("").endsWith("/sleep"))
+                    .count() == 0) {
+                Thread.sleep(10);
+            }
+            PerCpuStress.run(new PerCpuStress.Target() {
+                @Override
+                public void increment() {
+                    System.exit(7);
+                }
+
+                @Override
+                public long sum() {
+                    return 0;
+                }
+
+                @Override
+                public long restarts() {
+                    return 0;
+                }
+            }, 2, 1_000_000, true);
+            System.out.println("the run returned: the exit did not happen");
+        }
+    }
 }

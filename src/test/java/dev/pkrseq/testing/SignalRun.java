@@ -66,7 +66,7 @@ public final class SignalRun {
      * {@code signal} and waits for it to exit.
      *
      * @param main the class to run
-     * @param signal {@code INT} or {@code TERM}
+     * @param signal {@code INT} or {@code TERM}, or null to send none and wait for it to end by itself
      * @param ready when to send the signal, given the live descendants
      * @param args the program arguments
      * @return what it left
@@ -91,7 +91,7 @@ public final class SignalRun {
                 if (ready.test(now)) {
                     break;
                 }
-                if (!p.isAlive() || System.nanoTime() > deadline) {
+                if ((!p.isAlive() && signal != null) || System.nanoTime() > deadline) {
                     throw new AssertionError("the JVM " + (p.isAlive() ? "did not get ready within " + START_LIMIT
                             : "exited (" + p.exitValue() + ")") + " before the signal; descendants seen "
                             + names.values() + "; stderr: " + read(err) + "; stdout: " + tail(read(out)));
@@ -101,9 +101,11 @@ public final class SignalRun {
             List<String> filesAtSignal = list(tmp);
             p.descendants().forEach(h -> remember(h, seen, names));
             long signalled = System.nanoTime();
-            Process kill = new ProcessBuilder("kill", "-" + signal, Long.toString(p.pid())).inheritIO().start();
-            if (kill.waitFor() != 0) {
-                throw new AssertionError("kill -" + signal + " " + p.pid() + " failed");
+            if (signal != null) {
+                Process kill = new ProcessBuilder("kill", "-" + signal, Long.toString(p.pid())).inheritIO().start();
+                if (kill.waitFor() != 0) {
+                    throw new AssertionError("kill -" + signal + " " + p.pid() + " failed");
+                }
             }
             // Descendants it starts while it shuts down count too.
             long exitDeadline = signalled + EXIT_LIMIT.toNanos();
@@ -113,7 +115,7 @@ public final class SignalRun {
             }
             Duration exitAfter = Duration.ofNanos(System.nanoTime() - signalled);
             if (p.isAlive()) {
-                throw new AssertionError("the JVM did not exit within " + EXIT_LIMIT + " of SIG" + signal);
+                throw new AssertionError("the JVM did not exit within " + EXIT_LIMIT + (signal == null ? "" : " of SIG" + signal));
             }
             // Give killed descendants a moment to be reaped before calling them alive.
             List<ProcessHandle> alive = List.of();
