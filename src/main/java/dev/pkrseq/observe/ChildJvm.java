@@ -230,7 +230,7 @@ public final class ChildJvm {
             }
             return new Result(p.exitValue(), stdout, stderr, elapsed);
         } catch (Cleanup.ShuttingDownException e) {
-            throw new ChildJvmException("child JVM " + mainClass + " " + e.getMessage(), e);
+            throw new ChildJvmException("child JVM " + mainClass + ": " + e.getMessage(), e);
         } catch (IOException e) {
             requireNotShuttingDown();
             throw new ChildJvmException("cannot start a child JVM with " + java + ": " + e.getMessage(), e);
@@ -279,7 +279,7 @@ public final class ChildJvm {
         try {
             return new Running(Cleanup.start(pb));
         } catch (Cleanup.ShuttingDownException e) {
-            throw new ChildJvmException("child JVM " + mainClass + " " + e.getMessage(), e);
+            throw new ChildJvmException("child JVM " + mainClass + ": " + e.getMessage(), e);
         } catch (IOException e) {
             throw new ChildJvmException("cannot start a child JVM with " + java + ": " + e.getMessage(), e);
         }

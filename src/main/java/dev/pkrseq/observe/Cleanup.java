@@ -59,7 +59,7 @@ final class Cleanup {
         private static final long serialVersionUID = 1L;
 
         ShuttingDownException(String what) {
-            super("not " + what + ": this JVM is shutting down (SIGINT, SIGTERM, SIGHUP or System.exit), and its"
+            super("cannot " + what + ": this JVM is shutting down (SIGINT, SIGTERM, SIGHUP or System.exit), and its"
                     + " shutdown hook has already ended the lab's children and removed their files");
         }
     }
@@ -76,7 +76,7 @@ final class Cleanup {
      * @throws ShuttingDownException once the hook has run or is running
      */
     static Process start(ProcessBuilder pb) throws IOException {
-        Process p = create("starting a child process", pb::start);
+        Process p = create("start a child process", pb::start);
         // Forget it once it is gone; the reaper thread runs this, so it only takes the lock briefly.
         p.onExit().thenRun(() -> forget(p));
         return p;
@@ -107,12 +107,12 @@ final class Cleanup {
 
     /** {@link Files#createTempFile}, registered. */
     static Path tempFile(String prefix, String suffix) throws IOException {
-        return create("creating a temporary file", () -> Files.createTempFile(prefix, suffix));
+        return create("create a temporary file", () -> Files.createTempFile(prefix, suffix));
     }
 
     /** {@link Files#createTempDirectory}, registered. */
     static Path tempDirectory(String prefix) throws IOException {
-        return create("creating a temporary directory", () -> Files.createTempDirectory(prefix));
+        return create("create a temporary directory", () -> Files.createTempDirectory(prefix));
     }
 
     /** Forgets a child that has ended or was ended by its owner. */

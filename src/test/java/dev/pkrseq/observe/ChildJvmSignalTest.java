@@ -62,4 +62,19 @@ class ChildJvmSignalTest {
             assertTrue(o.exitAfterSignal().toSeconds() < 30, o.toString());
         }
     }
+
+    @Test
+    void onceTheHookHasRunNoChildStartsAndNoDirectoryIsMade() throws Exception {
+        try (SignalRun.Outcome o = SignalRun.run(SignalChildren.AfterTheHook.class, null, live -> true)) {
+            assertEquals(0, o.status(), o.toString());
+            String shuttingDown = "this JVM is shutting down (SIGINT, SIGTERM, SIGHUP or System.exit), and its shutdown"
+                    + " hook has already ended the lab's children and removed their files";
+            assertTrue(o.stdout().contains("child=ChildJvmException|child JVM dev.pkrseq.observe.SignalChildren$Sleeper:"
+                    + " cannot create a temporary file: " + shuttingDown), o.toString());
+            assertTrue(o.stdout().contains("directory=ShuttingDownException|cannot create a temporary directory: "
+                    + shuttingDown), o.toString());
+            assertEquals(List.of(), o.leftover(), o.toString());
+            assertEquals(List.of(), o.alive(), o.toString());
+        }
+    }
 }

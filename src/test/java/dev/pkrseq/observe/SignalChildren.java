@@ -124,4 +124,41 @@ public final class SignalChildren {
             System.out.println("the run returned: the exit did not happen");
         }
     }
+
+    /**
+     * Tries to start a child and to make a crash-log directory from a shutdown hook of its own, after the
+     * lab's hook has run, and prints what each gave: {@code child=} and {@code directory=}.
+     */
+    public static final class AfterTheHook {
+        private AfterTheHook() {
+        }
+
+        /**
+         * Runs one child (which installs the lab's hook), adds its own hook, and exits.
+         *
+         * @param args ignored
+         */
+        public static void main(String[] args) {
+            ChildJvm.of(ChildJvmMisuseChild.Hello.class).run();
+            Runtime.getRuntime().addShutdownHook(new Thread(() -> {
+                long deadline = System.nanoTime() + 10_000_000_000L;
+                while (!Cleanup.shuttingDown() && System.nanoTime() < deadline) {
+                    Thread.onSpinWait();
+                }
+                try {
+                    ChildJvm.of(Sleeper.class).run();
+                    System.out.println("child=started");
+                } catch (RuntimeException e) {
+                    System.out.println("child=" + e.getClass().getSimpleName() + "|" + e.getMessage());
+                }
+                try {
+                    System.out.println("directory=created " + CrashLog.directory("pkrseq-fault-"));
+                } catch (RuntimeException e) {
+                    System.out.println("directory=" + e.getClass().getSimpleName() + "|" + e.getMessage());
+                }
+                System.out.flush();
+            }));
+            System.exit(0);
+        }
+    }
 }

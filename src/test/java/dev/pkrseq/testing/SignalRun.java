@@ -81,7 +81,7 @@ public final class SignalRun {
         List<String> command = ChildJvm.of(main).jvmArgs("-Djava.io.tmpdir=" + tmp).args(args).command();
         Process p = new ProcessBuilder(command).redirectOutput(out.toFile()).redirectError(err.toFile()).start();
         Map<Long, ProcessHandle> seen = new LinkedHashMap<>();
-        // Described when first seen: a process that has gone has no command any more.
+        // Described while seen: a process that has gone has no command any more.
         Map<Long, String> names = new LinkedHashMap<>();
         try {
             long deadline = System.nanoTime() + START_LIMIT.toNanos();
@@ -164,9 +164,10 @@ public final class SignalRun {
     }
 
     private static void remember(ProcessHandle h, Map<Long, ProcessHandle> seen, Map<Long, String> names) {
-        if (seen.putIfAbsent(h.pid(), h) == null) {
-            names.put(h.pid(), h.pid() + " " + h.info().command().orElse("?"));
-        }
+        seen.putIfAbsent(h.pid(), h);
+        // The latest command while it runs: a process is jspawnhelper until it execs its own.
+        h.info().command().ifPresent(c -> names.put(h.pid(), h.pid() + " " + c));
+        names.putIfAbsent(h.pid(), h.pid() + " ?");
     }
 
     private static List<String> list(Path dir) throws IOException {
