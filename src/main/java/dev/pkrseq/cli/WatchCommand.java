@@ -88,6 +88,11 @@ final class WatchCommand implements Callable<Integer> {
         // the terminal shows a redrawn view (cursor hidden), waits for the loop to restore it.
         Thread hook = new Thread(() -> {
             stop.requested = true;
+            RseqWatch w = stop.watch;
+            if (w != null) {
+                // Spinners back to sleep: the JVM's exit needs the CPUs they hold.
+                w.quiesce();
+            }
             LockSupport.unpark(main);
             if (screen.restoresTerminal()) {
                 try {
@@ -101,6 +106,7 @@ final class WatchCommand implements Callable<Integer> {
         RseqWatch watch = null;
         try {
             watch = RseqWatch.start(threads, workload);
+            stop.watch = watch;
             screen.begin();
             if (!json) {
                 header(watch, live).forEach(screen::fixed);
@@ -150,6 +156,7 @@ final class WatchCommand implements Callable<Integer> {
 
     private static final class Stop {
         volatile boolean requested;
+        volatile RseqWatch watch;
     }
 
     private void validate() {

@@ -24,7 +24,9 @@ import dev.pkrseq.sys.Syscall;
  * through an ordinary (non-critical) downcall, and stays in native code from the moment it is ready
  * until it is told to stop: it first sleeps in {@code futex(FUTEX_WAIT)} until {@code *go} is set (no
  * CPU, and no Java code between the wait and the loop, where a worker could be caught by a safepoint),
- * then spins until {@code *stop} is set. One {@code FUTEX_WAKE} ({@link Sys#futexWake}) starts them all.
+ * then spins until {@code *stop} is set. One {@code FUTEX_WAKE} ({@link Sys#futexWake}) starts them all;
+ * clearing {@code *go} again ({@link #hold}) sends them back to sleep, for a JVM about to exit that needs
+ * its CPUs.
  *
  * <pre>
  * 0000                      void wait_then_spin(int *go = rdi, int *stop = rsi)
@@ -43,8 +45,13 @@ import dev.pkrseq.sys.Syscall;
  * 001c  f3 90               pause                  a spin-wait loop, says the hint
  * 001e  41 8b 00            mov (%r8),%eax         eax = *stop
  * 0021  85 c0               test %eax,%eax
- * 0023  74 f7               je spin                not set: spin on
- * 0025  c3                  ret
+ * 0023  75 08               jne done               set: return
+ * 0025  8b 07               mov (%rdi),%eax        eax = *go
+ * 0027  85 c0               test %eax,%eax
+ * 0029  75 f1               jne spin               still set: spin on
+ * 002b  eb d6               jmp wait               cleared: sleep again
+ * 002d                  done:
+ * 002d  c3                  ret
  * </pre>
  *
  * <p>The code lives in a page of its own, mapped read-write, filled, then made read-execute on first
@@ -70,7 +77,11 @@ final class NativeSpin {
             0xf3, 0x90,
             0x41, 0x8b, 0x00,
             0x85, 0xc0,
-            0x74, 0xf7,
+            0x75, 0x08,
+            0x8b, 0x07,
+            0x85, 0xc0,
+            0x75, 0xf1,
+            0xeb, 0xd6,
             0xc3);
 
     /** The same code as GNU assembler source, for the test that assembles it. */
@@ -91,7 +102,12 @@ final class NativeSpin {
                     pause
                     mov (%r8),%eax
                     test %eax,%eax
-                    je spin
+                    jne done
+                    mov (%rdi),%eax
+                    test %eax,%eax
+                    jne spin
+                    jmp wait
+            done:
                     ret
             """;
 
@@ -181,6 +197,16 @@ final class NativeSpin {
      */
     static void set(MemorySegment flag) {
         FLAG.setVolatile(flag, 0L, 1);
+    }
+
+    /**
+     * Clears {@code go}: every spinner goes back to sleep in the kernel once it next runs (a few
+     * instructions each, so all are asleep within a scheduling round of microseconds).
+     *
+     * @param go from {@link #newFlag()}
+     */
+    static void hold(MemorySegment go) {
+        FLAG.setVolatile(go, 0L, 0);
     }
 
     /**

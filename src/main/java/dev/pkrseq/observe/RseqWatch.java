@@ -271,6 +271,16 @@ public final class RseqWatch implements AutoCloseable {
     }
 
     /**
+     * Puts spinning workers to sleep in the kernel, where they hold no CPU, and returns at once; for a
+     * JVM about to exit (a shutdown hook), whose own threads then get the CPUs. Any thread may call it.
+     * The workers stay as they are otherwise: {@link #close()} still ends them, and sampling still works.
+     * Does nothing for the other workloads, whose workers give the CPU away by themselves.
+     */
+    public void quiesce() {
+        workers.get(0).gate.hold();
+    }
+
+    /**
      * Stops the workers and waits for them: each closes its view, unregisters what pkrseq registered for
      * it, and ends. Closing twice does nothing.
      */
@@ -339,6 +349,12 @@ public final class RseqWatch implements AutoCloseable {
             if (go != null) {
                 NativeSpin.set(stop);
                 NativeSpin.release(go);
+            }
+        }
+
+        void hold() {
+            if (go != null) {
+                NativeSpin.hold(go);
             }
         }
     }

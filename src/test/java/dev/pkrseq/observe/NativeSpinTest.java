@@ -40,7 +40,7 @@ class NativeSpinTest {
     }
 
     @Test
-    void threadSleepsUntilReleasedThenSpinsUntilStopped() throws Exception {
+    void threadSleepsUntilReleasedSpinsSleepsWhenHeldAndReturnsWhenStopped() throws Exception {
         Features.assumeX86_64();
         MemorySegment go = NativeSpin.newFlag();
         MemorySegment stop = NativeSpin.newFlag();
@@ -63,6 +63,16 @@ class NativeSpinTest {
         }
         assertTrue(cpuTicks(tid.get()) - sleptCpu >= 20, "spinning: at least 200 ms of CPU within 5 s");
         assertTrue(t.isAlive());
+        NativeSpin.hold(go);
+        deadline = System.nanoTime() + 5_000_000_000L;
+        while (state(tid.get()) != 'S' && System.nanoTime() < deadline) {
+            Thread.sleep(5);
+        }
+        long heldCpu = cpuTicks(tid.get());
+        Thread.sleep(300);
+        assertEquals('S', state(tid.get()), "asleep again once go is cleared");
+        assertTrue(cpuTicks(tid.get()) - heldCpu <= 1, "no CPU while held");
+        NativeSpin.release(go);
         NativeSpin.set(stop);
         t.join(5000);
         assertFalse(t.isAlive(), "returned once stopped");

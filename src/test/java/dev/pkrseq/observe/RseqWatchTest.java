@@ -64,6 +64,28 @@ class RseqWatchTest {
     }
 
     @Test
+    void quiescedSpinnersSleepAndStillStopAndSample() throws Exception {
+        Features.assumeRseq();
+        RseqWatch w = RseqWatch.start(4, RseqWatch.Workload.SPIN);
+        try {
+            w.quiesce();
+            List<RseqWatch.ThreadSample> s = w.sample();
+            long deadline = System.nanoTime() + 5_000_000_000L;
+            for (RseqWatch.ThreadSample t : s) {
+                String stat;
+                do {
+                    stat = java.nio.file.Files.readString(java.nio.file.Path.of("/proc/self/task/" + t.tid() + "/stat"));
+                } while (stat.charAt(stat.lastIndexOf(')') + 2) != 'S' && System.nanoTime() < deadline);
+                assertEquals('S', stat.charAt(stat.lastIndexOf(')') + 2), "asleep in the kernel: " + stat);
+                assertNull(t.ended());
+            }
+        } finally {
+            w.close();
+        }
+        assertFalse(Thread.getAllStackTraces().keySet().stream().anyMatch(t -> t.getName().startsWith("pkrseq-watch-")));
+    }
+
+    @Test
     void threadCountsOutsideOneToMaxThreadsAreRefusedNamingTheLimit() {
         for (int n : new int[] {0, -1, RseqWatch.maxThreads() + 1, Integer.MAX_VALUE}) {
             IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
