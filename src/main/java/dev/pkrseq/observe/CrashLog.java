@@ -5,8 +5,6 @@ import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.Comparator;
-import java.util.List;
 import java.util.Optional;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
@@ -122,34 +120,31 @@ public record CrashLog(int exitCode, String exitSignal, String signal, Integer s
     }
 
     /**
-     * A fresh directory for one child's files.
+     * A fresh directory for one child's files. It is registered with the lab's shutdown hook, which
+     * removes it should SIGINT, SIGTERM, SIGHUP or {@code System.exit} end this JVM before
+     * {@link #deleteTree(Path)} does.
      *
      * @param prefix the start of the directory's name, for example {@code "pkrseq-fault-"}
      * @return a new, empty temporary directory; remove it with {@link #deleteTree(Path)}
      * @throws UncheckedIOException when it cannot be created
+     * @throws IllegalStateException when this JVM has begun to shut down: nothing new is created then
      */
     public static Path directory(String prefix) {
         try {
-            return Files.createTempDirectory(prefix);
+            return Cleanup.tempDirectory(prefix);
         } catch (IOException e) {
             throw new UncheckedIOException("cannot create a directory for the child's crash log", e);
         }
     }
 
     /**
-     * Removes a child's directory and everything in it.
+     * Removes a child's directory and everything in it. A directory already gone (removed by the
+     * shutdown hook, say) is fine.
      *
      * @param dir the directory from {@link #directory(String)}
      * @throws UncheckedIOException when something in it cannot be removed
      */
     public static void deleteTree(Path dir) {
-        try (Stream<Path> all = Files.walk(dir)) {
-            List<Path> paths = all.sorted(Comparator.reverseOrder()).toList();
-            for (Path p : paths) {
-                Files.deleteIfExists(p);
-            }
-        } catch (IOException e) {
-            throw new UncheckedIOException("cannot remove the child's files in " + dir, e);
-        }
+        Cleanup.delete(dir);
     }
 }

@@ -109,15 +109,18 @@ public final class PkeyFaultProbe {
      * child's process and its descendants are gone and the temporary directory (crash log, files the
      * child wrote in its working directory) is removed before this returns or throws.
      *
-     * @param timeout how long the child may take (JVM start, fault, crash log)
+     * @param timeout how long the child may take (JVM start, fault, crash log), more than 0 and at most
+     *     {@link ChildJvm#MAX_TIMEOUT}
      * @param launch adjusts the child before it starts, for example
      *     {@code c -> c.java(Path.of("/opt/jdk-25/bin/java"))}, another class path, or more JVM options
      * @return the outcome
+     * @throws IllegalArgumentException for a timeout out of range, before anything starts
      * @throws PkeysUnavailableException where protection keys do not work
      * @throws ChildJvm.ChildJvmException when the java binary is missing, the class path does not hold the
      *     child's class, the child does not report its page, or it outlives the timeout (it is killed)
      */
     public static Result run(Duration timeout, UnaryOperator<ChildJvm> launch) {
+        ChildJvm.checkTimeout(timeout);
         if (!Pkeys.supported()) {
             throw new PkeysUnavailableException("cannot take a protection-key fault: "
                     + Pkeys.unavailableReason().orElse("protection keys are not available"));

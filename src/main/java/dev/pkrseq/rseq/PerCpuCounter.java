@@ -68,8 +68,9 @@ public final class PerCpuCounter {
      * pkrseq's own otherwise. The first counter of the process maps the code page (one mmap and one
      * mprotect); each counter allocates {@link #slots()} × 128 bytes.
      *
-     * @throws UnsupportedOperationException on an architecture other than x86_64, or where the kernel has
-     *     no rseq (then also nobody registered the thread); the message says which
+     * @throws UnsupportedOperationException on an architecture other than x86_64, or where rseq does not
+     *     work (then also nobody registered the thread): the kernel has none (ENOSYS), or something denies
+     *     it (a seccomp filter's EPERM, say); the message says which
      */
     public PerCpuCounter() {
         this(null, chooseOwner());
@@ -302,10 +303,11 @@ public final class PerCpuCounter {
                 && Rseq.glibcCpuIdWord().orElse(RseqAbi.CPU_ID_REGISTRATION_FAILED) >= 0) {
             return Owner.GLIBC;
         }
-        if (RseqSyscall.kernelSupportsRseq()) {
+        RseqSyscall.Availability a = RseqSyscall.availability();
+        if (a.available()) {
             return Owner.PKRSEQ;
         }
-        throw new UnsupportedOperationException("PerCpuCounter: rseq is unavailable: " + RseqException.NOT_SUPPORTED);
+        throw new UnsupportedOperationException("PerCpuCounter: rseq is unavailable: " + a.reason());
     }
 
     private static void requireX86_64() {

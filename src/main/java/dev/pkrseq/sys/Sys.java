@@ -92,6 +92,11 @@ public final class Sys {
     public static final int SIG_UNBLOCK = 1;
     /** {@code pthread_sigmask}: make the set the blocked signals. */
     public static final int SIG_SETMASK = 2;
+    /**
+     * {@code SCHED_IDLE}: the lowest scheduling policy, below nice 19; a thread of this policy runs only
+     * where no other thread of its CPU wants to, in effect, and any thread may take it for itself.
+     */
+    public static final int SCHED_IDLE = 5;
     /** Illegal instruction: synchronous, raised by the faulting instruction. */
     public static final int SIGILL = 4;
     /** Trace or breakpoint trap: synchronous. */
@@ -108,6 +113,7 @@ public final class Sys {
     public static final int SIGSYS = 31;
 
     private static final int ARCH_GET_FS = 0x1003;
+    private static final int FUTEX_WAKE_PRIVATE = 129;
     /** sizeof(sigset_t) in glibc: 1024 bits, of which the kernel uses the first 64. */
     private static final long SIGSET_SIZE = 128;
     private static final int SC_PAGESIZE = 30;
@@ -171,6 +177,8 @@ public final class Sys {
     private static final MethodHandle SCHED_SETAFFINITY = errno("sched_setaffinity",
             FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_LONG, ADDRESS));
     private static final MethodHandle SCHED_YIELD = errno("sched_yield", FunctionDescriptor.of(JAVA_INT));
+    private static final MethodHandle SCHED_SETSCHEDULER = errno("sched_setscheduler",
+            FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT, ADDRESS));
 
     // syscall(2) is variadic: one handle per argument shape; every argument after the number is a long.
     private static final MethodHandle SYSCALL_3 = errno("syscall", FunctionDescriptor.of(JAVA_LONG,
@@ -694,6 +702,54 @@ public final class Sys {
         if (r == -1 || ev.shouldCommit()) {
             finish(ev, "sched_setaffinity", tid + ", " + SCRATCH_SIZE + ", " + cpus, r, t.capture);
         }
+    }
+
+    /**
+     * {@code sched_setscheduler(tid, policy, &{priority})}: one thread's scheduling policy.
+     *
+     * @param tid thread id, 0 for the calling thread
+     * @param policy for example {@link #SCHED_IDLE}, which any thread may take for itself
+     * @param priority 0 for the normal policies, SCHED_IDLE among them
+     * @throws NativeException EPERM without the privilege a policy needs, EINVAL for a bad policy or
+     *     priority, ESRCH for no such thread
+     */
+    public static void schedSetscheduler(int tid, int policy, int priority) {
+        NativeCallEvent ev = begin();
+        PerThread t = PER_THREAD.get();
+        t.scratch.set(JAVA_INT, 0, priority);
+        int r;
+        try {
+            r = (int) SCHED_SETSCHEDULER.invokeExact(t.capture, tid, policy, t.scratch);
+        } catch (Throwable e) {
+            throw rethrow(e);
+        }
+        if (r == -1 || ev.shouldCommit()) {
+            finish(ev, "sched_setscheduler", tid + ", " + policy + ", {" + priority + "}", r, t.capture);
+        }
+    }
+
+    /**
+     * {@code futex(word, FUTEX_WAKE_PRIVATE, count)}: wakes threads of this process sleeping in
+     * {@code FUTEX_WAIT} on a 32-bit word, all at once in the kernel.
+     *
+     * @param word the futex word, 4-byte aligned native memory
+     * @param count how many to wake at most, {@link Integer#MAX_VALUE} for all
+     * @return how many were woken
+     */
+    public static int futexWake(MemorySegment word, int count) {
+        NativeCallEvent ev = begin();
+        MemorySegment cap = capture();
+        long r;
+        try {
+            r = (long) SYSCALL_3.invokeExact(cap, (long) Syscall.FUTEX.number(), word.address(), (long) FUTEX_WAKE_PRIVATE,
+                    (long) count);
+        } catch (Throwable t) {
+            throw rethrow(t);
+        }
+        if (r == -1 || ev.shouldCommit()) {
+            finish(ev, "futex", Fmt.hex(word.address()) + ", FUTEX_WAKE_PRIVATE, " + count, r, cap);
+        }
+        return (int) r;
     }
 
     /** {@code sched_yield()}. */

@@ -8,6 +8,8 @@ import java.time.Duration;
 import java.util.List;
 
 import dev.pkrseq.observe.ChildJvm;
+import dev.pkrseq.observe.PerCpuStress;
+import dev.pkrseq.observe.RseqWatch;
 import dev.pkrseq.pkey.Pkeys;
 import dev.pkrseq.testing.CarriesOn;
 import dev.pkrseq.testing.Features;
@@ -62,9 +64,12 @@ class CliMisuseTest {
 
     @Test
     void zeroOrNegativeThreadCountExitsTwoWithOneLine() {
-        usageError("--threads must be 1 to 4096, not 0", "watch", "--threads", "0");
-        usageError("--threads must be 1 to 4096, not -3", "percpu", "--threads", "-3");
-        usageError("--threads must be 1 to 4096, not 0", "percpu", "--threads", "0");
+        usageError("--threads must be 1 to " + RseqWatch.maxThreads() + " here (" + RseqWatch.maxThreadsReason() + "), not 0",
+                "watch", "--threads", "0");
+        usageError("--threads must be 1 to " + PerCpuStress.maxThreads() + " here (" + PerCpuStress.maxThreadsReason()
+                + "), not -3", "percpu", "--threads", "-3");
+        usageError("--threads must be 1 to " + PerCpuStress.maxThreads() + " here (" + PerCpuStress.maxThreadsReason()
+                + "), not 0", "percpu", "--threads", "0");
     }
 
     @Test
@@ -98,7 +103,8 @@ class CliMisuseTest {
         // ChildJvm's 60 s default is for a real CPU: in the emulated PKU guest, on a loaded host, this JVM was killed at 60 s.
         ChildJvm.Result r = ChildJvm.of(Main.class).args("percpu", "--threads", "0").timeout(Duration.ofSeconds(600)).run();
         assertEquals(Main.EXIT_USAGE, r.exitCode(), r.stderr());
-        assertEquals("pkrseq: --threads must be 1 to 4096, not 0 (see 'pkrseq percpu --help')\n",
+        assertEquals("pkrseq: --threads must be 1 to " + PerCpuStress.maxThreads() + " here (" + PerCpuStress.maxThreadsReason()
+                + "), not 0 (see 'pkrseq percpu --help')\n",
                 JvmNotes.withoutJvmNotes(r.stderr()));
         assertEquals("", r.stdout());
     }
