@@ -8,6 +8,7 @@ import java.util.List;
 
 import dev.pkrseq.testing.Features;
 import dev.pkrseq.testing.SignalRun;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
 
@@ -17,6 +18,7 @@ import org.junit.jupiter.params.provider.CsvSource;
  * conventional 130 or 143, and nothing but the shell's own line is printed (no stack trace). The broken
  * twin of these checks is {@code ChildJvmSignalTest}'s.
  */
+@Tag("pku")
 class CliSignalTest {
     private static SignalRun.Outcome whileAChildRuns(String signal, String... args) throws Exception {
         return SignalRun.run(Main.class, signal, live -> live.stream().anyMatch(SignalRun::isJava), args);

@@ -11,6 +11,7 @@ import java.util.concurrent.atomic.AtomicReference;
 import dev.pkrseq.proc.Smaps;
 import dev.pkrseq.sys.Sys;
 import dev.pkrseq.testing.Features;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -19,6 +20,7 @@ import org.junit.jupiter.api.Test;
  * (no entry for memory the cleaner unmapped), a key that tagged them must become freeable, and a library call
  * made from a cleanup action on the cleaner thread must work like any other.
  */
+@Tag("pku")
 class CleanerThreadTest {
     private static final int RW = Sys.PROT_READ | Sys.PROT_WRITE;
 

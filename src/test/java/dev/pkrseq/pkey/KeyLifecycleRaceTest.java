@@ -43,6 +43,7 @@ import org.junit.jupiter.api.io.TempDir;
  * <p>Needs protection keys: on a machine without them every call here refuses before any race could
  * happen. {@code mvn verify -Pstress} runs every pair ten times as long.
  */
+@Tag("pku")
 class KeyLifecycleRaceTest {
     private static final int RW = Sys.PROT_READ | Sys.PROT_WRITE;
     /** Iterations per pair in the default build; the stress profile runs ten times as many. */
