@@ -23,8 +23,11 @@ import dev.pkrseq.observe.ChildJvm;
  * temporary directory. Whatever it finds alive is remembered so that {@link Outcome#close()} can kill it.
  */
 public final class SignalRun {
-    private static final Duration START_LIMIT = Duration.ofSeconds(120);
-    private static final Duration EXIT_LIMIT = Duration.ofSeconds(60);
+    // Limits for a hang, not for speed: on a host shared by several builds (load average 57 on 2 CPUs)
+    // a signalled JVM took more than 60 s to run its hooks and exit, and in the emulated PKU guest a
+    // JVM starts about ten times slower than on the host.
+    private static final Duration START_LIMIT = Duration.ofSeconds(600);
+    private static final Duration EXIT_LIMIT = Duration.ofSeconds(300);
 
     private SignalRun() {
     }
