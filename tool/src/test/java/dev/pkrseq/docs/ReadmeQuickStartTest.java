@@ -17,6 +17,7 @@ import javax.tools.JavaFileObject;
 import javax.tools.SimpleJavaFileObject;
 import javax.tools.ToolProvider;
 
+import dev.pkrseq.testing.Checkout;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -27,7 +28,7 @@ import org.junit.jupiter.api.io.TempDir;
 class ReadmeQuickStartTest {
     @Test
     void quickStartCompiles(@TempDir Path out) throws IOException {
-        String readme = Files.readString(Path.of("README.md"));
+        String readme = Files.readString(Checkout.root().resolve("README.md"));
         int section = readme.indexOf("\n## Library quick start");
         assertTrue(section >= 0, "README.md has no 'Library quick start' section");
         int start = readme.indexOf("```java\n", section);

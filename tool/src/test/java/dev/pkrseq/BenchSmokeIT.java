@@ -20,6 +20,7 @@ import javax.xml.parsers.DocumentBuilderFactory;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.pkrseq.pkey.Pkeys;
+import dev.pkrseq.testing.Checkout;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -37,22 +38,28 @@ import org.xml.sax.InputSource;
  * leaves the user's ~/.m2 alone.
  */
 class BenchSmokeIT {
-    private static final Path ROOT = Path.of("").toAbsolutePath();
+    private static final Path ROOT = Checkout.root();
     private static final ObjectMapper JSON = new ObjectMapper();
 
     /** The library this build packaged, installed where bench/pom.xml looks; the benchmarks built and tested. */
     @BeforeAll
     static void installLibraryAndBuildBenchmarks(@TempDir Path logs) throws Exception {
-        List<String> install = new ArrayList<>(List.of("mvn", "-B", "-q"));
-        install.addAll(mavenArgs());
-        install.addAll(List.of("org.apache.maven.plugins:maven-install-plugin:3.1.3:install-file",
-                "-Dfile=" + ROOT.resolve("target/pkrseq-library.jar"), "-DpomFile=" + ROOT.resolve("pom.xml")));
-        run(install, logs);
+        // The library's pom names the parent pom, which Maven needs in the repository to read it.
+        install(ROOT.resolve("pom.xml"), ROOT.resolve("pom.xml"), logs);
+        install(Path.of(System.getProperty("pkrseq.library.jar")), ROOT.resolve("library/pom.xml"), logs);
         // bench/run skips the benchmark project's own tests (SuiteTest, ReportTest); they run here.
         List<String> benchTests = new ArrayList<>(List.of("mvn", "-B", "-q"));
         benchTests.addAll(mavenArgs());
         benchTests.addAll(List.of("-f", ROOT.resolve("bench/pom.xml").toString(), "package"));
         run(benchTests, logs);
+    }
+
+    private static void install(Path file, Path pom, Path logs) throws Exception {
+        List<String> install = new ArrayList<>(List.of("mvn", "-B", "-q"));
+        install.addAll(mavenArgs());
+        install.addAll(List.of("org.apache.maven.plugins:maven-install-plugin:3.1.3:install-file",
+                "-Dfile=" + file, "-DpomFile=" + pom));
+        run(install, logs);
     }
 
     @Test

@@ -6,10 +6,12 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.regex.Pattern;
 import java.util.stream.Stream;
 
+import dev.pkrseq.testing.Checkout;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -21,6 +23,8 @@ class PkuTagTest {
     // What a test class calls when its outcome depends on protection keys.
     private static final Pattern DEPENDS_ON_PKEYS = Pattern.compile(
             "Features\\.assumePkeys\\(|Features\\.pkeysWork\\(|Pkeys\\.supported\\(");
+    /** The reactor's modules that hold tests. */
+    private static final List<String> MODULES = List.of("library", "tool");
     private static final Pattern TAGGED = Pattern.compile("(?m)^@Tag\\(\"pku\"\\)$");
 
     static boolean needsTag(String source) {
@@ -33,20 +37,24 @@ class PkuTagTest {
 
     @Test
     void everyTestClassThatDependsOnProtectionKeysIsTaggedPku() throws IOException {
-        Path root = Path.of("src/test/java");
-        assertTrue(Files.isDirectory(root), "run from the project directory: no " + root.toAbsolutePath());
-        List<String> untagged;
-        long tagged;
-        try (Stream<Path> files = Files.walk(root)) {
-            // This class names the calls in its own examples; it is not a protection-key test.
-            List<Path> tests = files.filter(p -> p.getFileName().toString().endsWith("Test.java"))
-                    .filter(p -> !p.getFileName().toString().equals(PkuTagTest.class.getSimpleName() + ".java")).toList();
-            untagged = tests.stream().filter(p -> {
-                String s = read(p);
-                return needsTag(s) && !tagged(s);
-            }).map(p -> root.relativize(p).toString()).sorted().toList();
-            tagged = tests.stream().filter(p -> tagged(read(p))).count();
+        Path checkout = Checkout.root();
+        List<Path> tests = new ArrayList<>();
+        // Every module's tests: -Dgroups=pku at the root selects the tagged classes of each.
+        for (String module : MODULES) {
+            Path root = checkout.resolve(module).resolve("src/test/java");
+            assertTrue(Files.isDirectory(root), "no test sources at " + root);
+            try (Stream<Path> files = Files.walk(root)) {
+                // This class names the calls in its own examples; it is not a protection-key test.
+                files.filter(p -> p.getFileName().toString().endsWith("Test.java"))
+                        .filter(p -> !p.getFileName().toString().equals(PkuTagTest.class.getSimpleName() + ".java"))
+                        .forEach(tests::add);
+            }
         }
+        List<String> untagged = tests.stream().filter(p -> {
+            String s = read(p);
+            return needsTag(s) && !tagged(s);
+        }).map(p -> checkout.relativize(p).toString()).sorted().toList();
+        long tagged = tests.stream().filter(p -> tagged(read(p))).count();
         assertEquals(List.of(), untagged, "these test classes depend on protection keys but lack @Tag(\"pku\")"
                 + " on the class, so the PKU guest would not run them");
         assertTrue(tagged >= 10, "only " + tagged + " test classes carry @Tag(\"pku\")");

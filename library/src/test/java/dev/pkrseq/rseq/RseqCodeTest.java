@@ -15,6 +15,7 @@ import java.util.stream.Collectors;
 
 import dev.pkrseq.proc.Smaps;
 import dev.pkrseq.proc.Vma;
+import dev.pkrseq.testing.Checkout;
 import dev.pkrseq.testing.Features;
 import dev.pkrseq.testing.GnuAs;
 import org.junit.jupiter.api.Test;
@@ -40,7 +41,7 @@ class RseqCodeTest {
 
     @Test
     void listingInTheReadmeIsWhatTheGeneratorEmits() throws IOException {
-        String readme = Files.readString(Path.of("README.md"));
+        String readme = Files.readString(Checkout.root().resolve("README.md"));
         assertTrue(readme.contains(documented().listing()), "README.md's listing differs from the generator:\n"
                 + documented().listing());
     }
