@@ -1,4 +1,4 @@
-package dev.pkrseq.testing;
+package dev.pkrseq.cli;
 
 import static java.lang.foreign.ValueLayout.ADDRESS;
 import static java.lang.foreign.ValueLayout.JAVA_BYTE;
@@ -20,7 +20,6 @@ import java.util.Arrays;
 import java.util.Base64;
 import java.util.List;
 
-import dev.pkrseq.cli.Main;
 import dev.pkrseq.observe.ChildJvm;
 import dev.pkrseq.sys.Errno;
 import dev.pkrseq.sys.Syscall;

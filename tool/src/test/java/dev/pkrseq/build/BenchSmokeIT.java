@@ -1,4 +1,4 @@
-package dev.pkrseq;
+package dev.pkrseq.build;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;

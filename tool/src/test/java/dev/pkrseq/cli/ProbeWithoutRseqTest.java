@@ -1,4 +1,4 @@
-package dev.pkrseq.observe;
+package dev.pkrseq.cli;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
@@ -6,7 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
-import dev.pkrseq.cli.Main;
+import dev.pkrseq.observe.ChildJvm;
 import dev.pkrseq.testing.Features;
 import dev.pkrseq.testing.JvmNotes;
 import org.junit.jupiter.api.Test;

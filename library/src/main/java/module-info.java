@@ -1,0 +1,16 @@
+/**
+ * pkrseq: Linux protection keys, restartable sequences and static TLS for Java, through the FFM API, and a
+ * lab to observe what the kernel does with them.
+ */
+module dev.pkrseq {
+    requires java.management;
+    requires jdk.jfr;
+
+    exports dev.pkrseq.pkey;
+    exports dev.pkrseq.rseq;
+    exports dev.pkrseq.tls;
+
+    exports dev.pkrseq.observe to dev.pkrseq.tool;
+    exports dev.pkrseq.proc to dev.pkrseq.tool;
+    exports dev.pkrseq.sys to dev.pkrseq.tool;
+}
