@@ -4,6 +4,7 @@ package dev.pkrseq.pkey;
 public final class KeyClosedException extends PkeyMisuseException {
     private static final long serialVersionUID = 1L;
 
+    /** The key number the closed key had. */
     private final int key;
 
     KeyClosedException(int key, String action) {

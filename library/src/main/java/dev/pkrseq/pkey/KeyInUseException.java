@@ -15,6 +15,7 @@ public final class KeyInUseException extends PkeyMisuseException {
     private static final long serialVersionUID = 1L;
     private static final int LISTED = 8;
 
+    /** The key that pages still carry. */
     private final int key;
     private final transient List<Vma> mappings;
 

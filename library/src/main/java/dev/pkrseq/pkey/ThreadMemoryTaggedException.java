@@ -8,6 +8,7 @@ package dev.pkrseq.pkey;
 public final class ThreadMemoryTaggedException extends PkeyMisuseException {
     private static final long serialVersionUID = 1L;
 
+    /** The key that tags the thread's own memory. */
     private final int key;
 
     ThreadMemoryTaggedException(int key, Rights rights, long low, long high, String what, long whatLow, long whatHigh,

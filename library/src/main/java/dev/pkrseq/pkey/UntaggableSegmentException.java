@@ -56,6 +56,7 @@ public final class UntaggableSegmentException extends PkeyMisuseException {
         TOO_MANY_PAGES
     }
 
+    /** Why the segment cannot be tagged. */
     private final Reason reason;
 
     private UntaggableSegmentException(Reason reason, String message) {

@@ -36,7 +36,9 @@ public final class RseqAreaGoneException extends IllegalStateException {
         }
     }
 
+    /** Why the area can no longer be read. */
     private final Reason reason;
+    /** The thread the area belonged to. */
     private final int tid;
 
     RseqAreaGoneException(Reason reason, String threadName, int tid, long address) {

@@ -27,7 +27,9 @@ public final class RseqException extends RuntimeException {
         UNREGISTER
     }
 
+    /** What pkrseq asked the kernel to do. */
     private final Operation operation;
+    /** What the errno means for this operation. */
     private final String explanation;
 
     RseqException(Operation operation, NativeException cause, String explanation) {

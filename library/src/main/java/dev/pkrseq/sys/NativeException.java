@@ -11,8 +11,11 @@ package dev.pkrseq.sys;
 public final class NativeException extends RuntimeException {
     private static final long serialVersionUID = 1L;
 
+    /** The C function or system call that failed. */
     private final String call;
+    /** Its arguments, in C terms. */
     private final String arguments;
+    /** The errno number it failed with. */
     private final int errnoValue;
 
     /**

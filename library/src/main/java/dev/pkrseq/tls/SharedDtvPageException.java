@@ -11,6 +11,7 @@ package dev.pkrseq.tls;
 public final class SharedDtvPageException extends IllegalStateException {
     private static final long serialVersionUID = 1L;
 
+    /** The address of the DTV's page, which is not the thread's alone. */
     private final long page;
 
     SharedDtvPageException(String message, long page) {
