@@ -9,8 +9,8 @@ module dev.pkrseq {
     exports dev.pkrseq.pkey;
     exports dev.pkrseq.rseq;
     exports dev.pkrseq.tls;
+    exports dev.pkrseq.observe;
 
-    exports dev.pkrseq.observe to dev.pkrseq.tool;
     exports dev.pkrseq.proc to dev.pkrseq.tool;
     exports dev.pkrseq.sys to dev.pkrseq.tool;
 }

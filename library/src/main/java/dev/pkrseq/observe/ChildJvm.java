@@ -16,8 +16,12 @@ import java.util.concurrent.TimeUnit;
 import java.util.stream.Collectors;
 
 /**
- * Runs a class's {@code main} in a child JVM: the same java binary and class path as this JVM, native
- * access enabled, a time limit, and nothing left behind (no process, no temporary file).
+ * Runs a class's {@code main} in a child JVM: the same java binary, class path and module path as this
+ * JVM, native access enabled, a time limit, and nothing left behind (no process, no temporary file).
+ *
+ * <p>Where pkrseq runs as the named module {@code dev.pkrseq} (a program on the module path), the child
+ * gets this JVM's module path, resolves {@code dev.pkrseq} and grants it native access; a main class of a
+ * named module runs as {@code -m module/class}.
  *
  * <p>Anything that may kill a JVM (a real protection-key fault, a registration experiment under
  * {@code GLIBC_TUNABLES}) runs here instead of in the user's JVM.
@@ -39,6 +43,8 @@ public final class ChildJvm {
     private Path java = Path.of(System.getProperty("java.home"), "bin", "java");
     private String classPath = System.getProperty("java.class.path");
     private final String mainClass;
+    /** The main class's module where it has a named one, else null. */
+    private final String mainModule;
     private final List<String> jvmArgs = new ArrayList<>();
     private final List<String> args = new ArrayList<>();
     private final Map<String, String> env = new LinkedHashMap<>();
@@ -48,8 +54,9 @@ public final class ChildJvm {
     /** The longest time limit {@link #timeout(Duration)} accepts. */
     public static final Duration MAX_TIMEOUT = Duration.ofHours(24);
 
-    private ChildJvm(String mainClass) {
+    private ChildJvm(String mainClass, String mainModule) {
         this.mainClass = Objects.requireNonNull(mainClass);
+        this.mainModule = mainModule;
     }
 
     /**
@@ -59,7 +66,8 @@ public final class ChildJvm {
      * @return the builder
      */
     public static ChildJvm of(Class<?> mainClass) {
-        return new ChildJvm(mainClass.getName());
+        Module m = mainClass.getModule();
+        return new ChildJvm(mainClass.getName(), m.isNamed() ? m.getName() : null);
     }
 
     /**
@@ -69,7 +77,7 @@ public final class ChildJvm {
      * @return the builder
      */
     public static ChildJvm of(String mainClass) {
-        return new ChildJvm(mainClass);
+        return new ChildJvm(mainClass, null);
     }
 
     /**
@@ -171,18 +179,37 @@ public final class ChildJvm {
     /**
      * The command line the child runs.
      *
-     * @return java, options, class path, main class and arguments
+     * @return java, options, module path, class path, main class and arguments
      */
     public List<String> command() {
+        Module library = ChildJvm.class.getModule();
+        String modulePath = System.getProperty("jdk.module.path", "");
         List<String> cmd = new ArrayList<>();
         cmd.add(java.toString());
-        cmd.add("--enable-native-access=ALL-UNNAMED");
+        // Naming a module the child does not resolve would make it warn.
+        cmd.add("--enable-native-access=ALL-UNNAMED" + (library.isNamed() ? "," + library.getName() : ""));
         cmd.add("-XX:-UsePerfData");
         cmd.add("-Djava.io.tmpdir=" + System.getProperty("java.io.tmpdir"));
         cmd.addAll(jvmArgs);
-        cmd.add("-cp");
-        cmd.add(directory == null ? classPath : absolute(classPath));
-        cmd.add(mainClass);
+        if (!modulePath.isEmpty()) {
+            cmd.add("--module-path");
+            cmd.add(directory == null ? modulePath : absolute(modulePath));
+            if (library.isNamed()) {
+                // A main class on the class path resolves no module of the module path by itself.
+                cmd.add("--add-modules");
+                cmd.add(library.getName());
+            }
+        }
+        if (!classPath.isEmpty()) {
+            cmd.add("-cp");
+            cmd.add(directory == null ? classPath : absolute(classPath));
+        }
+        if (mainModule != null && !modulePath.isEmpty()) {
+            cmd.add("-m");
+            cmd.add(mainModule + "/" + mainClass);
+        } else {
+            cmd.add(mainClass);
+        }
         cmd.addAll(args);
         return cmd;
     }
