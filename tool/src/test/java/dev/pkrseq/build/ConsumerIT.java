@@ -64,6 +64,7 @@ class ConsumerIT {
                 public static void main(String[] args) {
                     System.out.println("module=" + Main.class.getModule().getName());
                     System.out.println("library=" + Rseq.class.getModule().getName());
+                    System.out.println("classpath=" + System.getProperty("java.class.path"));
                     System.out.println("cpu=" + Rseq.ensureRegistered().cpuId());
                     System.out.println("pkeys=" + Pkeys.supported());
                     System.out.println("tls-pages=" + !Tls.current().pagesToRetag().isEmpty());
@@ -120,6 +121,7 @@ class ConsumerIT {
         Run r = java(dir, "--enable-native-access=ALL-UNNAMED", "-cp", library + ":" + classes, "consumer.Main",
                 CHILD_EXPERIMENT);
         assertRan(r, "null", "null");
+        assertEquals(library + ":" + classes, r.values().get("classpath"), r.out());
     }
 
     @Test
@@ -128,6 +130,7 @@ class ConsumerIT {
         Run r = java(dir, "--enable-native-access=dev.pkrseq", "--module-path", library + ":" + classes,
                 "-m", "consumer/consumer.Main", CHILD_EXPERIMENT);
         assertRan(r, "consumer", "dev.pkrseq");
+        assertEquals("", r.values().get("classpath"), "nothing on the class path: " + r.out());
     }
 
     @Test
@@ -219,8 +222,9 @@ class ConsumerIT {
         Path err = dir.resolve("err.txt");
         ProcessBuilder pb = new ProcessBuilder(cmd).directory(dir.toFile()).redirectOutput(out.toFile())
                 .redirectError(err.toFile());
-        // Options from the environment make the JVM print "Picked up ..." on standard error.
-        Stream.of("JAVA_TOOL_OPTIONS", "_JAVA_OPTIONS", "JDK_JAVA_OPTIONS").forEach(pb.environment()::remove);
+        // Options from the environment make the JVM print "Picked up ..." on standard error. CLASSPATH (the
+        // test JVM's own, where failsafe sets it) would become the class path of a JVM started without -cp.
+        Stream.of("JAVA_TOOL_OPTIONS", "_JAVA_OPTIONS", "JDK_JAVA_OPTIONS", "CLASSPATH").forEach(pb.environment()::remove);
         Process p = pb.start();
         if (!p.waitFor(300, TimeUnit.SECONDS)) {
             p.descendants().forEach(ProcessHandle::destroyForcibly);
