@@ -21,7 +21,8 @@ import dev.pkrseq.pkey.ProtectionKey;
 import dev.pkrseq.pkey.Rights;
 import dev.pkrseq.rseq.Rseq;
 import dev.pkrseq.rseq.RseqArea;
-import dev.pkrseq.sys.Sys;
+import dev.pkrseq.sys.MemoryCalls;
+import dev.pkrseq.sys.ThreadCalls;
 import dev.pkrseq.testing.CarriesOn;
 import dev.pkrseq.testing.Features;
 import org.junit.jupiter.api.Tag;
@@ -56,7 +57,7 @@ class LoadTest {
         boolean pkeys = Features.pkeysWork();
         boolean rseq = Features.rseqRegistered();
         assumeTrue(pkeys || rseq, "neither protection keys nor rseq are available here");
-        int cpus = Sys.onlineCpus();
+        int cpus = ThreadCalls.onlineCpus();
         List<ProtectionKey> keys = new ArrayList<>();
         ConcurrentLinkedQueue<String> wrong = new ConcurrentLinkedQueue<>();
         AtomicLong toggles = new AtomicLong();
@@ -71,7 +72,7 @@ class LoadTest {
                         ProtectionKey k = ProtectionKey.allocate(Rights.READ_WRITE);
                         keys.add(k);
                         MemorySegment page = Pages.allocate(arena, 1);
-                        k.protect(page, Sys.PROT_READ | Sys.PROT_WRITE);
+                        k.protect(page, MemoryCalls.PROT_READ | MemoryCalls.PROT_WRITE);
                         pages.add(page);
                     }
                 }
@@ -124,7 +125,7 @@ class LoadTest {
             } finally {
                 if (pkeys) {
                     for (MemorySegment p : pages) {
-                        ProtectionKey.DEFAULT.protect(p, Sys.PROT_READ | Sys.PROT_WRITE);
+                        ProtectionKey.DEFAULT.protect(p, MemoryCalls.PROT_READ | MemoryCalls.PROT_WRITE);
                     }
                 }
             }

@@ -9,7 +9,8 @@ import java.util.TreeSet;
 import java.util.stream.Collectors;
 
 import dev.pkrseq.rseq.Rseq;
-import dev.pkrseq.sys.Sys;
+import dev.pkrseq.proc.CpuInfo;
+import dev.pkrseq.sys.PkeyCalls;
 import dev.pkrseq.testing.Features;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
@@ -22,7 +23,7 @@ import org.junit.jupiter.api.Test;
  */
 @Tag("pku")
 class MachineFeaturesTest {
-    private static final Set<String> REQUIRED = required(System.getProperty("pkrseq.require", ""), Sys.cpuFlags());
+    private static final Set<String> REQUIRED = required(System.getProperty("pkrseq.require", ""), CpuInfo.flags());
 
     /**
      * The features whose absence fails the build: those {@code pkrseq.require} names, and pku wherever
@@ -38,7 +39,7 @@ class MachineFeaturesTest {
         return required;
     }
 
-    /** Whether /proc/cpuinfo's flags (as {@link Sys#cpuFlags()} gives them) show both pku and ospke. */
+    /** Whether /proc/cpuinfo's flags (as {@link dev.pkrseq.proc.CpuInfo#flags()} gives them) show both pku and ospke. */
     static boolean cpuFlagsShowPkeys(String flags) {
         return flags.contains(" pku ") && flags.contains(" ospke ");
     }
@@ -49,7 +50,7 @@ class MachineFeaturesTest {
             assertTrue(Features.rseqRegistered(), "pkrseq.require names rseq, but this thread has no registered rseq area");
         }
         if (REQUIRED.contains("pku")) {
-            assertTrue(Features.pkeysWork(), (cpuFlagsShowPkeys(Sys.cpuFlags())
+            assertTrue(Features.pkeysWork(), (cpuFlagsShowPkeys(CpuInfo.flags())
                     ? "/proc/cpuinfo shows pku and ospke, so the protection-key tests must run"
                     : "pkrseq.require names pku") + ", but pkey_alloc fails here: they would all skip");
         }
@@ -66,11 +67,11 @@ class MachineFeaturesTest {
 
     @Test
     void pkeyDetectionAgreesWithCpuFlags() {
-        String flags = Sys.cpuFlags();
+        String flags = CpuInfo.flags();
         boolean enabled = cpuFlagsShowPkeys(flags);
         assertEquals(enabled, Features.pkeysWork(),
                 "/proc/cpuinfo says pku+ospke=" + enabled + " but pkey_alloc says otherwise: pkey tests would skip wrongly");
-        assertEquals(flags.contains(" ospke "), Sys.pkruUsable());
+        assertEquals(flags.contains(" ospke "), PkeyCalls.pkruUsable());
     }
 
     @Test

@@ -2,9 +2,10 @@ package dev.pkrseq.observe;
 
 import java.lang.foreign.MemorySegment;
 
-import dev.pkrseq.sys.Errno;
-import dev.pkrseq.sys.NativeException;
-import dev.pkrseq.sys.Sys;
+import dev.pkrseq.Errno;
+import dev.pkrseq.NativeException;
+import dev.pkrseq.sys.MemoryCalls;
+import dev.pkrseq.sys.ThreadCalls;
 
 /**
  * Asks the kernel, not Java, whether the calling thread may read or write memory.
@@ -53,13 +54,13 @@ public final class AccessProbe {
      */
     public static boolean canRead(long address, int length) {
         checkLength(length);
-        int[] pipe = Sys.pipe2(Sys.O_CLOEXEC | Sys.O_NONBLOCK);
+        int[] pipe = MemoryCalls.pipe2(MemoryCalls.O_CLOEXEC | MemoryCalls.O_NONBLOCK);
         try {
             // The bytes stay in the pipe: closing it discards them.
             return kernelReads(pipe, address, length);
         } finally {
-            Sys.close(pipe[0]);
-            Sys.close(pipe[1]);
+            MemoryCalls.close(pipe[0]);
+            MemoryCalls.close(pipe[1]);
         }
     }
 
@@ -75,14 +76,14 @@ public final class AccessProbe {
      */
     public static boolean canWrite(long address, int length) {
         checkLength(length);
-        long page = Sys.pageSize();
-        int addZero = Sys.futexOp(Sys.FUTEX_OP_ADD, 0, Sys.FUTEX_OP_CMP_EQ, WAKE_OP_COMPARE);
+        long page = MemoryCalls.pageSize();
+        int addZero = ThreadCalls.futexOp(ThreadCalls.FUTEX_OP_ADD, 0, ThreadCalls.FUTEX_OP_CMP_EQ, WAKE_OP_COMPARE);
         long end = address + length;
         for (long p = address & -page; Long.compareUnsigned(p, end) < 0; p += page) {
             // An aligned word never crosses a page, so it lies on the page even when it begins before the range.
             long word = Math.max(p, address) & ~3L;
             try {
-                Sys.futexWakeOp(word, addZero);
+                ThreadCalls.futexWakeOp(word, addZero);
             } catch (NativeException e) {
                 if (e.errno() == Errno.EFAULT) {
                     return false;
@@ -119,7 +120,7 @@ public final class AccessProbe {
      */
     private static boolean kernelReads(int[] pipe, long address, int length) {
         try {
-            return Sys.write(pipe[1], address, length) == length;
+            return MemoryCalls.write(pipe[1], address, length) == length;
         } catch (NativeException e) {
             if (e.errno() == Errno.EFAULT) {
                 return false;

@@ -7,7 +7,7 @@ import dev.pkrseq.pkey.Pkru;
 import dev.pkrseq.pkey.Rights;
 import dev.pkrseq.proc.Smaps;
 import dev.pkrseq.proc.Vma;
-import dev.pkrseq.sys.Sys;
+import dev.pkrseq.sys.ThreadCalls;
 
 /**
  * What {@code pkrseq pkeys --key N} shows: whether one key is allocated in this process, the calling
@@ -48,15 +48,15 @@ public record KeyReport(int key, boolean supported, String reason, boolean alloc
         Thread t = Thread.currentThread();
         if (!Pkeys.supported()) {
             return new KeyReport(key, false, Pkeys.unavailableReason().orElse(null), key == 0, List.of(0), t.getName(),
-                    Sys.gettid(), null, null, null, smapsKeys, mappings);
+                    ThreadCalls.gettid(), null, null, null, smapsKeys, mappings);
         }
         if (t.isVirtual()) {
-            return new KeyReport(key, true, PkeysReport.VIRTUAL_THREAD, key == 0, List.of(0), t.getName(), Sys.gettid(),
+            return new KeyReport(key, true, PkeysReport.VIRTUAL_THREAD, key == 0, List.of(0), t.getName(), ThreadCalls.gettid(),
                     null, null, null, smapsKeys, mappings);
         }
         List<Integer> allocated = Pkeys.allocatedNow();
         Pkru.KeyRights r = Pkru.current().decode().get(key);
-        return new KeyReport(key, true, null, allocated.contains(key), allocated, t.getName(), Sys.gettid(),
+        return new KeyReport(key, true, null, allocated.contains(key), allocated, t.getName(), ThreadCalls.gettid(),
                 r.rights(), r.accessDisabled(), r.writeDisabled(), smapsKeys, mappings);
     }
 }

@@ -10,7 +10,9 @@ import java.lang.foreign.MemorySegment;
 import java.lang.invoke.MethodHandle;
 import java.lang.invoke.VarHandle;
 
-import dev.pkrseq.sys.Sys;
+import dev.pkrseq.sys.MemoryCalls;
+import dev.pkrseq.sys.RseqCalls;
+import dev.pkrseq.sys.ThreadCalls;
 import dev.pkrseq.sys.Syscall;
 
 /**
@@ -24,7 +26,7 @@ import dev.pkrseq.sys.Syscall;
  * through an ordinary (non-critical) downcall, and stays in native code from the moment it is ready
  * until it is told to stop: it first sleeps in {@code futex(FUTEX_WAIT)} until {@code *go} is set (no
  * CPU, and no Java code between the wait and the loop, where a worker could be caught by a safepoint),
- * then spins until {@code *stop} is set. One {@code FUTEX_WAKE} ({@link Sys#futexWake}) starts them all;
+ * then spins until {@code *stop} is set. One {@code FUTEX_WAKE} ({@link ThreadCalls#futexWake}) starts them all;
  * clearing {@code *go} again ({@link #hold}) sends them back to sleep, for a JVM about to exit that needs
  * its CPUs.
  *
@@ -132,20 +134,20 @@ final class NativeSpin {
         }
 
         private static MethodHandle map() {
-            long page = Sys.pageSize();
-            long address = Sys.mmap(0, page, Sys.PROT_READ | Sys.PROT_WRITE, Sys.MAP_PRIVATE | Sys.MAP_ANONYMOUS, -1, 0);
+            long page = MemoryCalls.pageSize();
+            long address = MemoryCalls.mmap(0, page, MemoryCalls.PROT_READ | MemoryCalls.PROT_WRITE, MemoryCalls.MAP_PRIVATE | MemoryCalls.MAP_ANONYMOUS, -1, 0);
             try {
-                MemorySegment mem = Sys.memory(address, page);
+                MemorySegment mem = MemoryCalls.memory(address, page);
                 mem.fill((byte) 0xcc);
                 MemorySegment.copy(CODE, 0, mem, JAVA_BYTE, 0, CODE.length);
-                Sys.mprotect(address, page, Sys.PROT_READ | Sys.PROT_EXEC);
+                MemoryCalls.mprotect(address, page, MemoryCalls.PROT_READ | MemoryCalls.PROT_EXEC);
             } catch (RuntimeException | Error e) {
                 // Nothing has run from the page yet.
-                Sys.munmap(address, page);
+                MemoryCalls.munmap(address, page);
                 throw e;
             }
             // Not critical: the thread must be "in native" while it waits and spins.
-            return Sys.downcall(MemorySegment.ofAddress(address), FunctionDescriptor.ofVoid(ADDRESS, ADDRESS), false);
+            return RseqCalls.downcall(MemorySegment.ofAddress(address), FunctionDescriptor.ofVoid(ADDRESS, ADDRESS), false);
         }
     }
 
@@ -216,6 +218,6 @@ final class NativeSpin {
      */
     static void release(MemorySegment go) {
         set(go);
-        Sys.futexWake(go, Integer.MAX_VALUE);
+        ThreadCalls.futexWake(go, Integer.MAX_VALUE);
     }
 }

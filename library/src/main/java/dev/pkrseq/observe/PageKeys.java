@@ -8,7 +8,7 @@ import java.util.List;
 import dev.pkrseq.pkey.PageWalk;
 import dev.pkrseq.proc.Smaps;
 import dev.pkrseq.proc.Vma;
-import dev.pkrseq.sys.Sys;
+import dev.pkrseq.sys.MemoryCalls;
 
 /**
  * Which protection key each page of a range carries, and how many mappings (VMAs) the range spans now,
@@ -70,7 +70,7 @@ public record PageKeys(long address, long pageSize, List<Integer> keys, int mapp
      *     more than {@link #MAX_PAGES} pages
      */
     public static PageKeys of(List<Vma> vmas, long address, long length) {
-        long page = Sys.pageSize();
+        long page = MemoryCalls.pageSize();
         long start = address & -page;
         if (length < 0 || Long.compareUnsigned(length, -1L - address - (page - 1)) > 0) {
             throw new IllegalArgumentException("no such range: " + length + " bytes from 0x" + Long.toHexString(address));

@@ -11,8 +11,8 @@ import java.util.concurrent.atomic.AtomicReference;
 import java.util.concurrent.locks.LockSupport;
 
 import dev.pkrseq.rseq.PerCpuCounter;
-import dev.pkrseq.sys.NativeException;
-import dev.pkrseq.sys.Sys;
+import dev.pkrseq.NativeException;
+import dev.pkrseq.sys.ThreadCalls;
 
 /**
  * A stress run of a per-CPU counter, after the kernel's {@code param_test.c}: N platform threads each add
@@ -107,7 +107,7 @@ public final class PerCpuStress {
      * @return 128 on two CPUs
      */
     public static int maxThreads() {
-        int cpus = Math.max(1, Sys.schedGetaffinity(0).cardinality());
+        int cpus = Math.max(1, ThreadCalls.schedGetaffinity(0).cardinality());
         return (int) Math.min(MAX_THREADS, (long) MAX_THREADS_PER_CPU * cpus);
     }
 
@@ -140,7 +140,7 @@ public final class PerCpuStress {
      *     take seconds to stop at Ctrl-C"
      */
     public static String maxThreadsReason() {
-        int cpus = Math.max(1, Sys.schedGetaffinity(0).cardinality());
+        int cpus = Math.max(1, ThreadCalls.schedGetaffinity(0).cardinality());
         return (maxThreads() == MAX_THREADS ? MAX_THREADS + " at most" : MAX_THREADS_PER_CPU + " per CPU this process may"
                 + " run on, " + cpus + (cpus == 1 ? " CPU" : " CPUs")) + ": with more busy threads the JVM would take"
                 + " seconds to stop at Ctrl-C";
@@ -226,7 +226,7 @@ public final class PerCpuStress {
             try {
                 workers[i] = Thread.ofPlatform().name("pkrseq-percpu-" + i).daemon(true).start(() -> {
                     OWN_THREAD.set(true);
-                    tids[index] = Sys.gettid();
+                    tids[index] = ThreadCalls.gettid();
                     lowerPriority();
                     ready.countDown();
                     try {
@@ -268,7 +268,7 @@ public final class PerCpuStress {
         long elapsed;
         try {
             ready.await();
-            cpus = Sys.schedGetaffinity(0).stream().boxed().toList();
+            cpus = ThreadCalls.schedGetaffinity(0).stream().boxed().toList();
             if (disturb) {
                 disturber = new Disturber(tids, cpus, done);
                 disturber.thread.start();
@@ -337,7 +337,7 @@ public final class PerCpuStress {
 
     private static void lowerPriority() {
         try {
-            Sys.schedSetscheduler(0, Sys.SCHED_IDLE, 0);
+            ThreadCalls.schedSetscheduler(0, ThreadCalls.SCHED_IDLE, 0);
         } catch (NativeException e) {
             // Any thread may take SCHED_IDLE for itself; should a policy refuse it, the run still counts.
         }
@@ -370,14 +370,14 @@ public final class PerCpuStress {
             }
             try {
                 for (int i = 0; i < tids.length; i++) {
-                    original[i] = Sys.schedGetaffinity(tids[i]);
+                    original[i] = ThreadCalls.schedGetaffinity(tids[i]);
                 }
                 for (int round = 0; done.getCount() > 0; round++) {
                     for (int i = 0; i < tids.length; i++) {
-                        Sys.schedSetaffinity(tids[i], one[(round + i) % one.length]);
+                        ThreadCalls.schedSetaffinity(tids[i], one[(round + i) % one.length]);
                         changes++;
                     }
-                    Sys.schedYield();
+                    ThreadCalls.schedYield();
                     yields++;
                 }
             } catch (NativeException e) {
@@ -386,7 +386,7 @@ public final class PerCpuStress {
                 for (int i = 0; i < tids.length; i++) {
                     if (original[i] != null) {
                         try {
-                            Sys.schedSetaffinity(tids[i], original[i]);
+                            ThreadCalls.schedSetaffinity(tids[i], original[i]);
                         } catch (NativeException e) {
                             if (failure == null) {
                                 failure = e;

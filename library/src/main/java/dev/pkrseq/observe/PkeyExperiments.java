@@ -18,9 +18,10 @@ import dev.pkrseq.pkey.ProtectionKey;
 import dev.pkrseq.pkey.Rights;
 import dev.pkrseq.pkey.RightsScope;
 import dev.pkrseq.proc.Smaps;
-import dev.pkrseq.sys.Errno;
-import dev.pkrseq.sys.NativeException;
-import dev.pkrseq.sys.Sys;
+import dev.pkrseq.Errno;
+import dev.pkrseq.NativeException;
+import dev.pkrseq.sys.MemoryCalls;
+import dev.pkrseq.sys.PkeyCalls;
 
 /**
  * The protection-key experiments of {@code pkrseq probe}, in report order. Each allocates its own keys
@@ -33,7 +34,7 @@ public final class PkeyExperiments {
     /** How long a child JVM may take; generous, because emulated machines start JVMs slowly. */
     static final Duration CHILD_TIMEOUT = Duration.ofSeconds(600);
 
-    private static final int RW = Sys.PROT_READ | Sys.PROT_WRITE;
+    private static final int RW = MemoryCalls.PROT_READ | MemoryCalls.PROT_WRITE;
 
     private PkeyExperiments() {
     }
@@ -214,13 +215,13 @@ public final class PkeyExperiments {
         @Override
         ExperimentResult observe() {
             long page = Pages.size();
-            long base = Sys.mmap(0, 3 * page, RW, Sys.MAP_PRIVATE | Sys.MAP_ANONYMOUS, -1, 0);
-            MemorySegment three = Sys.memory(base, 3 * page);
+            long base = MemoryCalls.mmap(0, 3 * page, RW, MemoryCalls.MAP_PRIVATE | MemoryCalls.MAP_ANONYMOUS, -1, 0);
+            MemorySegment three = MemoryCalls.memory(base, 3 * page);
             boolean holeIsOurs = true;
             ProtectionKey key = null;
             try {
                 key = ProtectionKey.allocate(Rights.READ_WRITE);
-                Sys.munmap(base + page, page);
+                MemoryCalls.munmap(base + page, page);
                 holeIsOurs = false;
                 NativeException failure = null;
                 try {
@@ -235,7 +236,7 @@ public final class PkeyExperiments {
                 if (afterWalk.key(1) != null) {
                     // Another thread mapped something into the hole meanwhile: never leave its page tagged.
                     Smaps.containing(Smaps.self(), base + page).ifPresent(v ->
-                            Sys.pkeyMprotect(base + page, page, v.prot(), 0));
+                            PkeyCalls.pkeyMprotect(base + page, page, v.prot(), 0));
                     return result(false, "something else was mapped into the hole during the experiment",
                             "walk " + walk.pages());
                 }
@@ -250,10 +251,10 @@ public final class PkeyExperiments {
                                 : "the single call changed no page"));
             } finally {
                 // Unmapping the tagged pages takes the key off them; then the key can be freed.
-                Sys.munmap(base, page);
-                Sys.munmap(base + 2 * page, page);
+                MemoryCalls.munmap(base, page);
+                MemoryCalls.munmap(base + 2 * page, page);
                 if (holeIsOurs) {
-                    Sys.munmap(base + page, page);
+                    MemoryCalls.munmap(base + page, page);
                 }
                 if (key != null) {
                     key.close();
@@ -304,16 +305,16 @@ public final class PkeyExperiments {
         @Override
         ExperimentResult observe() {
             long size = Pages.size();
-            long page = Sys.mmap(0, size, RW, Sys.MAP_PRIVATE | Sys.MAP_ANONYMOUS, -1, 0);
+            long page = MemoryCalls.mmap(0, size, RW, MemoryCalls.MAP_PRIVATE | MemoryCalls.MAP_ANONYMOUS, -1, 0);
             int held = -1;
             try {
-                int first = Sys.pkeyAlloc(0, 0);
+                int first = PkeyCalls.pkeyAlloc(0, 0);
                 held = first;
-                Sys.pkeyMprotect(page, size, RW, first);
-                Sys.pkeyFree(first);
+                PkeyCalls.pkeyMprotect(page, size, RW, first);
+                PkeyCalls.pkeyFree(first);
                 held = -1;
                 Integer afterFree = PageKeys.of(page, size).key(0);
-                int second = Sys.pkeyAlloc(0, 0);
+                int second = PkeyCalls.pkeyAlloc(0, 0);
                 held = second;
                 Integer afterRealloc = PageKeys.of(page, size).key(0);
                 boolean ok = second == first && afterFree != null && afterFree == first;
@@ -321,11 +322,11 @@ public final class PkeyExperiments {
                         + " returned " + second, "after the second pkey_alloc the page shows key " + afterRealloc
                         + " and belongs to its new owner. " + guardedRefusal());
             } finally {
-                Sys.pkeyMprotect(page, size, RW, 0);
+                PkeyCalls.pkeyMprotect(page, size, RW, 0);
                 if (held >= 0) {
-                    Sys.pkeyFree(held);
+                    PkeyCalls.pkeyFree(held);
                 }
-                Sys.munmap(page, size);
+                MemoryCalls.munmap(page, size);
             }
         }
 
@@ -358,7 +359,7 @@ public final class PkeyExperiments {
         @Override
         ExperimentResult observe() {
             return onTaggedPage((key, page) -> {
-                Sys.mprotect(page.address(), page.byteSize(), Sys.PROT_READ);
+                MemoryCalls.mprotect(page.address(), page.byteSize(), MemoryCalls.PROT_READ);
                 var vma = Smaps.containing(Smaps.self(), page.address()).orElseThrow();
                 int k = key.number();
                 return result(vma.key() == k && vma.perms().startsWith("r--"),
@@ -409,12 +410,12 @@ public final class PkeyExperiments {
         public static void main(String[] args) {
             long size = Pages.size();
             int before = Pkeys.allocatableNow();
-            long page = Sys.mmap(0, size, RW, Sys.MAP_PRIVATE | Sys.MAP_ANONYMOUS, -1, 0);
-            Sys.mprotect(page, size, Sys.PROT_EXEC);
+            long page = MemoryCalls.mmap(0, size, RW, MemoryCalls.MAP_PRIVATE | MemoryCalls.MAP_ANONYMOUS, -1, 0);
+            MemoryCalls.mprotect(page, size, MemoryCalls.PROT_EXEC);
             Integer key = PageKeys.of(page, size).key(0);
             int during = Pkeys.allocatableNow();
             Rights rights = Pkru.current().rights(key == null ? 0 : key);
-            Sys.munmap(page, size);
+            MemoryCalls.munmap(page, size);
             int after = Pkeys.allocatableNow();
             System.out.println("before=" + before);
             System.out.println("key=" + key);

@@ -13,7 +13,7 @@ import dev.pkrseq.pkey.Pkeys;
 import dev.pkrseq.pkey.PkeysUnavailableException;
 import dev.pkrseq.pkey.ProtectionKey;
 import dev.pkrseq.pkey.Rights;
-import dev.pkrseq.sys.Sys;
+import dev.pkrseq.sys.MemoryCalls;
 
 /**
  * A real protection-key fault, taken by a child JVM so that this one survives.
@@ -161,7 +161,7 @@ public final class PkeyFaultProbe {
             ProtectionKey key = ProtectionKey.allocate(Rights.READ_WRITE);
             MemorySegment page = Pages.allocate(Arena.global(), 1);
             page.set(JAVA_BYTE, 0, (byte) 42);
-            key.protect(page, Sys.PROT_READ | Sys.PROT_WRITE);
+            key.protect(page, MemoryCalls.PROT_READ | MemoryCalls.PROT_WRITE);
             System.out.println("page=0x" + Long.toHexString(page.address()));
             System.out.println("key=" + key.number());
             System.out.flush();

@@ -6,7 +6,7 @@ import dev.pkrseq.pkey.Pages;
 import dev.pkrseq.pkey.Pkeys;
 import dev.pkrseq.pkey.Pkru;
 import dev.pkrseq.proc.Vma;
-import dev.pkrseq.sys.Sys;
+import dev.pkrseq.sys.ThreadCalls;
 
 /**
  * What {@code pkrseq pkeys} shows: the calling thread's PKRU decoded, how many keys are free, and every
@@ -54,14 +54,14 @@ public record PkeysReport(boolean supported, String reason, String thread, int t
         Thread t = Thread.currentThread();
         List<Mapping> mappings = Pkeys.taggedMappings().stream().map(Mapping::of).toList();
         if (!Pkeys.supported()) {
-            return new PkeysReport(false, Pkeys.unavailableReason().orElse(null), t.getName(), Sys.gettid(), null,
+            return new PkeysReport(false, Pkeys.unavailableReason().orElse(null), t.getName(), ThreadCalls.gettid(), null,
                     List.of(), 0, mappings);
         }
         if (t.isVirtual()) {
-            return new PkeysReport(true, VIRTUAL_THREAD, t.getName(), Sys.gettid(), null, List.of(), 0, mappings);
+            return new PkeysReport(true, VIRTUAL_THREAD, t.getName(), ThreadCalls.gettid(), null, List.of(), 0, mappings);
         }
         Pkru pkru = Pkru.current();
         int allocatable = Pkeys.allocatableNow();
-        return new PkeysReport(true, null, t.getName(), Sys.gettid(), pkru.toString(), pkru.decode(), allocatable, mappings);
+        return new PkeysReport(true, null, t.getName(), ThreadCalls.gettid(), pkru.toString(), pkru.decode(), allocatable, mappings);
     }
 }

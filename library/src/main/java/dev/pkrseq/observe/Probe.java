@@ -12,7 +12,10 @@ import dev.pkrseq.rseq.Owner;
 import dev.pkrseq.rseq.Rseq;
 import dev.pkrseq.rseq.RseqAbi;
 import dev.pkrseq.rseq.RseqArea;
-import dev.pkrseq.sys.Sys;
+import dev.pkrseq.proc.CpuInfo;
+import dev.pkrseq.sys.LoaderCalls;
+import dev.pkrseq.sys.MemoryCalls;
+import dev.pkrseq.sys.ThreadCalls;
 import dev.pkrseq.sys.Syscall;
 
 /** Builds the {@code pkrseq probe} report for the calling thread. */
@@ -37,12 +40,12 @@ public final class Probe {
     }
 
     static ProbeReport.Platform platform() {
-        return new ProbeReport.Platform(Syscall.architecture(), Sys.uname().release(), Sys.glibcVersion().orElse(null),
-                Sys.pageSize(), Sys.onlineCpus(), System.getProperty("java.version"));
+        return new ProbeReport.Platform(Syscall.architecture(), LoaderCalls.uname().release(), LoaderCalls.glibcVersion().orElse(null),
+                MemoryCalls.pageSize(), ThreadCalls.onlineCpus(), System.getProperty("java.version"));
     }
 
     static ProbeReport.Pkeys pkeys() {
-        String flags = Sys.cpuFlags();
+        String flags = CpuInfo.flags();
         boolean supported = Pkeys.supported();
         boolean platformThread = !Thread.currentThread().isVirtual();
         // allocatableNow() puts back the PKRU bits its pkey_alloc calls change.
@@ -83,8 +86,8 @@ public final class Probe {
     }
 
     static ProbeReport.ThreadInfo thread() {
-        String tp = Syscall.architectureSupported() ? "0x" + Long.toHexString(Sys.threadPointer()) : null;
-        return new ProbeReport.ThreadInfo(Thread.currentThread().getName(), Sys.gettid(), tp);
+        String tp = Syscall.architectureSupported() ? "0x" + Long.toHexString(LoaderCalls.threadPointer()) : null;
+        return new ProbeReport.ThreadInfo(Thread.currentThread().getName(), ThreadCalls.gettid(), tp);
     }
 
     private static Integer boxed(OptionalInt v) {

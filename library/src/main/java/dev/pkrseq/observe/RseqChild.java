@@ -6,7 +6,7 @@ import java.util.Map;
 import dev.pkrseq.rseq.Rseq;
 import dev.pkrseq.rseq.RseqRegistry;
 import dev.pkrseq.rseq.RseqSyscall;
-import dev.pkrseq.sys.Sys;
+import dev.pkrseq.sys.ThreadCalls;
 
 /**
  * The main class of the child JVM that runs the rseq scenarios needing pkrseq's own registration. The
@@ -63,7 +63,7 @@ public final class RseqChild {
             case "same-area-ebusy" -> RseqScenarios.sameAreaEbusy();
             case "wrong-signature-eperm" -> RseqScenarios.wrongSignatureEperm();
             case "unregister" -> RseqScenarios.unregister();
-            case "mm-cid-dense" -> RseqScenarios.mmCidDense(Sys.onlineCpus() + 1);
+            case "mm-cid-dense" -> RseqScenarios.mmCidDense(ThreadCalls.onlineCpus() + 1);
             case "follows-affinity" -> RseqScenarios.followsAffinity();
             case "cpu-matches-getcpu" -> RseqScenarios.cpuMatchesGetcpu();
             case "errors" -> RseqScenarios.errors();

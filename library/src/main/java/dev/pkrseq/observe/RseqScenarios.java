@@ -20,7 +20,8 @@ import dev.pkrseq.rseq.RseqException;
 import dev.pkrseq.rseq.RseqRegistry;
 import dev.pkrseq.rseq.RseqSyscall;
 import dev.pkrseq.sys.CpuNode;
-import dev.pkrseq.sys.Sys;
+import dev.pkrseq.sys.MemoryCalls;
+import dev.pkrseq.sys.ThreadCalls;
 
 /**
  * The rseq observations, each run on the calling thread (or on threads it starts and joins), each
@@ -65,8 +66,8 @@ final class RseqScenarios {
             for (int i = 0; i < 2000 && compared < 200; i++) {
                 int before = area.cpuId();
                 int start = area.cpuIdStart();
-                int glibc = Sys.schedGetcpu();
-                int kernel = Sys.getcpu().cpu();
+                int glibc = ThreadCalls.schedGetcpu();
+                int kernel = ThreadCalls.getcpu().cpu();
                 int after = area.cpuId();
                 if (before != after) {
                     migrated++;
@@ -104,7 +105,7 @@ final class RseqScenarios {
      */
     static Finding followsAffinity() {
         return withArea(area -> {
-            BitSet original = Sys.schedGetaffinity(0);
+            BitSet original = ThreadCalls.schedGetaffinity(0);
             List<String> wrong = new ArrayList<>();
             List<Integer> visited = new ArrayList<>();
             List<String> nodes = new ArrayList<>();
@@ -112,10 +113,10 @@ final class RseqScenarios {
                 for (int cpu = original.nextSetBit(0); cpu >= 0; cpu = original.nextSetBit(cpu + 1)) {
                     BitSet one = new BitSet();
                     one.set(cpu);
-                    Sys.schedSetaffinity(0, one);
+                    ThreadCalls.schedSetaffinity(0, one);
                     int id = area.cpuId();
                     int start = area.cpuIdStart();
-                    CpuNode kernel = Sys.getcpu();
+                    CpuNode kernel = ThreadCalls.getcpu();
                     visited.add(cpu);
                     if (id != cpu || start != cpu || kernel.cpu() != cpu) {
                         wrong.add("pinned to " + cpu + ": cpu_id " + id + ", cpu_id_start " + start + ", getcpu " + kernel.cpu());
@@ -129,9 +130,9 @@ final class RseqScenarios {
                     }
                 }
             } finally {
-                Sys.schedSetaffinity(0, original);
+                ThreadCalls.schedSetaffinity(0, original);
             }
-            boolean restored = Sys.schedGetaffinity(0).equals(original);
+            boolean restored = ThreadCalls.schedGetaffinity(0).equals(original);
             boolean ok = wrong.isEmpty() && restored && !visited.isEmpty();
             String observed = wrong.isEmpty()
                     ? "cpu_id and cpu_id_start followed CPUs " + join(visited)
@@ -164,7 +165,7 @@ final class RseqScenarios {
             return Finding.of(false, "the kernel accepted a second area at 0x" + Long.toHexString(area.address()),
                     "it was unregistered again");
         } catch (RseqException e) {
-            boolean ok = e.errno() == dev.pkrseq.sys.Errno.EINVAL && RseqRegistry.registeredCount() == before;
+            boolean ok = e.errno() == dev.pkrseq.Errno.EINVAL && RseqRegistry.registeredCount() == before;
             return new Finding(ok, e.errno() + ": " + e.explanation(), e.getMessage() + "; registered areas in the pool: "
                     + RseqRegistry.registeredCount(), Map.of("errno", e.errno().name(), "explanation", e.explanation()));
         }
@@ -193,7 +194,7 @@ final class RseqScenarios {
             int tries = 0;
             do {
                 a = area.cpuId();
-                kernelCpu = Sys.getcpu().cpu();
+                kernelCpu = ThreadCalls.getcpu().cpu();
                 b = area.cpuId();
             } while (a != b && ++tries < 100);
             cpu = a;
@@ -207,7 +208,7 @@ final class RseqScenarios {
         Owner after = Rseq.owner();
         int cpuAfter = area.cpuId();
         int countAfter = RseqRegistry.registeredCount();
-        int cpus = Sys.onlineCpus();
+        int cpus = ThreadCalls.onlineCpus();
         boolean kernelHasCid = Rseq.kernelFeatureSize() >= 28;
         boolean cidOk = kernelHasCid
                 ? cid.isPresent() && cid.getAsInt() >= 0 && cid.getAsInt() < cpus
@@ -247,7 +248,7 @@ final class RseqScenarios {
             RseqException e = expectRefusal(() -> RseqSyscall.register(area.address(), Rseq.registrationLength(),
                     Rseq.signature()));
             boolean stillRegistered = area.cpuId() >= 0 && Rseq.owner() == Owner.PKRSEQ;
-            return new Finding(e.errno() == dev.pkrseq.sys.Errno.EBUSY && stillRegistered,
+            return new Finding(e.errno() == dev.pkrseq.Errno.EBUSY && stillRegistered,
                     e.errno() + ": " + e.explanation(), e.getMessage() + "; the registration stays in place",
                     Map.of("errno", e.errno().name()));
         });
@@ -259,7 +260,7 @@ final class RseqScenarios {
             int wrong = Rseq.signature() ^ 0x1;
             RseqException e = expectRefusal(() -> RseqSyscall.unregister(area.address(), Rseq.registrationLength(), wrong));
             boolean stillRegistered = area.cpuId() >= 0 && Rseq.owner() == Owner.PKRSEQ;
-            return new Finding(e.errno() == dev.pkrseq.sys.Errno.EPERM && stillRegistered,
+            return new Finding(e.errno() == dev.pkrseq.Errno.EPERM && stillRegistered,
                     e.errno() + ": " + e.explanation(), e.getMessage() + (stillRegistered
                             ? "; the area stays registered" : "; the area is NOT registered any more"),
                     Map.of("errno", e.errno().name(), "stillRegistered", Boolean.toString(stillRegistered)));
@@ -287,7 +288,7 @@ final class RseqScenarios {
         boolean reused = next.address() == address;
         Rseq.unregister();
         boolean ok = first && kernelWord == -1 && handleReads == -1 && after == Owner.NONE && count == 0
-                && again.errno() == dev.pkrseq.sys.Errno.EINVAL && reused && RseqRegistry.registeredCount() == 0;
+                && again.errno() == dev.pkrseq.Errno.EINVAL && reused && RseqRegistry.registeredCount() == 0;
         String observed = "unregistered; the kernel reset cpu_id to " + kernelWord + ", owner " + after
                 + ", pool count " + count + "; a second unregister: " + again.errno();
         String detail = again.getMessage() + "; the next registration " + (reused ? "reused" : "did NOT reuse")
@@ -309,7 +310,7 @@ final class RseqScenarios {
         if (Rseq.kernelFeatureSize() < 28) {
             return Finding.skip("the kernel's feature size is " + Rseq.kernelFeatureSize() + ": no mm_cid before Linux 6.3");
         }
-        int cpus = Sys.onlineCpus();
+        int cpus = ThreadCalls.onlineCpus();
         BitSet[] cids = new BitSet[threads];
         BitSet[] cpuSets = new BitSet[threads];
         String[] failures = new String[threads];
@@ -457,7 +458,7 @@ final class RseqScenarios {
     // Right after unregistering, the area is pool memory (never unmapped) that nobody registered: reading
     // it is safe, and shows what the kernel left behind.
     private static int readWord(long address) {
-        return Sys.memory(address, 8).get(java.lang.foreign.ValueLayout.JAVA_INT, 4);
+        return MemoryCalls.memory(address, 8).get(java.lang.foreign.ValueLayout.JAVA_INT, 4);
     }
 
     private static String join(List<Integer> values) {

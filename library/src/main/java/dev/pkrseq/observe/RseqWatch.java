@@ -19,8 +19,8 @@ import dev.pkrseq.rseq.RseqArea;
 import dev.pkrseq.rseq.RseqAreaGoneException;
 import dev.pkrseq.rseq.RseqSample;
 import dev.pkrseq.rseq.RseqView;
-import dev.pkrseq.sys.NativeException;
-import dev.pkrseq.sys.Sys;
+import dev.pkrseq.NativeException;
+import dev.pkrseq.sys.ThreadCalls;
 
 /**
  * Worker threads that run a workload while a watcher reads their struct rseq areas directly: which CPU
@@ -156,7 +156,7 @@ public final class RseqWatch implements AutoCloseable {
     }
 
     private static int cpus() {
-        return Math.max(1, Sys.schedGetaffinity(0).cardinality());
+        return Math.max(1, ThreadCalls.schedGetaffinity(0).cardinality());
     }
 
     /**
@@ -418,7 +418,7 @@ public final class RseqWatch implements AutoCloseable {
 
         private static void lowerPriority() {
             try {
-                Sys.schedSetscheduler(0, Sys.SCHED_IDLE, 0);
+                ThreadCalls.schedSetscheduler(0, ThreadCalls.SCHED_IDLE, 0);
             } catch (NativeException e) {
                 // Any thread may take SCHED_IDLE for itself; should a policy refuse it all the same, the watch
                 // still works, only the watcher competes with the workers as an equal.

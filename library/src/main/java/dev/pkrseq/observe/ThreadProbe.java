@@ -11,7 +11,7 @@ import java.util.concurrent.TimeUnit;
 import dev.pkrseq.pkey.Pkru;
 import dev.pkrseq.pkey.ProtectionKey;
 import dev.pkrseq.pkey.Rights;
-import dev.pkrseq.sys.Sys;
+import dev.pkrseq.sys.ThreadCalls;
 
 /**
  * A platform thread of its own that runs probes on request, because protection-key rights belong to a
@@ -33,7 +33,7 @@ public final class ThreadProbe implements AutoCloseable {
         this.executor = Executors.newSingleThreadExecutor(Thread.ofPlatform().name(name).daemon(true).factory());
         this.tid = call(() -> {
             thread = Thread.currentThread();
-            return Sys.gettid();
+            return ThreadCalls.gettid();
         });
     }
 

@@ -6,7 +6,7 @@ import java.util.Objects;
 import java.util.stream.Collectors;
 
 import dev.pkrseq.pkey.Pkeys;
-import dev.pkrseq.sys.Sys;
+import dev.pkrseq.sys.LoaderCalls;
 import dev.pkrseq.sys.Syscall;
 import dev.pkrseq.tls.Tls;
 import dev.pkrseq.tls.TlsLayout;
@@ -78,7 +78,7 @@ public final class TlsExperiments {
         if (!Syscall.architectureSupported()) {
             return Syscall.architecture() + " is not supported";
         }
-        if (Sys.tlsStaticInfo().isEmpty()) {
+        if (LoaderCalls.tlsStaticInfo().isEmpty()) {
             return "the C library does not export _dl_get_tls_static_info (not glibc)";
         }
         if (!Pkeys.supported()) {
@@ -287,7 +287,7 @@ public final class TlsExperiments {
             if (!Syscall.architectureSupported()) {
                 return ExperimentResult.skipped(this, Syscall.architecture() + " is not supported");
             }
-            if (Sys.tlsStaticInfo().isEmpty()) {
+            if (LoaderCalls.tlsStaticInfo().isEmpty()) {
                 return ExperimentResult.skipped(this, "the C library does not export _dl_get_tls_static_info (not glibc)");
             }
             TlsLayout l = layout != null ? layout : Tls.current();

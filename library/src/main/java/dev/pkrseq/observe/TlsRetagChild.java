@@ -23,7 +23,9 @@ import dev.pkrseq.pkey.RightsScope;
 import dev.pkrseq.pkey.ThreadMemoryTaggedException;
 import dev.pkrseq.proc.Smaps;
 import dev.pkrseq.proc.Vma;
-import dev.pkrseq.sys.Sys;
+import dev.pkrseq.sys.LoaderCalls;
+import dev.pkrseq.sys.MemoryCalls;
+import dev.pkrseq.sys.ThreadCalls;
 import dev.pkrseq.tls.Tls;
 import dev.pkrseq.tls.TlsLayout;
 import dev.pkrseq.tls.TlsRetag;
@@ -86,8 +88,8 @@ public final class TlsRetagChild {
             out("dtvApart", l.dtvPageApart());
             out("otherTid", other.tid());
             long page = l.pageSize();
-            long errno = Sys.errnoLocation();
-            MemorySegment tcbPage = Sys.memory(l.tcbPage(), page);
+            long errno = LoaderCalls.errnoLocation();
+            MemorySegment tcbPage = MemoryCalls.memory(l.tcbPage(), page);
             // The map's own smaps snapshot is the "before": nothing changes these pages until the retag.
             List<Vma> before = l.snapshot();
             ProtectionKey key = ProtectionKey.allocate(Rights.READ_WRITE);
@@ -167,18 +169,18 @@ public final class TlsRetagChild {
             return;
         }
         long page = l.dtvPage();
-        int prot = Smaps.containing(l.snapshot(), page).map(Vma::prot).orElse(Sys.PROT_READ | Sys.PROT_WRITE);
-        long mask = Sys.pthreadSigmask(Sys.SIG_BLOCK, TlsRetag.ASYNC_SIGNALS);
+        int prot = Smaps.containing(l.snapshot(), page).map(Vma::prot).orElse(MemoryCalls.PROT_READ | MemoryCalls.PROT_WRITE);
+        long mask = ThreadCalls.pthreadSigmask(ThreadCalls.SIG_BLOCK, TlsRetag.ASYNC_SIGNALS);
         String deny;
         PageWalk walk = null;
         try {
-            walk = key.tagPages(Sys.memory(page, l.pageSize()), prot, Hazard.MAY_KILL_THIS_JVM);
+            walk = key.tagPages(MemoryCalls.memory(page, l.pageSize()), prot, Hazard.MAY_KILL_THIS_JVM);
             deny = refusal(() -> key.setRights(Rights.NO_ACCESS));
         } finally {
             if (walk != null) {
-                ProtectionKey.DEFAULT.tagPages(Sys.memory(page, l.pageSize()), prot, Hazard.MAY_KILL_THIS_JVM);
+                ProtectionKey.DEFAULT.tagPages(MemoryCalls.memory(page, l.pageSize()), prot, Hazard.MAY_KILL_THIS_JVM);
             }
-            Sys.pthreadSigmask(Sys.SIG_SETMASK, mask);
+            ThreadCalls.pthreadSigmask(ThreadCalls.SIG_SETMASK, mask);
         }
         out("dtvOnly.deny", deny.startsWith("refused") ? "refused" : "allowed");
         out("dtvOnly.message", deny.startsWith("refused") ? deny.substring("refused: ".length()) : deny);
@@ -239,10 +241,10 @@ public final class TlsRetagChild {
         out("tagged", r.taggedPages().stream().map(TlsRetagChild::hex).collect(Collectors.joining(",")));
         out("signalsBlocked", r.signalsBlocked());
         System.out.flush();
-        Sys.tgkill(Sys.getpid(), Sys.gettid(), Sys.SIGUSR2);
-        boolean pending = pending(Sys.SIGUSR2);
+        ThreadCalls.tgkill(ThreadCalls.getpid(), ThreadCalls.gettid(), ThreadCalls.SIGUSR2);
+        boolean pending = pending(ThreadCalls.SIGUSR2);
         r.restore();
-        boolean pendingAfter = pending(Sys.SIGUSR2);
+        boolean pendingAfter = pending(ThreadCalls.SIGUSR2);
         key.close();
         out("pending", pending);
         out("pendingAfter", pendingAfter);
@@ -291,8 +293,8 @@ public final class TlsRetagChild {
     }
 
     static String perms(int prot) {
-        return ((prot & Sys.PROT_READ) != 0 ? "r" : "-") + ((prot & Sys.PROT_WRITE) != 0 ? "w" : "-")
-                + ((prot & Sys.PROT_EXEC) != 0 ? "x" : "-");
+        return ((prot & MemoryCalls.PROT_READ) != 0 ? "r" : "-") + ((prot & MemoryCalls.PROT_WRITE) != 0 ? "w" : "-")
+                + ((prot & MemoryCalls.PROT_EXEC) != 0 ? "x" : "-");
     }
 
     static String vma(Vma v) {

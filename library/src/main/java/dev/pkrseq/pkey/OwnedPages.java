@@ -7,7 +7,7 @@ import java.util.Map;
 import java.util.NavigableMap;
 import java.util.TreeMap;
 
-import dev.pkrseq.sys.Sys;
+import dev.pkrseq.sys.MemoryCalls;
 
 /**
  * The mappings pkrseq made itself ({@link Pages#allocate}) and will unmap itself, each with the scope of
@@ -17,9 +17,9 @@ import dev.pkrseq.sys.Sys;
  * <p>A mapping enters the record before its segment can be used and leaves it in the arena's close
  * action, before munmap, under this class's lock; so no entry ever names memory that pkrseq unmapped.
  * A tagging whose segment has this scope is safe from the arena's close: the downcall that tags keeps the
- * scope alive ({@link Sys#pkeyMprotect(MemorySegment, int, int)}), so the pages cannot be unmapped while
+ * scope alive ({@link dev.pkrseq.sys.PkeyCalls#pkeyMprotect(MemorySegment, int, int)}), so the pages cannot be unmapped while
  * the kernel changes them. What pkrseq cannot see is other code unmapping these pages behind its back
- * (a raw {@link Sys#munmap}, a foreign call): that voids the record for them.
+ * (a raw {@code munmap}, a foreign call): that voids the record for them.
  */
 final class OwnedPages {
     /**
@@ -51,9 +51,9 @@ final class OwnedPages {
         synchronized (OwnedPages.class) {
             MemorySegment segment;
             try {
-                segment = Sys.memory(address, bytes, arena, () -> release(address, bytes));
+                segment = MemoryCalls.memory(address, bytes, arena, () -> release(address, bytes));
             } catch (RuntimeException e) {
-                Sys.munmap(address, bytes);
+                MemoryCalls.munmap(address, bytes);
                 throw e;
             }
             MAPPINGS.put(address, new Mapping(address, address + bytes, new WeakReference<>(segment.scope())));
@@ -69,7 +69,7 @@ final class OwnedPages {
             MAPPINGS.remove(address);
             TagRegistry.assign(address, address + bytes, 0);
             try {
-                Sys.munmap(address, bytes);
+                MemoryCalls.munmap(address, bytes);
             } catch (RuntimeException e) {
                 // munmap of a range pkrseq mapped cannot fail; should it, the close action must still not throw.
             }

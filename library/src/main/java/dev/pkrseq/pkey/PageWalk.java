@@ -2,7 +2,7 @@ package dev.pkrseq.pkey;
 
 import java.util.List;
 
-import dev.pkrseq.sys.Errno;
+import dev.pkrseq.Errno;
 
 /**
  * The report of a page-by-page tagging: one pkey_mprotect per page, as IA2's loader change does, so

@@ -3,7 +3,7 @@ package dev.pkrseq.pkey;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 
-import dev.pkrseq.sys.Sys;
+import dev.pkrseq.sys.MemoryCalls;
 
 /**
  * Page-backed memory: anonymous pages from mmap, unmapped when their arena closes.
@@ -15,7 +15,7 @@ import dev.pkrseq.sys.Sys;
  * returned segment or slices of it.
  *
  * <p>Unmap these pages only by closing the arena. A {@code munmap} of them by other code (a raw
- * {@link Sys#munmap}, a foreign call) is outside what pkrseq can see: it would still take the pages for
+ * {@code munmap}, a foreign call) is outside what pkrseq can see: it would still take the pages for
  * its own, tag them and unmap them, although they may by then be someone else's.
  */
 public final class Pages {
@@ -34,7 +34,7 @@ public final class Pages {
      * @return bytes per page, 4096 on x86_64
      */
     public static long size() {
-        return Sys.pageSize();
+        return MemoryCalls.pageSize();
     }
 
     /**
@@ -46,7 +46,7 @@ public final class Pages {
      * @return a native segment of {@code count * size()} bytes, page-aligned
      * @throws IllegalArgumentException when count is below 1 or above {@link #MAX_COUNT}
      * @throws IllegalStateException when the arena is closed
-     * @throws dev.pkrseq.sys.NativeException when mmap fails (ENOMEM: more than the kernel will reserve)
+     * @throws dev.pkrseq.NativeException when mmap fails (ENOMEM: more than the kernel will reserve)
      */
     public static MemorySegment allocate(Arena arena, long count) {
         if (count < 1) {
@@ -60,7 +60,7 @@ public final class Pages {
             throw new IllegalStateException("cannot map pages for a closed arena");
         }
         long bytes = count * size();
-        long address = Sys.mmap(0, bytes, Sys.PROT_READ | Sys.PROT_WRITE, Sys.MAP_PRIVATE | Sys.MAP_ANONYMOUS, -1, 0);
+        long address = MemoryCalls.mmap(0, bytes, MemoryCalls.PROT_READ | MemoryCalls.PROT_WRITE, MemoryCalls.MAP_PRIVATE | MemoryCalls.MAP_ANONYMOUS, -1, 0);
         return OwnedPages.adopt(address, bytes, arena);
     }
 

@@ -6,9 +6,10 @@ import java.util.Optional;
 
 import dev.pkrseq.proc.Smaps;
 import dev.pkrseq.proc.Vma;
-import dev.pkrseq.sys.Errno;
-import dev.pkrseq.sys.NativeException;
-import dev.pkrseq.sys.Sys;
+import dev.pkrseq.Errno;
+import dev.pkrseq.NativeException;
+import dev.pkrseq.proc.CpuInfo;
+import dev.pkrseq.sys.PkeyCalls;
 
 /**
  * Whether protection keys work here, how many are free, and which memory carries a key: the questions a
@@ -90,7 +91,7 @@ public final class Pkeys {
         List<Integer> keys = new ArrayList<>();
         try {
             while (keys.size() < 64) {
-                keys.add(Sys.pkeyAlloc(0, Sys.PKEY_DISABLE_ACCESS));
+                keys.add(PkeyCalls.pkeyAlloc(0, PkeyCalls.PKEY_DISABLE_ACCESS));
             }
         } catch (NativeException e) {
             if (e.errno() != Errno.ENOSPC) {
@@ -98,7 +99,7 @@ public final class Pkeys {
             }
         } finally {
             for (int k : keys) {
-                Sys.pkeyFree(k);
+                PkeyCalls.pkeyFree(k);
             }
             saved.restore();
         }
@@ -137,22 +138,22 @@ public final class Pkeys {
     }
 
     private static String detect() {
-        String flags = Sys.cpuFlags();
+        String flags = CpuInfo.flags();
         boolean pku = flags.contains(" pku ");
         if (!pku) {
             return "the CPU has no protection keys (no 'pku' flag in /proc/cpuinfo)";
         }
-        if (!Sys.pkruUsable()) {
+        if (!PkeyCalls.pkruUsable()) {
             return "the CPU has protection keys but the kernel did not enable them (no 'ospke' flag in /proc/cpuinfo:"
                     + " booted with nopku, or built without CONFIG_X86_INTEL_MEMORY_PROTECTION_KEYS)";
         }
         int[] bits = new int[Pkru.KEYS];
         for (int k = 0; k < bits.length; k++) {
-            bits[k] = Sys.pkeyGet(k);
+            bits[k] = PkeyCalls.pkeyGet(k);
         }
         try {
-            int k = Sys.pkeyAlloc(0, Sys.PKEY_DISABLE_ACCESS);
-            Sys.pkeyFree(k);
+            int k = PkeyCalls.pkeyAlloc(0, PkeyCalls.PKEY_DISABLE_ACCESS);
+            PkeyCalls.pkeyFree(k);
             PkruGate.restoreProbed(k, bits[k]);
             return null;
         } catch (NativeException e) {

@@ -3,7 +3,7 @@ package dev.pkrseq.pkey;
 import java.util.ArrayList;
 import java.util.List;
 
-import dev.pkrseq.sys.Sys;
+import dev.pkrseq.sys.PkeyCalls;
 
 /**
  * A PKRU value: the rights of one thread for all 16 protection keys, two bits per key (bit 2k is
@@ -38,7 +38,7 @@ public record Pkru(int value) {
         Pkeys.requirePkru();
         int v = 0;
         for (int k = 0; k < KEYS; k++) {
-            v |= Sys.pkeyGet(k) << (2 * k);
+            v |= PkeyCalls.pkeyGet(k) << (2 * k);
         }
         return new Pkru(v);
     }
@@ -89,8 +89,8 @@ public record Pkru(int value) {
         List<KeyRights> out = new ArrayList<>(KEYS);
         for (int k = 0; k < KEYS; k++) {
             int b = bits(k);
-            out.add(new KeyRights(k, Rights.ofBits(b), (b & Sys.PKEY_DISABLE_ACCESS) != 0,
-                    (b & Sys.PKEY_DISABLE_WRITE) != 0));
+            out.add(new KeyRights(k, Rights.ofBits(b), (b & PkeyCalls.PKEY_DISABLE_ACCESS) != 0,
+                    (b & PkeyCalls.PKEY_DISABLE_WRITE) != 0));
         }
         return out;
     }

@@ -1,6 +1,6 @@
 package dev.pkrseq.pkey;
 
-import dev.pkrseq.sys.Sys;
+import dev.pkrseq.sys.PkeyCalls;
 
 /**
  * The one way pkrseq's typed API writes PKRU: every rights change ({@link ProtectionKey#setRights},
@@ -39,14 +39,14 @@ final class PkruGate {
     /** {@link #check}, then {@code pkey_set}. */
     static void write(int key, int bits, String action) {
         check(key, bits, action);
-        Sys.pkeySet(key, bits);
+        PkeyCalls.pkeySet(key, bits);
     }
 
     /** {@link #check}, then {@code pkey_get} and {@code pkey_set}: the bits the thread had before. */
     static int exchange(int key, int bits, String action) {
         check(key, bits, action);
-        int previous = Sys.pkeyGet(key);
-        Sys.pkeySet(key, bits);
+        int previous = PkeyCalls.pkeyGet(key);
+        PkeyCalls.pkeySet(key, bits);
         return previous;
     }
 
@@ -56,11 +56,11 @@ final class PkruGate {
      */
     static void revoke(int key) {
         try {
-            check(key, Sys.PKEY_DISABLE_ACCESS, "change PKRU");
+            check(key, PkeyCalls.PKEY_DISABLE_ACCESS, "change PKRU");
         } catch (PkeyMisuseException | PkeysUnavailableException e) {
             return; // a number whose pages are this thread's stack or TLS: denying it would kill the thread
         }
-        Sys.pkeySet(key, Sys.PKEY_DISABLE_ACCESS);
+        PkeyCalls.pkeySet(key, PkeyCalls.PKEY_DISABLE_ACCESS);
     }
 
     /**
@@ -81,8 +81,8 @@ final class PkruGate {
         Pkeys.requirePkru();
         for (int k = 0; k < Pkru.KEYS; k++) {
             int want = value.bits(k);
-            if (Sys.pkeyGet(k) != want) {
-                Sys.pkeySet(k, want);
+            if (PkeyCalls.pkeyGet(k) != want) {
+                PkeyCalls.pkeySet(k, want);
             }
         }
     }
@@ -92,8 +92,8 @@ final class PkruGate {
      * before PKRU is known to work and restores a number that pkey_alloc just gave and pkey_free took back.
      */
     static void restoreProbed(int key, int bits) {
-        if (Sys.pkeyGet(key) != bits) {
-            Sys.pkeySet(key, bits);
+        if (PkeyCalls.pkeyGet(key) != bits) {
+            PkeyCalls.pkeySet(key, bits);
         }
     }
 

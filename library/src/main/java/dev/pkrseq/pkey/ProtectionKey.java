@@ -5,9 +5,9 @@ import java.util.ArrayList;
 import java.util.List;
 
 import dev.pkrseq.proc.Vma;
-import dev.pkrseq.sys.Errno;
-import dev.pkrseq.sys.NativeException;
-import dev.pkrseq.sys.Sys;
+import dev.pkrseq.Errno;
+import dev.pkrseq.NativeException;
+import dev.pkrseq.sys.PkeyCalls;
 
 /**
  * A protection key this JVM owns: allocated with {@link #allocate(Rights)}, freed with {@link #close()}.
@@ -29,7 +29,7 @@ import dev.pkrseq.sys.Sys;
  * ({@link VirtualThreadException}), to deny a key that tags the calling thread's stack, TCB and static
  * TLS, or DTV ({@link ThreadMemoryTaggedException}), and to free a key that pages still carry
  * ({@link KeyInUseException}). Every PKRU write of this API passes the same checks, in one place. The
- * stack and TLS guard knows the pages this library tagged; pages tagged with raw {@link Sys#pkeyMprotect}
+ * stack and TLS guard knows the pages this library tagged; pages tagged with a raw {@code pkey_mprotect}
  * calls are outside its view, except that {@link #close()} confirms with smaps.
  *
  * <p><b>Concurrency.</b> Any number of threads may use one key at once, and every call takes effect at
@@ -95,7 +95,7 @@ public final class ProtectionKey implements AutoCloseable {
     public static ProtectionKey allocate(Rights initial) {
         VirtualThreadException.check("allocate a protection key");
         Pkeys.requirePkru();
-        return new ProtectionKey(Sys.pkeyAlloc(0, initial.bits()));
+        return new ProtectionKey(PkeyCalls.pkeyAlloc(0, initial.bits()));
     }
 
     /**
@@ -128,7 +128,7 @@ public final class ProtectionKey implements AutoCloseable {
         checkOpen("read its rights");
         VirtualThreadException.check("read PKRU");
         Pkeys.requirePkru();
-        return Rights.ofBits(Sys.pkeyGet(number));
+        return Rights.ofBits(PkeyCalls.pkeyGet(number));
     }
 
     /**
@@ -203,7 +203,7 @@ public final class ProtectionKey implements AutoCloseable {
      * {@link #protect(MemorySegment, int, Hazard)} to tag it anyway.
      *
      * @param segment pkrseq's pages: page-aligned, a whole number of pages, arena alive
-     * @param prot {@code Sys.PROT_*} bits, for example {@code PROT_READ | PROT_WRITE}
+     * @param prot {@code PROT_*} bits, for example {@code PROT_READ | PROT_WRITE}
      * @throws KeyClosedException when the key is closed
      * @throws UntaggableSegmentException for a heap, closed, unaligned or partial-page segment, or memory
      *     pkrseq did not map
@@ -225,7 +225,7 @@ public final class ProtectionKey implements AutoCloseable {
      * by {@link #protect(MemorySegment, int)}.
      *
      * @param segment native, page-aligned, a whole number of pages, arena alive
-     * @param prot {@code Sys.PROT_*} bits
+     * @param prot {@code PROT_*} bits
      * @param hazard {@link Hazard#MAY_KILL_THIS_JVM}; null means the ownership rule applies
      * @throws KeyClosedException when the key is closed
      * @throws UntaggableSegmentException for a heap, closed, unaligned or partial-page segment
@@ -264,7 +264,7 @@ public final class ProtectionKey implements AutoCloseable {
      * {@link PageWalk#MAX_PAGES} pages long.
      *
      * @param segment pkrseq's pages: page-aligned, a whole number of pages, arena alive
-     * @param prot {@code Sys.PROT_*} bits
+     * @param prot {@code PROT_*} bits
      * @return the per-page report
      * @throws KeyClosedException when the key is closed
      * @throws UntaggableSegmentException for a heap, closed, unaligned, partial-page or too long segment, or
@@ -281,7 +281,7 @@ public final class ProtectionKey implements AutoCloseable {
      *
      * @param segment native, page-aligned, a whole number of pages, at most {@link PageWalk#MAX_PAGES}, arena
      *     alive
-     * @param prot {@code Sys.PROT_*} bits
+     * @param prot {@code PROT_*} bits
      * @param hazard {@link Hazard#MAY_KILL_THIS_JVM}; null means the ownership rule applies
      * @return the per-page report
      * @throws KeyClosedException when the key is closed
@@ -336,7 +336,7 @@ public final class ProtectionKey implements AutoCloseable {
     /** The system call, with the segment itself as argument so that its arena cannot close during it. */
     private void mprotect(MemorySegment segment, int prot) {
         try {
-            Sys.pkeyMprotect(segment, prot, number);
+            PkeyCalls.pkeyMprotect(segment, prot, number);
         } catch (IllegalStateException e) {
             // The linker could not acquire the segment's scope: its arena closed after the checks.
             throw UntaggableSegmentException.closed("tag");
@@ -386,7 +386,7 @@ public final class ProtectionKey implements AutoCloseable {
             // From here on every rights write through this key is refused, or taken back if it raced this.
             closed = true;
             PkruGate.revoke(number); // skipped on a virtual thread and where PKRU does not exist
-            Sys.pkeyFree(number);
+            PkeyCalls.pkeyFree(number);
         }
     }
 

@@ -2,7 +2,7 @@ package dev.pkrseq.pkey;
 
 import java.util.Locale;
 
-import dev.pkrseq.sys.Sys;
+import dev.pkrseq.sys.PkeyCalls;
 
 /**
  * What a thread may do with the pages of one protection key: the two PKRU bits of that key.
@@ -14,9 +14,9 @@ public enum Rights {
     /** Neither bit set: reads and writes allowed (as far as the page protection allows). */
     READ_WRITE(0),
     /** {@code PKEY_DISABLE_WRITE}: reads allowed, writes fault. */
-    NO_WRITE(Sys.PKEY_DISABLE_WRITE),
+    NO_WRITE(PkeyCalls.PKEY_DISABLE_WRITE),
     /** {@code PKEY_DISABLE_ACCESS}: reads and writes fault (instruction fetches do not). */
-    NO_ACCESS(Sys.PKEY_DISABLE_ACCESS);
+    NO_ACCESS(PkeyCalls.PKEY_DISABLE_ACCESS);
 
     private final int bits;
 
@@ -41,13 +41,13 @@ public enum Rights {
      * @throws InvalidRightsException for a value outside 0 to 3
      */
     public static Rights ofBits(int bits) {
-        if ((bits & ~(Sys.PKEY_DISABLE_ACCESS | Sys.PKEY_DISABLE_WRITE)) != 0) {
+        if ((bits & ~(PkeyCalls.PKEY_DISABLE_ACCESS | PkeyCalls.PKEY_DISABLE_WRITE)) != 0) {
             throw new InvalidRightsException(bits);
         }
-        if ((bits & Sys.PKEY_DISABLE_ACCESS) != 0) {
+        if ((bits & PkeyCalls.PKEY_DISABLE_ACCESS) != 0) {
             return NO_ACCESS;
         }
-        return (bits & Sys.PKEY_DISABLE_WRITE) != 0 ? NO_WRITE : READ_WRITE;
+        return (bits & PkeyCalls.PKEY_DISABLE_WRITE) != 0 ? NO_WRITE : READ_WRITE;
     }
 
     /**

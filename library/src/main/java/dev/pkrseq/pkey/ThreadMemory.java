@@ -6,7 +6,9 @@ import java.util.List;
 import java.util.Optional;
 
 import dev.pkrseq.proc.SelfMemory;
-import dev.pkrseq.sys.Sys;
+import dev.pkrseq.sys.LoaderCalls;
+import dev.pkrseq.sys.MemoryCalls;
+import dev.pkrseq.sys.ThreadCalls;
 import dev.pkrseq.sys.Syscall;
 import dev.pkrseq.sys.ThreadStack;
 import dev.pkrseq.sys.TlsStaticInfo;
@@ -69,7 +71,7 @@ final class ThreadMemory {
             return List.of(k.stack);
         }
         // The thread's own tcbhead_t: mapped and readable for as long as the thread can run at all.
-        long dtv = Sys.memory(k.threadPointer, 16).get(JAVA_LONG, 8);
+        long dtv = MemoryCalls.memory(k.threadPointer, 16).get(JAVA_LONG, 8);
         if (dtv != k.dtv) {
             k.dtv = dtv;
             k.dtvArea = dtv == 0 ? null : dtvArea(dtv);
@@ -78,15 +80,15 @@ final class ThreadMemory {
     }
 
     private static Known find() {
-        long page = Sys.pageSize();
-        ThreadStack stack = Sys.threadStack();
+        long page = MemoryCalls.pageSize();
+        ThreadStack stack = ThreadCalls.threadStack();
         Area stackArea = new Area("stack", down(stack.low(), page), up(stack.high(), page),
                 "which the JVM touches on every call");
-        Optional<TlsStaticInfo> info = Syscall.architectureSupported() ? Sys.tlsStaticInfo() : Optional.empty();
+        Optional<TlsStaticInfo> info = Syscall.architectureSupported() ? LoaderCalls.tlsStaticInfo() : Optional.empty();
         if (info.isEmpty()) {
             return new Known(0, null, stackArea);
         }
-        long tp = Sys.threadPointer();
+        long tp = LoaderCalls.threadPointer();
         long tls = info.get().size();
         long high = up(tp + TCB_EXTENT, page);
         if (Long.compareUnsigned(tp, stack.low()) >= 0 && Long.compareUnsigned(tp, stack.high()) < 0) {
@@ -98,7 +100,7 @@ final class ThreadMemory {
 
     /** {@code [dtv - 16, dtv + 16 * (slots + 1))}, page-rounded; the slot count read without risk of a fault. */
     private static Area dtvArea(long dtv) {
-        long page = Sys.pageSize();
+        long page = MemoryCalls.pageSize();
         long slots = 0;
         try (SelfMemory mem = SelfMemory.open()) {
             slots = mem.dtvSlots(dtv);

@@ -14,7 +14,7 @@ public final class ThreadMemoryTaggedException extends PkeyMisuseException {
     ThreadMemoryTaggedException(int key, Rights rights, long low, long high, String what, long whatLow, long whatHigh,
             String consequence) {
         super(String.format("refusing to set key %d to %s on thread '%s' (tid %d): the key tags 0x%x-0x%x, part of this"
-                + " thread's %s [0x%x-0x%x), %s", key, rights, Thread.currentThread().getName(), dev.pkrseq.sys.Sys.gettid(),
+                + " thread's %s [0x%x-0x%x), %s", key, rights, Thread.currentThread().getName(), dev.pkrseq.sys.ThreadCalls.gettid(),
                 low, high, what, whatLow, whatHigh, consequence));
         this.key = key;
     }

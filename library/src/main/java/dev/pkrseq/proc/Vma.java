@@ -56,7 +56,7 @@ public record Vma(long start, long end, String perms, long offset, String device
 
     /**
      * The area's protection as {@code PROT_*} bits, from its permission letters. The bits are the Linux ABI
-     * values ({@code PROT_READ} 1, {@code PROT_WRITE} 2, {@code PROT_EXEC} 4, the numbers {@code Sys.PROT_*}
+     * values ({@code PROT_READ} 1, {@code PROT_WRITE} 2, {@code PROT_EXEC} 4, the numbers {@code PROT_*}
      * carries); they are written out here because this package does not depend on the native layer.
      *
      * @return the protection bits the letters name, for example 3 for {@code rw-p}

@@ -9,7 +9,10 @@ import java.util.Optional;
 import java.util.OptionalInt;
 import java.util.OptionalLong;
 
-import dev.pkrseq.sys.Sys;
+import dev.pkrseq.sys.LoaderCalls;
+import dev.pkrseq.sys.MemoryCalls;
+import dev.pkrseq.sys.RseqCalls;
+import dev.pkrseq.sys.ThreadCalls;
 import dev.pkrseq.sys.Syscall;
 
 /**
@@ -21,10 +24,10 @@ import dev.pkrseq.sys.Syscall;
  * from Linux 6.3.
  */
 public final class Rseq {
-    private static final OptionalLong GLIBC_OFFSET = Sys.longSymbol("__rseq_offset");
-    private static final int GLIBC_SIZE = Sys.intSymbol("__rseq_size").orElse(0);
-    private static final OptionalInt FEATURE_SIZE = auxv(Sys.AT_RSEQ_FEATURE_SIZE);
-    private static final OptionalInt ALIGN = auxv(Sys.AT_RSEQ_ALIGN);
+    private static final OptionalLong GLIBC_OFFSET = LoaderCalls.longSymbol("__rseq_offset");
+    private static final int GLIBC_SIZE = LoaderCalls.intSymbol("__rseq_size").orElse(0);
+    private static final OptionalInt FEATURE_SIZE = auxv(LoaderCalls.AT_RSEQ_FEATURE_SIZE);
+    private static final OptionalInt ALIGN = auxv(LoaderCalls.AT_RSEQ_ALIGN);
     private static final VarHandle INT = ValueLayout.JAVA_INT.varHandle();
     // The calling platform thread's handle, glibc's or pkrseq's; also pkrseq's per-thread registration state.
     private static final ThreadLocal<RseqArea> AREA = new ThreadLocal<>();
@@ -160,7 +163,7 @@ public final class Rseq {
             return Optional.of(cached);
         }
         if (GLIBC_SIZE > 0 && GLIBC_OFFSET.isPresent()) {
-            long address = Sys.threadPointer() + GLIBC_OFFSET.getAsLong();
+            long address = LoaderCalls.threadPointer() + GLIBC_OFFSET.getAsLong();
             if (cpuIdWord(address) >= 0) {
                 RseqArea area = new RseqArea(address, glibcCovered(), Owner.GLIBC, null);
                 AREA.set(area);
@@ -201,12 +204,12 @@ public final class Rseq {
             // the pool and leave the pool untouched. Should it ever accept, undo it at once.
             long spare = Spare.MEMORY.address();
             RseqSyscall.call(RseqException.Operation.REGISTER, spare, registrationLength(), 0, signature(), state);
-            Sys.rseq(spare, registrationLength(), Sys.RSEQ_FLAG_UNREGISTER, signature());
+            RseqCalls.rseq(spare, registrationLength(), RseqCalls.RSEQ_FLAG_UNREGISTER, signature());
             throw new IllegalStateException("the kernel accepted a second rseq registration beside " + state.owner()
                     + "'s; pkrseq undid it");
         }
         Thread thread = Thread.currentThread();
-        RseqRegistry.Slot slot = RseqRegistry.acquire(thread, Sys.gettid());
+        RseqRegistry.Slot slot = RseqRegistry.acquire(thread, ThreadCalls.gettid());
         try {
             RseqSyscall.call(RseqException.Operation.REGISTER, slot.address, registrationLength(), 0, signature(),
                     state);
@@ -249,7 +252,7 @@ public final class Rseq {
             return false;
         }
         RseqSyscall.call(RseqException.Operation.UNREGISTER, area.address(), registrationLength(),
-                Sys.RSEQ_FLAG_UNREGISTER, signature(), threadState());
+                RseqCalls.RSEQ_FLAG_UNREGISTER, signature(), threadState());
         area.unregistered();
         AREA.remove();
         RseqRegistry.release(area.slot(), RseqAreaGoneException.Reason.UNREGISTERED);
@@ -275,7 +278,7 @@ public final class Rseq {
     public static int cpuId() {
         if (Thread.currentThread().isVirtual()) {
             int cpu = GLIBC_SIZE > 0 && GLIBC_OFFSET.isPresent()
-                    ? cpuIdWord(Sys.pthreadSelf() + GLIBC_OFFSET.getAsLong()) : RseqAbi.CPU_ID_UNINITIALIZED;
+                    ? cpuIdWord(ThreadCalls.pthreadSelf() + GLIBC_OFFSET.getAsLong()) : RseqAbi.CPU_ID_UNINITIALIZED;
             if (cpu < 0) {
                 throw notRegistered("the carrier of this virtual thread");
             }
@@ -397,12 +400,12 @@ public final class Rseq {
         if (GLIBC_SIZE <= 0 || GLIBC_OFFSET.isEmpty()) {
             return 0;
         }
-        long address = Sys.pthreadSelf() + GLIBC_OFFSET.getAsLong();
+        long address = ThreadCalls.pthreadSelf() + GLIBC_OFFSET.getAsLong();
         return cpuIdWord(address) >= 0 ? address : 0;
     }
 
     private static int cpuIdWord(long address) {
-        return (int) INT.getOpaque(Sys.memory(address, RseqAbi.MIN_LENGTH), (long) RseqAbi.CPU_ID);
+        return (int) INT.getOpaque(MemoryCalls.memory(address, RseqAbi.MIN_LENGTH), (long) RseqAbi.CPU_ID);
     }
 
     /**
@@ -415,7 +418,7 @@ public final class Rseq {
         if (GLIBC_OFFSET.isEmpty()) {
             return OptionalInt.empty();
         }
-        return OptionalInt.of(cpuIdWord(Sys.threadPointer() + GLIBC_OFFSET.getAsLong()));
+        return OptionalInt.of(cpuIdWord(LoaderCalls.threadPointer() + GLIBC_OFFSET.getAsLong()));
     }
 
     // glibc's __rseq_size of 20 or 32 both mean the original 20-byte ABI; 2.41+ reports the feature size.
@@ -425,7 +428,7 @@ public final class Rseq {
     }
 
     private static OptionalInt auxv(long type) {
-        long v = Sys.getauxval(type);
+        long v = LoaderCalls.getauxval(type);
         return v == 0 ? OptionalInt.empty() : OptionalInt.of((int) v);
     }
 }

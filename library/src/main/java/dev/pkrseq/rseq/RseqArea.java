@@ -8,7 +8,8 @@ import java.lang.foreign.MemorySegment;
 import java.lang.invoke.VarHandle;
 import java.util.OptionalInt;
 
-import dev.pkrseq.sys.Sys;
+import dev.pkrseq.sys.MemoryCalls;
+import dev.pkrseq.sys.ThreadCalls;
 
 /**
  * The calling thread's struct rseq, as a read-only handle confined to that thread.
@@ -49,9 +50,9 @@ public final class RseqArea extends RseqHandle {
     private MemorySegment area;
 
     RseqArea(long address, int covered, Owner owner, RseqRegistry.Slot slot) {
-        super(Thread.currentThread(), Sys.gettid(), address, covered, owner);
+        super(Thread.currentThread(), ThreadCalls.gettid(), address, covered, owner);
         this.slot = slot;
-        this.area = Sys.memory(address, RseqAbi.MIN_LENGTH);
+        this.area = MemoryCalls.memory(address, RseqAbi.MIN_LENGTH);
     }
 
     /**

@@ -13,7 +13,9 @@ import java.util.List;
 import java.util.Locale;
 import java.util.OptionalLong;
 
-import dev.pkrseq.sys.Sys;
+import dev.pkrseq.sys.MemoryCalls;
+import dev.pkrseq.sys.RseqCalls;
+import dev.pkrseq.sys.ThreadCalls;
 
 /**
  * The restartable critical section behind {@link PerCpuCounter}: x86_64 machine code generated at run
@@ -195,21 +197,21 @@ final class RseqCode {
      * @return the code, at its page
      */
     static RseqCode map(OptionalLong rseqOffset, int slots, int delayLoops) {
-        long page = Sys.pageSize();
-        long address = Sys.mmap(0, page, Sys.PROT_READ | Sys.PROT_WRITE, Sys.MAP_PRIVATE | Sys.MAP_ANONYMOUS, -1, 0);
+        long page = MemoryCalls.pageSize();
+        long address = MemoryCalls.mmap(0, page, MemoryCalls.PROT_READ | MemoryCalls.PROT_WRITE, MemoryCalls.MAP_PRIVATE | MemoryCalls.MAP_ANONYMOUS, -1, 0);
         RseqCode code;
         try {
             code = new RseqCode(address, rseqOffset, slots, delayLoops);
             if (code.bytes.length > page) {
                 throw new IllegalStateException("generated code of " + code.bytes.length + " bytes exceeds a page");
             }
-            MemorySegment mem = Sys.memory(address, page);
+            MemorySegment mem = MemoryCalls.memory(address, page);
             mem.fill((byte) 0xcc);
             MemorySegment.copy(code.bytes, 0, mem, JAVA_BYTE, 0, code.bytes.length);
-            Sys.mprotect(address, page, Sys.PROT_READ | Sys.PROT_EXEC);
+            MemoryCalls.mprotect(address, page, MemoryCalls.PROT_READ | MemoryCalls.PROT_EXEC);
         } catch (RuntimeException | Error e) {
             // Nothing has run from the page, so no rseq_cs can point into it yet: unmapping is safe here.
-            Sys.munmap(address, page);
+            MemoryCalls.munmap(address, page);
             throw e;
         }
         return code;
@@ -233,7 +235,7 @@ final class RseqCode {
      * @return the handle, or null when this code has no glibc variant
      */
     MethodHandle glibcHandle() {
-        return rseqOffset.isPresent() ? Sys.downcall(MemorySegment.ofAddress(base + asm.offset("tp_entry")),
+        return rseqOffset.isPresent() ? RseqCalls.downcall(MemorySegment.ofAddress(base + asm.offset("tp_entry")),
                 GLIBC_SIGNATURE, true) : null;
     }
 
@@ -243,7 +245,7 @@ final class RseqCode {
      * @return the handle
      */
     MethodHandle areaHandle() {
-        return Sys.downcall(MemorySegment.ofAddress(base + asm.offset("area_entry")), AREA_SIGNATURE, true);
+        return RseqCalls.downcall(MemorySegment.ofAddress(base + asm.offset("area_entry")), AREA_SIGNATURE, true);
     }
 
     /**
@@ -314,7 +316,7 @@ final class RseqCode {
         try {
             return parseCpuList(Files.readString(Path.of("/sys/devices/system/cpu/possible")).strip()) + 1;
         } catch (IOException | RuntimeException e) {
-            return Math.max(Sys.onlineCpus(), Runtime.getRuntime().availableProcessors());
+            return Math.max(ThreadCalls.onlineCpus(), Runtime.getRuntime().availableProcessors());
         }
     }
 

@@ -1,7 +1,7 @@
 package dev.pkrseq.rseq;
 
-import dev.pkrseq.sys.Errno;
-import dev.pkrseq.sys.NativeException;
+import dev.pkrseq.Errno;
+import dev.pkrseq.NativeException;
 
 /**
  * The kernel refused an {@code rseq(2)} call: the call, errno by name, and what that errno means for

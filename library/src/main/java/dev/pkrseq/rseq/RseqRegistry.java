@@ -8,7 +8,7 @@ import java.util.List;
 import java.util.function.IntPredicate;
 
 import dev.pkrseq.proc.Task;
-import dev.pkrseq.sys.Sys;
+import dev.pkrseq.sys.MemoryCalls;
 
 /**
  * The pool of struct rseq areas behind pkrseq's own registration ({@link Rseq#register()}).
@@ -172,7 +172,7 @@ public final class RseqRegistry {
                 slot = mapPage();
             }
             // The area is registered with no thread now (free, unregistered, or its task gone): ours to write.
-            MemorySegment mem = Sys.memory(slot.address, slotSize());
+            MemorySegment mem = MemoryCalls.memory(slot.address, slotSize());
             mem.fill((byte) 0);
             mem.set(JAVA_INT, RseqAbi.CPU_ID, RseqAbi.CPU_ID_UNINITIALIZED);
             slot.state = State.REGISTERED;
@@ -232,8 +232,8 @@ public final class RseqRegistry {
     }
 
     private static Slot mapPage() {
-        long page = Sys.pageSize();
-        long base = Sys.mmap(0, page, Sys.PROT_READ | Sys.PROT_WRITE, Sys.MAP_PRIVATE | Sys.MAP_ANONYMOUS, -1, 0);
+        long page = MemoryCalls.pageSize();
+        long base = MemoryCalls.mmap(0, page, MemoryCalls.PROT_READ | MemoryCalls.PROT_WRITE, MemoryCalls.MAP_PRIVATE | MemoryCalls.MAP_ANONYMOUS, -1, 0);
         pages++;
         int size = slotSize();
         Slot first = null;

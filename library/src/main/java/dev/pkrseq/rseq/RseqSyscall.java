@@ -1,8 +1,8 @@
 package dev.pkrseq.rseq;
 
-import dev.pkrseq.sys.Errno;
-import dev.pkrseq.sys.NativeException;
-import dev.pkrseq.sys.Sys;
+import dev.pkrseq.Errno;
+import dev.pkrseq.NativeException;
+import dev.pkrseq.sys.RseqCalls;
 
 /**
  * The {@code rseq(2)} system call with any arguments, for experiments on the kernel's checks, and with
@@ -71,7 +71,7 @@ public final class RseqSyscall {
                     + ", RSEQ_FLAG_UNREGISTER, ...) names this thread's registration by " + state.owner()
                     + (state.owner() == Owner.PKRSEQ ? "; use Rseq.unregister()" : ", which pkrseq never undoes"));
         }
-        call(RseqException.Operation.UNREGISTER, address, length, Sys.RSEQ_FLAG_UNREGISTER, signature, state);
+        call(RseqException.Operation.UNREGISTER, address, length, RseqCalls.RSEQ_FLAG_UNREGISTER, signature, state);
         throw new IllegalStateException("the kernel accepted an unregistration of " + RseqException.hex(address)
                 + " that pkrseq expected it to refuse");
     }
@@ -95,7 +95,7 @@ public final class RseqSyscall {
      */
     public static Availability availability() {
         try {
-            Sys.rseq(0, 0, 0, 0);
+            RseqCalls.rseq(0, 0, 0, 0);
         } catch (NativeException e) {
             return new Availability(e.errno(), e.errnoValue());
         }
@@ -157,7 +157,7 @@ public final class RseqSyscall {
     static void call(RseqException.Operation op, long address, int length, int flags, int signature,
             RseqException.ThreadState state) {
         try {
-            Sys.rseq(address, length, flags, signature);
+            RseqCalls.rseq(address, length, flags, signature);
         } catch (NativeException e) {
             throw new RseqException(op, e, RseqException.explain(op, e.errno(), address, length, signature, state,
                     Rseq.kernelFeatureSize(), Rseq.alignOrDefault()));

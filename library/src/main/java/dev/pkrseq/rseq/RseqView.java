@@ -7,7 +7,7 @@ import java.lang.invoke.VarHandle;
 import java.util.OptionalInt;
 import java.util.concurrent.atomic.AtomicInteger;
 
-import dev.pkrseq.sys.Sys;
+import dev.pkrseq.sys.MemoryCalls;
 
 /**
  * A read-only view of one thread's struct rseq that other threads may read, for watching threads move
@@ -41,7 +41,7 @@ public final class RseqView extends RseqHandle implements AutoCloseable {
 
     RseqView(Thread thread, int tid, long address, int covered, Owner owner) {
         super(thread, tid, address, covered, owner);
-        this.area = Sys.memory(address, RseqAbi.MIN_LENGTH);
+        this.area = MemoryCalls.memory(address, RseqAbi.MIN_LENGTH);
     }
 
     /**

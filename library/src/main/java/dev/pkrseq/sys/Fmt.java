@@ -12,20 +12,20 @@ final class Fmt {
     }
 
     static String prot(int prot) {
-        if (prot == Sys.PROT_NONE) {
+        if (prot == MemoryCalls.PROT_NONE) {
             return "PROT_NONE";
         }
         StringJoiner j = new StringJoiner("|");
-        if ((prot & Sys.PROT_READ) != 0) {
+        if ((prot & MemoryCalls.PROT_READ) != 0) {
             j.add("PROT_READ");
         }
-        if ((prot & Sys.PROT_WRITE) != 0) {
+        if ((prot & MemoryCalls.PROT_WRITE) != 0) {
             j.add("PROT_WRITE");
         }
-        if ((prot & Sys.PROT_EXEC) != 0) {
+        if ((prot & MemoryCalls.PROT_EXEC) != 0) {
             j.add("PROT_EXEC");
         }
-        int rest = prot & ~(Sys.PROT_READ | Sys.PROT_WRITE | Sys.PROT_EXEC);
+        int rest = prot & ~(MemoryCalls.PROT_READ | MemoryCalls.PROT_WRITE | MemoryCalls.PROT_EXEC);
         if (rest != 0) {
             j.add(hex(rest));
         }
@@ -35,28 +35,28 @@ final class Fmt {
     static String rights(int rights) {
         return switch (rights) {
             case 0 -> "0";
-            case Sys.PKEY_DISABLE_ACCESS -> "PKEY_DISABLE_ACCESS";
-            case Sys.PKEY_DISABLE_WRITE -> "PKEY_DISABLE_WRITE";
-            case Sys.PKEY_DISABLE_ACCESS | Sys.PKEY_DISABLE_WRITE -> "PKEY_DISABLE_ACCESS|PKEY_DISABLE_WRITE";
+            case PkeyCalls.PKEY_DISABLE_ACCESS -> "PKEY_DISABLE_ACCESS";
+            case PkeyCalls.PKEY_DISABLE_WRITE -> "PKEY_DISABLE_WRITE";
+            case PkeyCalls.PKEY_DISABLE_ACCESS | PkeyCalls.PKEY_DISABLE_WRITE -> "PKEY_DISABLE_ACCESS|PKEY_DISABLE_WRITE";
             default -> hex(rights);
         };
     }
 
     static String mapFlags(int flags) {
         StringJoiner j = new StringJoiner("|");
-        if ((flags & Sys.MAP_PRIVATE) != 0) {
+        if ((flags & MemoryCalls.MAP_PRIVATE) != 0) {
             j.add("MAP_PRIVATE");
         }
-        if ((flags & Sys.MAP_ANONYMOUS) != 0) {
+        if ((flags & MemoryCalls.MAP_ANONYMOUS) != 0) {
             j.add("MAP_ANONYMOUS");
         }
-        if ((flags & Sys.MAP_FIXED_NOREPLACE) != 0) {
+        if ((flags & MemoryCalls.MAP_FIXED_NOREPLACE) != 0) {
             j.add("MAP_FIXED_NOREPLACE");
         }
-        if ((flags & Sys.MAP_POPULATE) != 0) {
+        if ((flags & MemoryCalls.MAP_POPULATE) != 0) {
             j.add("MAP_POPULATE");
         }
-        int rest = flags & ~(Sys.MAP_PRIVATE | Sys.MAP_ANONYMOUS | Sys.MAP_FIXED_NOREPLACE | Sys.MAP_POPULATE);
+        int rest = flags & ~(MemoryCalls.MAP_PRIVATE | MemoryCalls.MAP_ANONYMOUS | MemoryCalls.MAP_FIXED_NOREPLACE | MemoryCalls.MAP_POPULATE);
         if (rest != 0) {
             j.add(hex(rest));
         }

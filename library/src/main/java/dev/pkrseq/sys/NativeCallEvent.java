@@ -1,5 +1,7 @@
 package dev.pkrseq.sys;
 
+import dev.pkrseq.Errno;
+
 import jdk.jfr.Category;
 import jdk.jfr.Description;
 import jdk.jfr.Event;

@@ -1,5 +1,7 @@
 package dev.pkrseq.sys;
 
+import dev.pkrseq.UnavailableException;
+
 import java.util.Locale;
 
 /**
@@ -52,7 +54,7 @@ public enum Syscall {
      * This call's number on the running architecture.
      *
      * @return the number to pass to {@code syscall(2)}
-     * @throws UnsupportedOperationException on an architecture without a table
+     * @throws dev.pkrseq.UnavailableException on an architecture without a table
      */
     public int number() {
         if (!X86_64) {
@@ -79,8 +81,8 @@ public enum Syscall {
         return ARCH;
     }
 
-    static UnsupportedOperationException unsupportedArchitecture() {
-        return new UnsupportedOperationException("unsupported architecture: " + ARCH
+    static UnavailableException unsupportedArchitecture() {
+        return new UnavailableException(UnavailableException.Feature.ARCHITECTURE, "unsupported architecture: " + ARCH
                 + " (pkrseq's native layer has system call numbers for x86_64 only)");
     }
 }

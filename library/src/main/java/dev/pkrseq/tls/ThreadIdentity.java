@@ -1,6 +1,6 @@
 package dev.pkrseq.tls;
 
-import dev.pkrseq.sys.Sys;
+import dev.pkrseq.sys.ThreadCalls;
 
 /**
  * Which thread a TLS map belongs to, as Java and the kernel name it.
@@ -41,7 +41,7 @@ public record ThreadIdentity(String name, int tid, int pid, boolean virtual, Str
             int at = s.lastIndexOf('@');
             carrier = at < 0 ? null : s.substring(at + 1);
         }
-        return new ThreadIdentity(t.getName(), Sys.gettid(), Sys.getpid(), t.isVirtual(), carrier);
+        return new ThreadIdentity(t.getName(), ThreadCalls.gettid(), ThreadCalls.getpid(), t.isVirtual(), carrier);
     }
 
     /**

@@ -22,7 +22,9 @@ import dev.pkrseq.proc.Smaps;
 import dev.pkrseq.proc.Task;
 import dev.pkrseq.proc.Vma;
 import dev.pkrseq.sys.ElfModule;
-import dev.pkrseq.sys.Sys;
+import dev.pkrseq.sys.LoaderCalls;
+import dev.pkrseq.sys.MemoryCalls;
+import dev.pkrseq.sys.ThreadCalls;
 import dev.pkrseq.sys.Syscall;
 import dev.pkrseq.sys.TlsStaticInfo;
 
@@ -58,22 +60,22 @@ public final class Tls {
      */
     public static TlsLayout current() {
         requireSupported();
-        TlsStaticInfo info = Sys.tlsStaticInfo().orElseThrow();
+        TlsStaticInfo info = LoaderCalls.tlsStaticInfo().orElseThrow();
         for (int attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
             ThreadIdentity id = ThreadIdentity.current();
-            long tp = Sys.threadPointer();
+            long tp = LoaderCalls.threadPointer();
             // tp..tp+24 is this thread's own tcbhead_t: always mapped while the thread runs.
-            MemorySegment head = Sys.memory(tp, 24);
+            MemorySegment head = MemoryCalls.memory(tp, 24);
             long tcbWord = head.get(JAVA_LONG, 0);
             long dtv = head.get(JAVA_LONG, 8);
             long self = head.get(JAVA_LONG, 16);
             List<Vma> vmas = Smaps.self();
-            List<ElfModule> elf = Sys.loadedModules();
-            long errno = Sys.errnoLocation();
-            if (Sys.threadPointer() != tp || Sys.gettid() != id.tid()) {
+            List<ElfModule> elf = LoaderCalls.loadedModules();
+            long errno = LoaderCalls.errnoLocation();
+            if (LoaderCalls.threadPointer() != tp || ThreadCalls.gettid() != id.tid()) {
                 continue;
             }
-            TcbSize tcb = TcbSize.derive(tp, Smaps.containing(vmas, tp), info.align(), Sys.pageSize(), rseqOffset());
+            TcbSize tcb = TcbSize.derive(tp, Smaps.containing(vmas, tp), info.align(), MemoryCalls.pageSize(), rseqOffset());
             Placement.Kind kind = tcb.method() == TcbSize.Method.STACK_MAPPING_END ? Placement.Kind.STACK_TOP
                     : id.initialThread() ? Placement.Kind.LOADER : Placement.Kind.OTHER;
             return build(id, tp, tcbWord, self, dtv, info, tcb, vmas, elf, kind, errno, true, null);
@@ -211,7 +213,7 @@ public final class Tls {
             String name = Task.comm(pid).orElse("");
             ThreadIdentity id = new ThreadIdentity(name, pid, pid, false, null);
             TlsStaticInfo info = new TlsStaticInfo(self.staticSize(), self.staticAlign());
-            TlsLayout layout = build(id, a, a, a, dtv, info, self.tcb().forAnotherThread(), self.snapshot(), Sys.loadedModules(),
+            TlsLayout layout = build(id, a, a, a, dtv, info, self.tcb().forAnotherThread(), self.snapshot(), LoaderCalls.loadedModules(),
                     Placement.Kind.LOADER, null, false, mem);
             return new InitialThread(pid, layout, "found by scan: words at A and A+16 equal A, and the tid field (offset "
                     + hit[1] + ") holds the pid", state.orElse(null), syscall.orElse(null), hit[1]);
@@ -219,7 +221,7 @@ public final class Tls {
     }
 
     private static List<Integer> tidOffsets(TlsLayout self) {
-        MemorySegment tcb = Sys.memory(self.threadPointer(), self.tcbSize());
+        MemorySegment tcb = MemoryCalls.memory(self.threadPointer(), self.tcbSize());
         int tid = self.thread().tid();
         List<Integer> out = new ArrayList<>();
         for (int off = 24; off + 4 <= self.tcbSize(); off += 4) {
@@ -263,7 +265,7 @@ public final class Tls {
 
     static TlsLayout build(ThreadIdentity id, long tp, long tcbWord, long self, long dtv, TlsStaticInfo info, TcbSize tcb,
             List<Vma> vmas, List<ElfModule> elf, Placement.Kind kind, Long errno, boolean calling, SelfMemory reader) {
-        long pageSize = Sys.pageSize();
+        long pageSize = MemoryCalls.pageSize();
         long low = tp - (info.size() - tcb.bytes());
         long high = tp + tcb.bytes();
         boolean ownReader = reader == null;
@@ -338,14 +340,14 @@ public final class Tls {
     }
 
     private static OptionalLong rseqOffset() {
-        return Sys.longSymbol("__rseq_offset");
+        return LoaderCalls.longSymbol("__rseq_offset");
     }
 
     private static void requireSupported() {
         if (!Syscall.architectureSupported()) {
             throw new UnsupportedOperationException("the TLS map is implemented for x86_64 only, not " + Syscall.architecture());
         }
-        if (Sys.tlsStaticInfo().isEmpty()) {
+        if (LoaderCalls.tlsStaticInfo().isEmpty()) {
             throw new UnsupportedOperationException(
                     "the C library does not export _dl_get_tls_static_info: the TLS map needs glibc");
         }

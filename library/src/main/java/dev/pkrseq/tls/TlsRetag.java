@@ -11,7 +11,9 @@ import dev.pkrseq.pkey.ProtectionKey;
 import dev.pkrseq.pkey.Rights;
 import dev.pkrseq.proc.Smaps;
 import dev.pkrseq.proc.Vma;
-import dev.pkrseq.sys.Sys;
+import dev.pkrseq.sys.LoaderCalls;
+import dev.pkrseq.sys.MemoryCalls;
+import dev.pkrseq.sys.ThreadCalls;
 
 /**
  * The calling thread's static TLS retagged with a protection key by the seed's rule, until
@@ -69,13 +71,13 @@ import dev.pkrseq.sys.Sys;
  */
 public final class TlsRetag implements AutoCloseable {
     /**
-     * The signals a retag blocks, as a mask for {@link Sys#pthreadSigmask} (bit {@code n - 1} for signal
+     * The signals a retag blocks, as a mask for {@link ThreadCalls#pthreadSigmask} (bit {@code n - 1} for signal
      * {@code n}): every signal except the synchronous fault signals, which a thread must never block (the
      * kernel kills a process whose fault signal is blocked when the fault happens), and SIGKILL and
      * SIGSTOP, which cannot be blocked.
      */
-    public static final long ASYNC_SIGNALS = ~(bit(Sys.SIGSEGV) | bit(Sys.SIGBUS) | bit(Sys.SIGILL) | bit(Sys.SIGFPE)
-            | bit(Sys.SIGTRAP) | bit(Sys.SIGSYS) | bit(9) | bit(19));
+    public static final long ASYNC_SIGNALS = ~(bit(ThreadCalls.SIGSEGV) | bit(ThreadCalls.SIGBUS) | bit(ThreadCalls.SIGILL) | bit(ThreadCalls.SIGFPE)
+            | bit(ThreadCalls.SIGTRAP) | bit(ThreadCalls.SIGSYS) | bit(9) | bit(19));
 
     private static final ThreadLocal<TlsRetag> ACTIVE = new ThreadLocal<>();
 
@@ -190,27 +192,27 @@ public final class TlsRetag implements AutoCloseable {
             throw new IllegalStateException("thread '" + Thread.currentThread().getName() + "' already has its TLS retagged"
                     + " with key " + ACTIVE.get().key + "; restore() that first");
         }
-        if (layout.thread().tid() != Sys.gettid() || layout.threadPointer() != Sys.threadPointer()) {
+        if (layout.thread().tid() != ThreadCalls.gettid() || layout.threadPointer() != LoaderCalls.threadPointer()) {
             throw new IllegalArgumentException("the TLS map is thread " + layout.thread().label() + "'s, not the calling"
-                    + " thread's (tid " + Sys.gettid() + "): a thread can only retag its own TLS");
+                    + " thread's (tid " + ThreadCalls.gettid() + "): a thread can only retag its own TLS");
         }
         int[] prots = new int[addresses.size()];
         for (int i = 0; i < prots.length; i++) {
-            prots[i] = Smaps.containing(vmas, addresses.get(i)).map(Vma::prot).orElse(Sys.PROT_READ | Sys.PROT_WRITE);
+            prots[i] = Smaps.containing(vmas, addresses.get(i)).map(Vma::prot).orElse(MemoryCalls.PROT_READ | MemoryCalls.PROT_WRITE);
         }
         boolean block = !opts.contains(Option.SIGNALS_UNBLOCKED);
-        long previous = block ? Sys.pthreadSigmask(Sys.SIG_BLOCK, ASYNC_SIGNALS) : 0;
+        long previous = block ? ThreadCalls.pthreadSigmask(ThreadCalls.SIG_BLOCK, ASYNC_SIGNALS) : 0;
         List<Page> out = new ArrayList<>(prots.length);
         long size = layout.pageSize();
         try {
             for (int i = 0; i < prots.length; i++) {
-                PageWalk walk = key.tagPages(Sys.memory(addresses.get(i), size), prots[i], Hazard.MAY_KILL_THIS_JVM);
+                PageWalk walk = key.tagPages(MemoryCalls.memory(addresses.get(i), size), prots[i], Hazard.MAY_KILL_THIS_JVM);
                 out.add(new Page(i < rangePages ? Role.RANGE : Role.DTV, prots[i], walk.pages().get(0)));
             }
         } catch (RuntimeException | Error e) {
             undo(out, size);
             if (block) {
-                Sys.pthreadSigmask(Sys.SIG_SETMASK, previous);
+                ThreadCalls.pthreadSigmask(ThreadCalls.SIG_SETMASK, previous);
             }
             throw e;
         }
@@ -250,7 +252,7 @@ public final class TlsRetag implements AutoCloseable {
         try {
             for (Page p : pages) {
                 if (p.tagged()) {
-                    PageWalk walk = ProtectionKey.DEFAULT.tagPages(Sys.memory(p.address(), size), p.prot(),
+                    PageWalk walk = ProtectionKey.DEFAULT.tagPages(MemoryCalls.memory(p.address(), size), p.prot(),
                             Hazard.MAY_KILL_THIS_JVM);
                     back.add(new Page(p.role(), p.prot(), walk.pages().get(0)));
                 }
@@ -258,7 +260,7 @@ public final class TlsRetag implements AutoCloseable {
         } finally {
             ACTIVE.remove();
             if (signalsBlocked) {
-                Sys.pthreadSigmask(Sys.SIG_SETMASK, previousMask);
+                ThreadCalls.pthreadSigmask(ThreadCalls.SIG_SETMASK, previousMask);
             }
         }
         restored = List.copyOf(back);
@@ -355,7 +357,7 @@ public final class TlsRetag implements AutoCloseable {
     private static void undo(List<Page> done, long size) {
         for (Page p : done) {
             if (p.tagged()) {
-                ProtectionKey.DEFAULT.tagPages(Sys.memory(p.address(), size), p.prot(), Hazard.MAY_KILL_THIS_JVM);
+                ProtectionKey.DEFAULT.tagPages(MemoryCalls.memory(p.address(), size), p.prot(), Hazard.MAY_KILL_THIS_JVM);
             }
         }
     }

@@ -13,9 +13,9 @@ import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.function.LongPredicate;
 
 import dev.pkrseq.pkey.Pages;
-import dev.pkrseq.sys.Errno;
-import dev.pkrseq.sys.NativeException;
-import dev.pkrseq.sys.Sys;
+import dev.pkrseq.Errno;
+import dev.pkrseq.NativeException;
+import dev.pkrseq.sys.MemoryCalls;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -93,10 +93,10 @@ class AccessProbeConcurrencyTest {
     /** The probe as it was before: the kernel reads the bytes into a pipe, then writes them back from it. */
     private static boolean readAndWriteBack(long address) {
         int length = 4096;
-        int[] pipe = Sys.pipe2(Sys.O_CLOEXEC | Sys.O_NONBLOCK);
+        int[] pipe = MemoryCalls.pipe2(MemoryCalls.O_CLOEXEC | MemoryCalls.O_NONBLOCK);
         try {
-            Sys.write(pipe[1], address, length);
-            Sys.read(pipe[0], address, length);
+            MemoryCalls.write(pipe[1], address, length);
+            MemoryCalls.read(pipe[0], address, length);
             return true;
         } catch (NativeException e) {
             if (e.errno() == Errno.EFAULT) {
@@ -104,8 +104,8 @@ class AccessProbeConcurrencyTest {
             }
             throw e;
         } finally {
-            Sys.close(pipe[0]);
-            Sys.close(pipe[1]);
+            MemoryCalls.close(pipe[0]);
+            MemoryCalls.close(pipe[1]);
         }
     }
 }

@@ -6,7 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import dev.pkrseq.sys.Sys;
+import dev.pkrseq.sys.MemoryCalls;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -17,37 +17,37 @@ class AccessProbeTest {
 
     @Test
     void kernelReadOfReadablePageSucceedsAndOfNoAccessPageGivesEfault() {
-        long page = Sys.pageSize();
-        long a = Sys.mmap(0, page, Sys.PROT_READ | Sys.PROT_WRITE, Sys.MAP_PRIVATE | Sys.MAP_ANONYMOUS, -1, 0);
+        long page = MemoryCalls.pageSize();
+        long a = MemoryCalls.mmap(0, page, MemoryCalls.PROT_READ | MemoryCalls.PROT_WRITE, MemoryCalls.MAP_PRIVATE | MemoryCalls.MAP_ANONYMOUS, -1, 0);
         try {
             assertTrue(AccessProbe.canRead(a, 4096));
-            Sys.mprotect(a, page, Sys.PROT_NONE);
+            MemoryCalls.mprotect(a, page, MemoryCalls.PROT_NONE);
             assertFalse(AccessProbe.canRead(a, 4096));
             assertFalse(AccessProbe.canWrite(a, 4096));
         } finally {
-            Sys.munmap(a, page);
+            MemoryCalls.munmap(a, page);
         }
     }
 
     @Test
     void kernelWriteOfReadOnlyPageGivesEfaultWhileReadSucceeds() {
-        long page = Sys.pageSize();
-        long a = Sys.mmap(0, page, Sys.PROT_READ | Sys.PROT_WRITE, Sys.MAP_PRIVATE | Sys.MAP_ANONYMOUS, -1, 0);
+        long page = MemoryCalls.pageSize();
+        long a = MemoryCalls.mmap(0, page, MemoryCalls.PROT_READ | MemoryCalls.PROT_WRITE, MemoryCalls.MAP_PRIVATE | MemoryCalls.MAP_ANONYMOUS, -1, 0);
         try {
-            Sys.mprotect(a, page, Sys.PROT_READ);
+            MemoryCalls.mprotect(a, page, MemoryCalls.PROT_READ);
             assertTrue(AccessProbe.canRead(a, 64));
             assertFalse(AccessProbe.canWrite(a, 64));
         } finally {
-            Sys.munmap(a, page);
+            MemoryCalls.munmap(a, page);
         }
     }
 
     @Test
     void writeProbeLeavesTheBytesAsTheyWere() {
-        long page = Sys.pageSize();
-        long a = Sys.mmap(0, page, Sys.PROT_READ | Sys.PROT_WRITE, Sys.MAP_PRIVATE | Sys.MAP_ANONYMOUS, -1, 0);
+        long page = MemoryCalls.pageSize();
+        long a = MemoryCalls.mmap(0, page, MemoryCalls.PROT_READ | MemoryCalls.PROT_WRITE, MemoryCalls.MAP_PRIVATE | MemoryCalls.MAP_ANONYMOUS, -1, 0);
         try {
-            var seg = Sys.memory(a, page);
+            var seg = MemoryCalls.memory(a, page);
             for (long i = 0; i < page / 8; i++) {
                 seg.setAtIndex(JAVA_LONG, i, i * 0x9E3779B97F4A7C15L);
             }
@@ -56,14 +56,14 @@ class AccessProbeTest {
                 assertEquals(i * 0x9E3779B97F4A7C15L, seg.getAtIndex(JAVA_LONG, i));
             }
         } finally {
-            Sys.munmap(a, page);
+            MemoryCalls.munmap(a, page);
         }
     }
 
     @Test
     void probeLeavesNoPipeBehind() throws Exception {
-        long page = Sys.pageSize();
-        long a = Sys.mmap(0, page, Sys.PROT_NONE, Sys.MAP_PRIVATE | Sys.MAP_ANONYMOUS, -1, 0);
+        long page = MemoryCalls.pageSize();
+        long a = MemoryCalls.mmap(0, page, MemoryCalls.PROT_NONE, MemoryCalls.MAP_PRIVATE | MemoryCalls.MAP_ANONYMOUS, -1, 0);
         try {
             long before = openPipes();
             for (int i = 0; i < 100; i++) {
@@ -72,7 +72,7 @@ class AccessProbeTest {
             }
             assertEquals(before, openPipes());
         } finally {
-            Sys.munmap(a, page);
+            MemoryCalls.munmap(a, page);
         }
     }
 

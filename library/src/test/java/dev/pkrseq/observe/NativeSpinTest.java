@@ -13,7 +13,7 @@ import java.util.concurrent.atomic.AtomicInteger;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
-import dev.pkrseq.sys.Sys;
+import dev.pkrseq.sys.ThreadCalls;
 import dev.pkrseq.testing.Features;
 import dev.pkrseq.testing.GnuAs;
 import org.junit.jupiter.api.Test;
@@ -46,7 +46,7 @@ class NativeSpinTest {
         MemorySegment stop = NativeSpin.newFlag();
         AtomicInteger tid = new AtomicInteger();
         Thread t = Thread.ofPlatform().daemon(true).name("spin-test").start(() -> {
-            tid.set(Sys.gettid());
+            tid.set(ThreadCalls.gettid());
             NativeSpin.waitThenSpin(go, stop);
         });
         while (tid.get() == 0 || state(tid.get()) != 'S') {

@@ -10,7 +10,7 @@ import java.util.List;
 
 import dev.pkrseq.proc.Smaps;
 import dev.pkrseq.proc.Vma;
-import dev.pkrseq.sys.Sys;
+import dev.pkrseq.sys.MemoryCalls;
 import org.junit.jupiter.api.Test;
 
 /** Per-page keys and mapping counts, from smaps. */
@@ -36,23 +36,23 @@ class PageKeysTest {
 
     @Test
     void aProtectionChangeInTheMiddleShowsAsThreeMappings() {
-        long page = Sys.pageSize();
-        long a = Sys.mmap(0, 3 * page, Sys.PROT_READ, Sys.MAP_PRIVATE | Sys.MAP_ANONYMOUS, -1, 0);
+        long page = MemoryCalls.pageSize();
+        long a = MemoryCalls.mmap(0, 3 * page, MemoryCalls.PROT_READ, MemoryCalls.MAP_PRIVATE | MemoryCalls.MAP_ANONYMOUS, -1, 0);
         try {
-            Sys.mprotect(a + page, page, Sys.PROT_READ | Sys.PROT_WRITE);
+            MemoryCalls.mprotect(a + page, page, MemoryCalls.PROT_READ | MemoryCalls.PROT_WRITE);
             PageKeys p = PageKeys.of(a, 3 * page);
             assertEquals(3, p.mappings());
             assertEquals(List.of(0, 0, 0), p.keys());
-            Sys.munmap(a + page, page);
+            MemoryCalls.munmap(a + page, page);
             assertEquals(Arrays.asList(0, null, 0), PageKeys.of(a, 3 * page).keys());
         } finally {
-            Sys.munmap(a, 3 * page);
+            MemoryCalls.munmap(a, 3 * page);
         }
     }
 
     @Test
     void rangesBeyondMaxPagesOrOffTheAddressSpaceAreRefused() {
-        long page = Sys.pageSize();
+        long page = MemoryCalls.pageSize();
         List<Vma> none = List.of();
         IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
                 () -> PageKeys.of(none, 0, (PageKeys.MAX_PAGES + 1) * page));

@@ -9,7 +9,7 @@ import java.util.List;
 import java.util.Map;
 
 import dev.pkrseq.rseq.RseqRegistry;
-import dev.pkrseq.sys.Sys;
+import dev.pkrseq.sys.ThreadCalls;
 import dev.pkrseq.testing.Features;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -26,11 +26,11 @@ class RseqExperimentsTest {
     @BeforeAll
     static void runAll() {
         Features.assumeRseq();
-        affinityBefore = Sys.schedGetaffinity(0);
+        affinityBefore = ThreadCalls.schedGetaffinity(0);
         for (Experiment e : RseqExperiments.all()) {
             RESULTS.put(e.id(), Experiments.run(e));
         }
-        affinityAfter = Sys.schedGetaffinity(0);
+        affinityAfter = ThreadCalls.schedGetaffinity(0);
     }
 
     @Test

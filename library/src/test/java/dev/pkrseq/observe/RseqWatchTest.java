@@ -10,7 +10,7 @@ import java.util.List;
 
 import dev.pkrseq.rseq.Owner;
 import dev.pkrseq.rseq.RseqRegistry;
-import dev.pkrseq.sys.Sys;
+import dev.pkrseq.sys.ThreadCalls;
 import dev.pkrseq.testing.Features;
 import org.junit.jupiter.api.Test;
 
@@ -25,7 +25,7 @@ class RseqWatchTest {
             assertEquals(3, s.size());
             assertEquals(3, s.stream().mapToInt(RseqWatch.ThreadSample::tid).distinct().count());
             for (RseqWatch.ThreadSample t : s) {
-                assertTrue(t.cpuId() >= 0 && t.cpuId() < Sys.onlineCpus(), "cpu " + t.cpuId());
+                assertTrue(t.cpuId() >= 0 && t.cpuId() < ThreadCalls.onlineCpus(), "cpu " + t.cpuId());
                 assertNull(t.ended());
                 assertEquals(Owner.GLIBC, t.owner());
                 assertNull(t.mmCid(), "glibc's area does not cover mm_cid");

@@ -7,7 +7,8 @@ import static org.junit.jupiter.api.Assertions.assertSame;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import dev.pkrseq.sys.Sys;
+import dev.pkrseq.sys.MemoryCalls;
+import dev.pkrseq.sys.ThreadCalls;
 import org.junit.jupiter.api.Test;
 
 /** A probe thread of its own: tasks run there, on a platform thread that lives until close. */
@@ -16,8 +17,8 @@ class ThreadProbeTest {
     @Test
     void tasksRunOnTheProbesOwnPlatformThread() {
         try (ThreadProbe p = ThreadProbe.start("probe-thread")) {
-            assertNotEquals(Sys.gettid(), p.tid());
-            assertEquals(p.tid(), p.call(Sys::gettid), "every task runs on the same thread");
+            assertNotEquals(ThreadCalls.gettid(), p.tid());
+            assertEquals(p.tid(), p.call(ThreadCalls::gettid), "every task runs on the same thread");
             assertEquals("probe-thread", p.call(() -> Thread.currentThread().getName()));
             assertFalse(p.call(() -> Thread.currentThread().isVirtual()));
         }
@@ -30,20 +31,20 @@ class ThreadProbeTest {
             assertSame(boom, assertThrows(IllegalArgumentException.class, () -> p.run(() -> {
                 throw boom;
             })));
-            assertEquals(p.tid(), p.call(Sys::gettid), "the thread survives a failed task");
+            assertEquals(p.tid(), p.call(ThreadCalls::gettid), "the thread survives a failed task");
         }
     }
 
     @Test
     void accessProbesAnswerForTheProbesThread() {
-        long page = Sys.pageSize();
-        long a = Sys.mmap(0, page, Sys.PROT_READ, Sys.MAP_PRIVATE | Sys.MAP_ANONYMOUS, -1, 0);
+        long page = MemoryCalls.pageSize();
+        long a = MemoryCalls.mmap(0, page, MemoryCalls.PROT_READ, MemoryCalls.MAP_PRIVATE | MemoryCalls.MAP_ANONYMOUS, -1, 0);
         try (ThreadProbe p = ThreadProbe.start("probe-access")) {
-            var seg = Sys.memory(a, page);
+            var seg = MemoryCalls.memory(a, page);
             assertTrue(p.canRead(seg));
             assertFalse(p.canWrite(seg));
         } finally {
-            Sys.munmap(a, page);
+            MemoryCalls.munmap(a, page);
         }
     }
 
@@ -60,7 +61,7 @@ class ThreadProbeTest {
     void callFromATaskOnTheProbesThreadRunsThereInsteadOfWaitingForItself() throws Exception {
         try (ThreadProbe p = ThreadProbe.start("probe-nested")) {
             java.util.concurrent.CompletableFuture<Integer> nested = java.util.concurrent.CompletableFuture.supplyAsync(
-                    () -> p.call(() -> p.call(Sys::gettid)));
+                    () -> p.call(() -> p.call(ThreadCalls::gettid)));
             // Queued behind itself, the inner call would never run.
             assertEquals(p.tid(), nested.get(10, java.util.concurrent.TimeUnit.SECONDS));
         }

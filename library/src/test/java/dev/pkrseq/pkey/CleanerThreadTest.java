@@ -9,7 +9,7 @@ import java.lang.foreign.MemorySegment;
 import java.util.concurrent.atomic.AtomicReference;
 
 import dev.pkrseq.proc.Smaps;
-import dev.pkrseq.sys.Sys;
+import dev.pkrseq.sys.MemoryCalls;
 import dev.pkrseq.testing.Features;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
@@ -22,7 +22,7 @@ import org.junit.jupiter.api.Test;
  */
 @Tag("pku")
 class CleanerThreadTest {
-    private static final int RW = Sys.PROT_READ | Sys.PROT_WRITE;
+    private static final int RW = MemoryCalls.PROT_READ | MemoryCalls.PROT_WRITE;
 
     /** Collects garbage until the address is no longer pkrseq's, or 10 s pass; true when it is gone. */
     private static boolean collectUntilForgotten(long address) throws InterruptedException {
@@ -83,7 +83,7 @@ class CleanerThreadTest {
      */
     private static long cleanupThatUsesTheLibrary(ProtectionKey key, AtomicReference<String> seen) {
         Arena auto = Arena.ofAuto();
-        Sys.memory(0, 0, auto, () -> {
+        MemoryCalls.memory(0, 0, auto, () -> {
             try (Arena inner = Arena.ofConfined()) {
                 MemorySegment p = Pages.allocate(inner, 1);
                 if (key != null) {

@@ -16,7 +16,8 @@ import java.util.function.Function;
 
 import dev.pkrseq.observe.PageKeys;
 import dev.pkrseq.sys.NativeCallEvent;
-import dev.pkrseq.sys.Sys;
+import dev.pkrseq.sys.MemoryCalls;
+import dev.pkrseq.sys.PkeyCalls;
 import dev.pkrseq.testing.Features;
 import jdk.jfr.Recording;
 import jdk.jfr.consumer.RecordedEvent;
@@ -45,7 +46,7 @@ import org.junit.jupiter.api.io.TempDir;
  */
 @Tag("pku")
 class KeyLifecycleRaceTest {
-    private static final int RW = Sys.PROT_READ | Sys.PROT_WRITE;
+    private static final int RW = MemoryCalls.PROT_READ | MemoryCalls.PROT_WRITE;
     /** Iterations per pair in the default build; the stress profile runs ten times as many. */
     private static final int ITERATIONS = Integer.getInteger("pkrseq.races", 2_000);
     /** The twin is caught within this many iterations, or the harness is broken. */
@@ -68,7 +69,7 @@ class KeyLifecycleRaceTest {
         Tagging(boolean broken) {
             if (broken) {
                 key = null;
-                ops = new KeyOps.Broken(Sys.pkeyAlloc(0, Sys.PKEY_DISABLE_ACCESS));
+                ops = new KeyOps.Broken(PkeyCalls.pkeyAlloc(0, PkeyCalls.PKEY_DISABLE_ACCESS));
             } else {
                 key = ProtectionKey.allocate(Rights.NO_ACCESS);
                 ops = KeyOps.real(key);
@@ -150,7 +151,7 @@ class KeyLifecycleRaceTest {
         RightsRace(boolean broken) {
             if (broken) {
                 key = null;
-                ops = new KeyOps.Broken(Sys.pkeyAlloc(0, Sys.PKEY_DISABLE_ACCESS));
+                ops = new KeyOps.Broken(PkeyCalls.pkeyAlloc(0, PkeyCalls.PKEY_DISABLE_ACCESS));
             } else {
                 key = ProtectionKey.allocate(Rights.NO_ACCESS);
                 ops = KeyOps.real(key);
@@ -180,7 +181,7 @@ class KeyLifecycleRaceTest {
                             out = "KeyClosedException";
                         }
                     }
-                    return out + (after ? " after close returned" : "") + ", bits " + Sys.pkeyGet(s.ops.number());
+                    return out + (after ? " after close returned" : "") + ", bits " + PkeyCalls.pkeyGet(s.ops.number());
                 },
                 (s, a, b) -> {
                     if (b.startsWith("NativeException")) {
@@ -192,13 +193,13 @@ class KeyLifecycleRaceTest {
                     if (!scope && b.startsWith("ok") && b.endsWith("bits 0")) {
                         return "setRights first (read-write), close after";
                     }
-                    if (!scope && b.startsWith("KeyClosedException") && b.endsWith("bits " + Sys.PKEY_DISABLE_ACCESS)) {
+                    if (!scope && b.startsWith("KeyClosedException") && b.endsWith("bits " + PkeyCalls.PKEY_DISABLE_ACCESS)) {
                         return "close first; setRights refused, no access to the freed number";
                     }
                     if (scope && b.endsWith("bits 0")) {
                         return "scope first (read-write restored), close after";
                     }
-                    if (scope && b.endsWith("bits " + Sys.PKEY_DISABLE_ACCESS)) {
+                    if (scope && b.endsWith("bits " + PkeyCalls.PKEY_DISABLE_ACCESS)) {
                         return "close first; the scope wrote nothing (no access)";
                     }
                     return "FORBIDDEN not a documented outcome: close " + a + ", rights " + b;
@@ -212,7 +213,7 @@ class KeyLifecycleRaceTest {
                 });
         // The racing thread starts each iteration with no access, as a thread that did not allocate the key has.
         return r.prepareB(s -> {
-            Sys.pkeySet(s.ops.number(), scope ? 0 : Sys.PKEY_DISABLE_ACCESS);
+            PkeyCalls.pkeySet(s.ops.number(), scope ? 0 : PkeyCalls.PKEY_DISABLE_ACCESS);
             if (scope) {
                 s.scope = s.ops.withRights(Rights.NO_ACCESS);
             }
@@ -261,7 +262,7 @@ class KeyLifecycleRaceTest {
                         return "close refused (" + e.getMessage() + ")";
                     }
                     // Someone maps a page at once, where the arena's page was: it must never get the key.
-                    long a = Sys.mmap(s.address, size, RW, Sys.MAP_PRIVATE | Sys.MAP_ANONYMOUS | Sys.MAP_FIXED_NOREPLACE, -1, 0);
+                    long a = MemoryCalls.mmap(s.address, size, RW, MemoryCalls.MAP_PRIVATE | MemoryCalls.MAP_ANONYMOUS | MemoryCalls.MAP_FIXED_NOREPLACE, -1, 0);
                     s.fresh = a;
                     return a == s.address ? "closed, page mapped again" : "closed";
                 },
@@ -296,7 +297,7 @@ class KeyLifecycleRaceTest {
                 },
                 s -> {
                     if (s.fresh != 0 && s.fresh != -1) {
-                        Sys.munmap(s.fresh, size);
+                        MemoryCalls.munmap(s.fresh, size);
                     }
                     if (s.arena.scope().isAlive()) {
                         s.arena.close();
@@ -314,7 +315,7 @@ class KeyLifecycleRaceTest {
     @Test
     void brokenTwinOfArenaCloseAndProtectIsCaught() throws Exception {
         // A shared arena's close (a handshake with every thread) and the new mapping take a while: a 20 ms window.
-        KeyOps.Broken twin = new KeyOps.Broken(Sys.pkeyAlloc(0, Sys.PKEY_DISABLE_ACCESS), 20_000_000);
+        KeyOps.Broken twin = new KeyOps.Broken(PkeyCalls.pkeyAlloc(0, PkeyCalls.PKEY_DISABLE_ACCESS), 20_000_000);
         try {
             assertCaught(arenaVersusProtect(twin).run(TWIN_ITERATIONS, 3));
         } finally {

@@ -4,7 +4,7 @@ import java.lang.foreign.MemorySegment;
 import java.util.List;
 
 import dev.pkrseq.proc.Vma;
-import dev.pkrseq.sys.Sys;
+import dev.pkrseq.sys.PkeyCalls;
 
 /**
  * The key operations the race tests drive: {@link #real} is the library's {@link ProtectionKey};
@@ -99,8 +99,8 @@ interface KeyOps {
                 }
             }
             closed = true;
-            Sys.pkeySet(number, Sys.PKEY_DISABLE_ACCESS);
-            Sys.pkeyFree(number);
+            PkeyCalls.pkeySet(number, PkeyCalls.PKEY_DISABLE_ACCESS);
+            PkeyCalls.pkeyFree(number);
         }
 
         @Override
@@ -111,7 +111,7 @@ interface KeyOps {
             }
             widen();
             tagged = true;
-            Sys.pkeyMprotect(segment.address(), segment.byteSize(), prot, number);
+            PkeyCalls.pkeyMprotect(segment.address(), segment.byteSize(), prot, number);
         }
 
         @Override
@@ -121,9 +121,9 @@ interface KeyOps {
             tagged = true;
             long a = segment.address();
             try {
-                Sys.pkeyMprotect(a, Pages.size(), prot, number);
+                PkeyCalls.pkeyMprotect(a, Pages.size(), prot, number);
                 return new PageWalk(number, prot, List.of(new PageWalk.Page(a, PageWalk.Status.TAGGED, null)));
-            } catch (dev.pkrseq.sys.NativeException e) {
+            } catch (dev.pkrseq.NativeException e) {
                 return new PageWalk(number, prot, List.of(new PageWalk.Page(a, PageWalk.Status.FAILED, e.errno())));
             }
         }
@@ -132,17 +132,17 @@ interface KeyOps {
         public void setRights(Rights rights) {
             check("set its rights");
             widen();
-            Sys.pkeySet(number, rights.bits());
+            PkeyCalls.pkeySet(number, rights.bits());
         }
 
         @Override
         public AutoCloseable withRights(Rights rights) {
             check("set its rights");
-            int previous = Sys.pkeyGet(number);
-            Sys.pkeySet(number, rights.bits());
+            int previous = PkeyCalls.pkeyGet(number);
+            PkeyCalls.pkeySet(number, rights.bits());
             return () -> {
                 widen();
-                Sys.pkeySet(number, previous);
+                PkeyCalls.pkeySet(number, previous);
             };
         }
 

@@ -49,7 +49,7 @@ class PagesTest {
             MemorySegment s = Pages.allocate(arena, 4);
             address = s.address();
             // Make the range a mapping of its own, so that its disappearance is unambiguous.
-            dev.pkrseq.sys.Sys.mprotect(address, s.byteSize(), dev.pkrseq.sys.Sys.PROT_READ);
+            dev.pkrseq.sys.MemoryCalls.mprotect(address, s.byteSize(), dev.pkrseq.sys.MemoryCalls.PROT_READ);
         }
         assertTrue(Smaps.overlapping(Smaps.self(), address, address + 4 * Pages.size()).stream()
                 .noneMatch(v -> v.perms().equals("r--p") && v.start() == address), "still mapped after close");

@@ -12,7 +12,8 @@ import java.util.concurrent.atomic.AtomicReference;
 
 import dev.pkrseq.observe.PageKeys;
 import dev.pkrseq.proc.Smaps;
-import dev.pkrseq.sys.Sys;
+import dev.pkrseq.sys.MemoryCalls;
+import dev.pkrseq.sys.ThreadCalls;
 import dev.pkrseq.sys.ThreadStack;
 import dev.pkrseq.testing.Features;
 import org.junit.jupiter.api.Tag;
@@ -25,13 +26,13 @@ import org.junit.jupiter.api.function.Executable;
  */
 @Tag("pku")
 class PkeyGuardsTest {
-    private static final int RW = Sys.PROT_READ | Sys.PROT_WRITE;
+    private static final int RW = MemoryCalls.PROT_READ | MemoryCalls.PROT_WRITE;
 
     static <T extends Throwable> T refused(Class<T> type, String message, Executable call) {
         T e = assertThrows(type, call);
         assertEquals(message, e.getMessage());
         // The JVM carries on: this thread still calls into native code and back.
-        assertTrue(Sys.gettid() > 0);
+        assertTrue(ThreadCalls.gettid() > 0);
         return e;
     }
 
@@ -265,9 +266,9 @@ class PkeyGuardsTest {
         // A fresh platform thread of known stack size; the tagged page lies deep below anything it uses.
         Thread t = Thread.ofPlatform().name("stack-guard").stackSize(1 << 20).start(() -> {
             try {
-                ThreadStack stack = Sys.threadStack();
+                ThreadStack stack = ThreadCalls.threadStack();
                 long page = stack.low() + 32 * Pages.size();
-                MemorySegment seg = Sys.memory(page, Pages.size());
+                MemorySegment seg = MemoryCalls.memory(page, Pages.size());
                 try (ProtectionKey key = ProtectionKey.allocate(Rights.READ_WRITE)) {
                     key.protect(seg, RW, Hazard.MAY_KILL_THIS_JVM);
                     try {

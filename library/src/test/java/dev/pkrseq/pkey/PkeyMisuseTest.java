@@ -14,9 +14,11 @@ import java.util.concurrent.atomic.AtomicReference;
 
 import dev.pkrseq.observe.KeyReport;
 import dev.pkrseq.observe.TlsRetagProbe;
-import dev.pkrseq.sys.Errno;
-import dev.pkrseq.sys.NativeException;
-import dev.pkrseq.sys.Sys;
+import dev.pkrseq.Errno;
+import dev.pkrseq.NativeException;
+import dev.pkrseq.sys.MemoryCalls;
+import dev.pkrseq.sys.PkeyCalls;
+import dev.pkrseq.sys.ThreadCalls;
 import dev.pkrseq.testing.CarriesOn;
 import dev.pkrseq.testing.Features;
 import org.junit.jupiter.api.Tag;
@@ -30,7 +32,7 @@ import org.junit.jupiter.api.function.Executable;
  */
 @Tag("pku")
 class PkeyMisuseTest {
-    private static final int RW = Sys.PROT_READ | Sys.PROT_WRITE;
+    private static final int RW = MemoryCalls.PROT_READ | MemoryCalls.PROT_WRITE;
 
     /** Asserts the type and that the message contains every phrase, then that the JVM carries on. */
     static <T extends Throwable> T refused(Class<T> type, Executable misuse, String... phrases) {
@@ -109,11 +111,11 @@ class PkeyMisuseTest {
         }
         int free = n;
         assertFalse(KeyReport.of(free).allocated());
-        NativeException e = refused(NativeException.class, () -> Sys.pkeyFree(free), "pkey_free(" + free + ")", "EINVAL");
+        NativeException e = refused(NativeException.class, () -> PkeyCalls.pkeyFree(free), "pkey_free(" + free + ")", "EINVAL");
         assertEquals(Errno.EINVAL, e.errno());
         try (Arena arena = Arena.ofConfined()) {
             MemorySegment page = Pages.allocate(arena, 1);
-            NativeException m = refused(NativeException.class, () -> Sys.pkeyMprotect(page.address(), Pages.size(), RW, free),
+            NativeException m = refused(NativeException.class, () -> PkeyCalls.pkeyMprotect(page.address(), Pages.size(), RW, free),
                     "key " + free, "EINVAL");
             assertEquals(Errno.EINVAL, m.errno());
         }
@@ -196,7 +198,7 @@ class PkeyMisuseTest {
         AtomicReference<Throwable> failure = new AtomicReference<>();
         Thread t = Thread.ofPlatform().name("misuse-stack").stackSize(1 << 20).start(() -> {
             try {
-                MemorySegment deep = Sys.memory(Sys.threadStack().low() + 32 * Pages.size(), Pages.size());
+                MemorySegment deep = MemoryCalls.memory(ThreadCalls.threadStack().low() + 32 * Pages.size(), Pages.size());
                 try (ProtectionKey key = ProtectionKey.allocate(Rights.READ_WRITE)) {
                     key.protect(deep, RW, Hazard.MAY_KILL_THIS_JVM);
                     try {
@@ -306,7 +308,7 @@ class PkeyMisuseTest {
         AtomicReference<Throwable> failure = new AtomicReference<>();
         Thread t = Thread.ofPlatform().name("misuse-own-stack").stackSize(1 << 20).start(() -> {
             try {
-                MemorySegment deep = Sys.memory(Sys.threadStack().low() + 32 * Pages.size(), Pages.size());
+                MemorySegment deep = MemoryCalls.memory(ThreadCalls.threadStack().low() + 32 * Pages.size(), Pages.size());
                 notOwned(deep, UntaggableSegmentException.Reason.THREAD, "part of this thread's stack [",
                         "which the JVM touches on every call");
             } catch (Throwable e) {
@@ -324,20 +326,20 @@ class PkeyMisuseTest {
         List<dev.pkrseq.proc.Vma> vmas = dev.pkrseq.proc.Smaps.self();
         dev.pkrseq.proc.Vma libjvm = vmas.stream().filter(v -> v.path().endsWith("/libjvm.so") && v.perms().startsWith("rw"))
                 .findFirst().orElseThrow();
-        notOwned(Sys.memory(libjvm.start(), Pages.size()), UntaggableSegmentException.Reason.FILE,
+        notOwned(MemoryCalls.memory(libjvm.start(), Pages.size()), UntaggableSegmentException.Reason.FILE,
                 "a mapping of " + libjvm.path());
         // The largest anonymous read-write mapping of a JVM is its Java heap.
         dev.pkrseq.proc.Vma heap = vmas.stream().filter(v -> v.path().isEmpty() && v.perms().equals("rw-p"))
                 .max(java.util.Comparator.comparingLong(dev.pkrseq.proc.Vma::size)).orElseThrow();
-        notOwned(Sys.memory(heap.start(), Pages.size()), UntaggableSegmentException.Reason.ANONYMOUS,
+        notOwned(MemoryCalls.memory(heap.start(), Pages.size()), UntaggableSegmentException.Reason.ANONYMOUS,
                 "anonymous memory pkrseq did not map", "the Java heap");
     }
 
     @Test
     void taggingUnmappedMemoryGivesUntaggableSegmentExceptionNotMapped() {
-        long a = Sys.mmap(0, Pages.size(), RW, Sys.MAP_PRIVATE | Sys.MAP_ANONYMOUS, -1, 0);
-        Sys.munmap(a, Pages.size());
-        notOwned(Sys.memory(a, Pages.size()), UntaggableSegmentException.Reason.NOT_MAPPED,
+        long a = MemoryCalls.mmap(0, Pages.size(), RW, MemoryCalls.MAP_PRIVATE | MemoryCalls.MAP_ANONYMOUS, -1, 0);
+        MemoryCalls.munmap(a, Pages.size());
+        notOwned(MemoryCalls.memory(a, Pages.size()), UntaggableSegmentException.Reason.NOT_MAPPED,
                 String.format("unmapped (nothing is mapped at 0x%x)", a));
     }
 
@@ -345,7 +347,7 @@ class PkeyMisuseTest {
     void taggingPkrseqsPagesThroughAnotherSegmentGivesUntaggableSegmentExceptionAlias() {
         try (Arena arena = Arena.ofConfined()) {
             MemorySegment pages = Pages.allocate(arena, 2);
-            MemorySegment alias = Sys.memory(pages.address(), pages.byteSize());
+            MemorySegment alias = MemoryCalls.memory(pages.address(), pages.byteSize());
             UntaggableSegmentException e = refused(UntaggableSegmentException.class,
                     () -> ProtectionKey.DEFAULT.protect(alias, RW), String.format("cannot tag 0x%x-0x%x through this"
                             + " segment: the pages are pkrseq's, but the segment is not the one Pages.allocate returned",
@@ -377,9 +379,9 @@ class PkeyMisuseTest {
 
     @Test
     void theHazardOptInTagsMemoryPkrseqDidNotMap() {
-        long a = Sys.mmap(0, Pages.size(), RW, Sys.MAP_PRIVATE | Sys.MAP_ANONYMOUS, -1, 0);
+        long a = MemoryCalls.mmap(0, Pages.size(), RW, MemoryCalls.MAP_PRIVATE | MemoryCalls.MAP_ANONYMOUS, -1, 0);
         try {
-            MemorySegment raw = Sys.memory(a, Pages.size());
+            MemorySegment raw = MemoryCalls.memory(a, Pages.size());
             if (!Features.pkeysWork()) {
                 // Past every check of pkrseq: the kernel itself answers, here without protection keys.
                 NativeException e = assertThrows(NativeException.class,
@@ -396,7 +398,7 @@ class PkeyMisuseTest {
                 ProtectionKey.DEFAULT.protect(raw, RW, Hazard.MAY_KILL_THIS_JVM);
             }
         } finally {
-            Sys.munmap(a, Pages.size());
+            MemoryCalls.munmap(a, Pages.size());
         }
         CarriesOn.check();
     }
@@ -431,7 +433,7 @@ class PkeyMisuseTest {
         AtomicReference<Throwable> failure = new AtomicReference<>();
         Thread t = Thread.ofPlatform().name("misuse-initial-pkru").stackSize(1 << 20).start(() -> {
             try {
-                MemorySegment deep = Sys.memory(Sys.threadStack().low() + 32 * Pages.size(), Pages.size());
+                MemorySegment deep = MemoryCalls.memory(ThreadCalls.threadStack().low() + 32 * Pages.size(), Pages.size());
                 try (ProtectionKey key = ProtectionKey.allocate(Rights.READ_WRITE)) {
                     key.protect(deep, RW, Hazard.MAY_KILL_THIS_JVM);
                     try {
@@ -462,7 +464,7 @@ class PkeyMisuseTest {
         RightsScope scope = key.withRights(Rights.NO_ACCESS);
         key.close();
         scope.close();
-        assertEquals(Sys.PKEY_DISABLE_ACCESS, Sys.pkeyGet(n), "the read-write bits the scope saved stay unwritten");
+        assertEquals(PkeyCalls.PKEY_DISABLE_ACCESS, PkeyCalls.pkeyGet(n), "the read-write bits the scope saved stay unwritten");
         CarriesOn.check();
     }
 

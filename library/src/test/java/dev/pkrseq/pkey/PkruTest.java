@@ -6,7 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.util.List;
 
-import dev.pkrseq.sys.Sys;
+import dev.pkrseq.sys.PkeyCalls;
 import dev.pkrseq.testing.Features;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
@@ -48,8 +48,8 @@ class PkruTest {
     @Test
     void rightsBitsAreTheKernelsConstants() {
         assertEquals(0, Rights.READ_WRITE.bits());
-        assertEquals(Sys.PKEY_DISABLE_WRITE, Rights.NO_WRITE.bits());
-        assertEquals(Sys.PKEY_DISABLE_ACCESS, Rights.NO_ACCESS.bits());
+        assertEquals(PkeyCalls.PKEY_DISABLE_WRITE, Rights.NO_WRITE.bits());
+        assertEquals(PkeyCalls.PKEY_DISABLE_ACCESS, Rights.NO_ACCESS.bits());
         assertEquals("no-access", Rights.NO_ACCESS.toString());
         assertFalse(Rights.READ_WRITE.denies());
     }
@@ -76,7 +76,7 @@ class PkruTest {
         Features.assumePkeys();
         Pkru p = Pkru.current();
         for (int k = 0; k < 16; k++) {
-            assertEquals(Sys.pkeyGet(k), p.bits(k), "key " + k);
+            assertEquals(PkeyCalls.pkeyGet(k), p.bits(k), "key " + k);
         }
         assertEquals(0, p.bits(0), "key 0 is always open");
     }
@@ -87,11 +87,11 @@ class PkruTest {
         Pkru saved = Pkru.current();
         try (ProtectionKey a = ProtectionKey.allocate(Rights.READ_WRITE);
                 ProtectionKey b = ProtectionKey.allocate(Rights.NO_WRITE)) {
-            Sys.pkeySet(a.number(), Sys.PKEY_DISABLE_ACCESS | Sys.PKEY_DISABLE_WRITE);
+            PkeyCalls.pkeySet(a.number(), PkeyCalls.PKEY_DISABLE_ACCESS | PkeyCalls.PKEY_DISABLE_WRITE);
             assertTrue(!saved.equals(Pkru.current()));
             saved.restore();
             assertEquals(saved, Pkru.current());
-            assertEquals(saved.bits(b.number()), Sys.pkeyGet(b.number()));
+            assertEquals(saved.bits(b.number()), PkeyCalls.pkeyGet(b.number()));
         }
         assertEquals(saved, Pkru.current(), "closing keys sets their rights back to no-access, the default");
     }

@@ -14,9 +14,10 @@ import java.util.List;
 
 import dev.pkrseq.observe.AccessProbe;
 import dev.pkrseq.observe.PageKeys;
-import dev.pkrseq.sys.Errno;
-import dev.pkrseq.sys.NativeException;
-import dev.pkrseq.sys.Sys;
+import dev.pkrseq.Errno;
+import dev.pkrseq.NativeException;
+import dev.pkrseq.sys.MemoryCalls;
+import dev.pkrseq.sys.PkeyCalls;
 import dev.pkrseq.testing.Features;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Tag;
@@ -25,7 +26,7 @@ import org.junit.jupiter.api.Test;
 /** Keys, rights and tagging on a machine with protection keys, one observed behaviour per test. */
 @Tag("pku")
 class ProtectionKeyTest {
-    private static final int RW = Sys.PROT_READ | Sys.PROT_WRITE;
+    private static final int RW = MemoryCalls.PROT_READ | MemoryCalls.PROT_WRITE;
 
     @BeforeEach
     void needsPkeys() {
@@ -48,7 +49,7 @@ class ProtectionKeyTest {
         ProtectionKey key = ProtectionKey.allocate(Rights.READ_WRITE);
         int n = key.number();
         key.close();
-        assertEquals(Sys.PKEY_DISABLE_ACCESS, Sys.pkeyGet(n));
+        assertEquals(PkeyCalls.PKEY_DISABLE_ACCESS, PkeyCalls.pkeyGet(n));
     }
 
     @Test
@@ -77,11 +78,11 @@ class ProtectionKeyTest {
     @Test
     void withRightsRestoresTheExactBitsEvenBothSet() {
         try (ProtectionKey key = ProtectionKey.allocate(Rights.READ_WRITE)) {
-            Sys.pkeySet(key.number(), Sys.PKEY_DISABLE_ACCESS | Sys.PKEY_DISABLE_WRITE);
+            PkeyCalls.pkeySet(key.number(), PkeyCalls.PKEY_DISABLE_ACCESS | PkeyCalls.PKEY_DISABLE_WRITE);
             try (RightsScope _ = key.withRights(Rights.READ_WRITE)) {
-                assertEquals(0, Sys.pkeyGet(key.number()));
+                assertEquals(0, PkeyCalls.pkeyGet(key.number()));
             }
-            assertEquals(3, Sys.pkeyGet(key.number()));
+            assertEquals(3, PkeyCalls.pkeyGet(key.number()));
         }
     }
 
@@ -115,9 +116,9 @@ class ProtectionKeyTest {
     @Test
     void protectOverAHoleFailsWithEnomemAndTheWalkReportsIt() {
         long page = Pages.size();
-        long base = Sys.mmap(0, 3 * page, RW, Sys.MAP_PRIVATE | Sys.MAP_ANONYMOUS, -1, 0);
-        MemorySegment s = Sys.memory(base, 3 * page);
-        Sys.munmap(base + page, page);
+        long base = MemoryCalls.mmap(0, 3 * page, RW, MemoryCalls.MAP_PRIVATE | MemoryCalls.MAP_ANONYMOUS, -1, 0);
+        MemorySegment s = MemoryCalls.memory(base, 3 * page);
+        MemoryCalls.munmap(base + page, page);
         ProtectionKey key = ProtectionKey.allocate(Rights.READ_WRITE);
         try {
             NativeException e = assertThrows(NativeException.class, () -> key.protect(s, RW, Hazard.MAY_KILL_THIS_JVM));
@@ -130,8 +131,8 @@ class ProtectionKeyTest {
             int k = key.number();
             assertEquals(Arrays.asList(k, null, k), PageKeys.of(s).keys());
         } finally {
-            Sys.munmap(base, page);
-            Sys.munmap(base + 2 * page, page);
+            MemoryCalls.munmap(base, page);
+            MemoryCalls.munmap(base + 2 * page, page);
             key.close();
         }
     }

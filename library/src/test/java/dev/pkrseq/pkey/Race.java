@@ -11,8 +11,8 @@ import java.util.concurrent.locks.LockSupport;
 import java.util.function.Consumer;
 import java.util.function.Supplier;
 
-import dev.pkrseq.sys.NativeException;
-import dev.pkrseq.sys.Sys;
+import dev.pkrseq.NativeException;
+import dev.pkrseq.sys.ThreadCalls;
 import jdk.jfr.Event;
 import jdk.jfr.Name;
 import jdk.jfr.StackTrace;
@@ -196,7 +196,7 @@ final class Race<S> {
      * on one CPU and take turns, and nothing would overlap.
      */
     private static void pin(int index) {
-        java.util.BitSet allowed = Sys.schedGetaffinity(0);
+        java.util.BitSet allowed = ThreadCalls.schedGetaffinity(0);
         if (allowed.cardinality() < 2) {
             return;
         }
@@ -206,7 +206,7 @@ final class Race<S> {
         }
         java.util.BitSet one = new java.util.BitSet();
         one.set(cpu);
-        Sys.schedSetaffinity(0, one);
+        ThreadCalls.schedSetaffinity(0, one);
     }
 
     private Thread actor(String threadName, int index, Slot slot, Actor<S> prepare, Actor<S> act,

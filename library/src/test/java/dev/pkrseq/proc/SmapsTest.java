@@ -7,7 +7,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import java.io.StringReader;
 import java.util.List;
 
-import dev.pkrseq.sys.Sys;
+import dev.pkrseq.sys.MemoryCalls;
 import org.junit.jupiter.api.Test;
 
 /** Reading mappings and their protection keys from smaps. */
@@ -38,8 +38,8 @@ class SmapsTest {
         assertEquals("[stack]", v.get(2).path());
         assertNull(v.get(2).protectionKey(), "no ProtectionKey line: the kernel does not report keys");
         assertEquals(0, v.get(2).key());
-        assertEquals(Sys.PROT_READ | Sys.PROT_WRITE, v.get(0).prot(), "Vma.prot() writes out the ABI values");
-        assertEquals(Sys.PROT_READ | Sys.PROT_EXEC, v.get(1).prot());
+        assertEquals(MemoryCalls.PROT_READ | MemoryCalls.PROT_WRITE, v.get(0).prot(), "Vma.prot() writes out the ABI values");
+        assertEquals(MemoryCalls.PROT_READ | MemoryCalls.PROT_EXEC, v.get(1).prot());
         assertEquals("[anon]", v.get(0).name());
         assertEquals("libc.so.6", v.get(1).name());
         assertEquals("[stack]", v.get(2).name());
@@ -47,16 +47,16 @@ class SmapsTest {
 
     @Test
     void selfListsAFreshMappingAsItsOwnArea() {
-        long page = Sys.pageSize();
-        long a = Sys.mmap(0, 3 * page, Sys.PROT_READ, Sys.MAP_PRIVATE | Sys.MAP_ANONYMOUS, -1, 0);
+        long page = MemoryCalls.pageSize();
+        long a = MemoryCalls.mmap(0, 3 * page, MemoryCalls.PROT_READ, MemoryCalls.MAP_PRIVATE | MemoryCalls.MAP_ANONYMOUS, -1, 0);
         try {
-            Sys.mprotect(a + page, page, Sys.PROT_READ | Sys.PROT_WRITE);
+            MemoryCalls.mprotect(a + page, page, MemoryCalls.PROT_READ | MemoryCalls.PROT_WRITE);
             List<Vma> vmas = Smaps.overlapping(Smaps.self(), a, a + 3 * page);
             assertEquals(3, vmas.size(), "a protection change in the middle splits the mapping: " + vmas);
             assertEquals("rw-p", vmas.get(1).perms());
             assertTrue(Smaps.containing(Smaps.self(), a + page).orElseThrow().contains(a + page));
         } finally {
-            Sys.munmap(a, 3 * page);
+            MemoryCalls.munmap(a, 3 * page);
         }
     }
 }

@@ -12,7 +12,7 @@ import java.util.List;
 import java.util.OptionalLong;
 
 import dev.pkrseq.observe.PerCpuStress;
-import dev.pkrseq.sys.Sys;
+import dev.pkrseq.sys.ThreadCalls;
 import dev.pkrseq.testing.Features;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -56,18 +56,18 @@ class PerCpuCounterTest {
 
     @Test
     void addLandsInTheSlotOfTheCpuTheThreadRunsOn() {
-        BitSet original = Sys.schedGetaffinity(0);
+        BitSet original = ThreadCalls.schedGetaffinity(0);
         PerCpuCounter c = new PerCpuCounter();
         List<Integer> cpus = original.stream().boxed().toList();
         try {
             for (int cpu : cpus) {
                 BitSet one = new BitSet();
                 one.set(cpu);
-                Sys.schedSetaffinity(0, one);
+                ThreadCalls.schedSetaffinity(0, one);
                 c.add(cpu + 1);
             }
         } finally {
-            Sys.schedSetaffinity(0, original);
+            ThreadCalls.schedSetaffinity(0, original);
         }
         long[] expected = new long[c.slots()];
         for (int cpu : cpus) {
@@ -88,7 +88,7 @@ class PerCpuCounterTest {
 
     @Test
     void sumIsExactOverTenMillionAddsFromFourThreadsPerCpuWithForcedMigrations() throws InterruptedException {
-        int threads = 4 * Sys.onlineCpus();
+        int threads = 4 * ThreadCalls.onlineCpus();
         PerCpuCounter c = new PerCpuCounter();
         PerCpuStress.Result r = PerCpuStress.run(PerCpuStress.of(c), threads, 10_000_000 / threads + 1, true);
         assertTrue(r.expected() >= 10_000_000);
@@ -99,7 +99,7 @@ class PerCpuCounterTest {
     @Test
     void abortPathRunsAndSumStaysExactWhenPreemptionHitsWidenedSections() throws InterruptedException {
         PerCpuCounter c = new PerCpuCounter(widened, Owner.GLIBC);
-        PerCpuStress.Result r = PerCpuStress.run(PerCpuStress.of(c), 4 * Sys.onlineCpus(), 20_000, true);
+        PerCpuStress.Result r = PerCpuStress.run(PerCpuStress.of(c), 4 * ThreadCalls.onlineCpus(), 20_000, true);
         assertEquals(r.expected(), r.sum(), r.toString());
         assertTrue(r.restarts() > 0, "no restart although the sections were preempted: " + r);
         assertEquals(r.restarts(), c.restarts());
@@ -109,7 +109,7 @@ class PerCpuCounterTest {
     void plainReadModifyWriteWithoutRseqLosesUpdatesUnderTheSameDisturbance() throws InterruptedException {
         try (RacyPerCpuAdd racy = new RacyPerCpuAdd(RseqCode.usableGlibcOffset().getAsLong(), RseqCode.possibleCpus(),
                 DELAY)) {
-            PerCpuStress.Result r = PerCpuStress.run(racy, 4 * Sys.onlineCpus(), 20_000, true);
+            PerCpuStress.Result r = PerCpuStress.run(racy, 4 * ThreadCalls.onlineCpus(), 20_000, true);
             assertTrue(r.sum() < r.expected(), "the racy variant lost nothing, so the exact-sum tests prove nothing: " + r);
         }
     }
@@ -118,7 +118,7 @@ class PerCpuCounterTest {
     void areaVariantSumsExactlyWithTheAreaPassedIn() throws InterruptedException {
         // In this JVM the area passed in is glibc's; the child JVM test runs it on pkrseq's own.
         PerCpuCounter c = new PerCpuCounter(widened, Owner.PKRSEQ);
-        PerCpuStress.Result r = PerCpuStress.run(PerCpuStress.of(c), 2 * Sys.onlineCpus(), 20_000, true);
+        PerCpuStress.Result r = PerCpuStress.run(PerCpuStress.of(c), 2 * ThreadCalls.onlineCpus(), 20_000, true);
         assertEquals(r.expected(), r.sum(), r.toString());
         assertTrue(r.restarts() > 0, r.toString());
         assertEquals(0, RseqRegistry.registeredCount(), "glibc's areas must be used, not pkrseq's");
@@ -146,18 +146,18 @@ class PerCpuCounterTest {
 
     @Test
     void cpuWithoutASlotIsRefusedAndNothingIsWritten() {
-        BitSet original = Sys.schedGetaffinity(0);
+        BitSet original = ThreadCalls.schedGetaffinity(0);
         assumeTrue(original.cardinality() >= 2 && original.nextSetBit(1) >= 1, "needs CPU 1");
         RseqCode oneSlot = RseqCode.map(RseqCode.usableGlibcOffset(), 1, 0);
         PerCpuCounter c = new PerCpuCounter(oneSlot, Owner.GLIBC);
         BitSet cpu1 = new BitSet();
         cpu1.set(original.nextSetBit(1));
         try {
-            Sys.schedSetaffinity(0, cpu1);
+            ThreadCalls.schedSetaffinity(0, cpu1);
             IllegalStateException e = assertThrows(IllegalStateException.class, c::increment);
             assertTrue(e.getMessage().contains("has no slot: the counter has 1"), e.getMessage());
         } finally {
-            Sys.schedSetaffinity(0, original);
+            ThreadCalls.schedSetaffinity(0, original);
         }
         assertEquals(0, c.sum());
     }
@@ -165,7 +165,7 @@ class PerCpuCounterTest {
     @Test
     void resetZeroesEverySlotAndTheRestarts() throws InterruptedException {
         PerCpuCounter c = new PerCpuCounter(widened, Owner.GLIBC);
-        PerCpuStress.run(PerCpuStress.of(c), 2 * Sys.onlineCpus(), 10_000, true);
+        PerCpuStress.run(PerCpuStress.of(c), 2 * ThreadCalls.onlineCpus(), 10_000, true);
         c.reset();
         assertEquals(0, c.sum());
         assertArrayEquals(new long[c.slots()], c.perCpu());

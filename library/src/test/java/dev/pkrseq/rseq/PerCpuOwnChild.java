@@ -3,7 +3,7 @@ package dev.pkrseq.rseq;
 import java.util.concurrent.atomic.AtomicReference;
 
 import dev.pkrseq.observe.PerCpuStress;
-import dev.pkrseq.sys.Sys;
+import dev.pkrseq.sys.ThreadCalls;
 
 /**
  * Child JVM main for {@link PerCpuOwnRegistrationTest}, started with glibc's registration turned off:
@@ -29,7 +29,7 @@ public final class PerCpuOwnChild {
         System.out.println("two.expected=" + r.expected());
         System.out.println("two.sum=" + r.sum());
         System.out.println("two.changes=" + r.affinityChanges());
-        int many = 4 * Sys.onlineCpus();
+        int many = 4 * ThreadCalls.onlineCpus();
         PerCpuCounter m = new PerCpuCounter();
         r = PerCpuStress.run(PerCpuStress.of(m), many, 500_000, true);
         System.out.println("many.expected=" + r.expected());

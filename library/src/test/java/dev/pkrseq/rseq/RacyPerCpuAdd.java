@@ -9,7 +9,8 @@ import java.lang.foreign.MemorySegment;
 import java.lang.invoke.MethodHandle;
 
 import dev.pkrseq.observe.PerCpuStress;
-import dev.pkrseq.sys.Sys;
+import dev.pkrseq.sys.MemoryCalls;
+import dev.pkrseq.sys.RseqCalls;
 
 /**
  * The broken variant, for the failure test only: the same per-CPU read-modify-write as the generated
@@ -58,13 +59,13 @@ final class RacyPerCpuAdd implements PerCpuStress.Target, AutoCloseable {
         a.op("mov $1,%eax", "", 0xb8, 0x01, 0x00, 0x00, 0x00);
         a.op("ret", "", 0xc3);
         byte[] code = a.assemble();
-        long size = Sys.pageSize();
-        page = Sys.mmap(0, size, Sys.PROT_READ | Sys.PROT_WRITE, Sys.MAP_PRIVATE | Sys.MAP_ANONYMOUS, -1, 0);
-        MemorySegment mem = Sys.memory(page, size);
+        long size = MemoryCalls.pageSize();
+        page = MemoryCalls.mmap(0, size, MemoryCalls.PROT_READ | MemoryCalls.PROT_WRITE, MemoryCalls.MAP_PRIVATE | MemoryCalls.MAP_ANONYMOUS, -1, 0);
+        MemorySegment mem = MemoryCalls.memory(page, size);
         mem.fill((byte) 0xcc);
         MemorySegment.copy(code, 0, mem, JAVA_BYTE, 0, code.length);
-        Sys.mprotect(page, size, Sys.PROT_READ | Sys.PROT_EXEC);
-        add = Sys.downcall(MemorySegment.ofAddress(page), FunctionDescriptor.of(JAVA_LONG, JAVA_LONG, JAVA_LONG), true);
+        MemoryCalls.mprotect(page, size, MemoryCalls.PROT_READ | MemoryCalls.PROT_EXEC);
+        add = RseqCalls.downcall(MemorySegment.ofAddress(page), FunctionDescriptor.of(JAVA_LONG, JAVA_LONG, JAVA_LONG), true);
         slots = Arena.ofAuto().allocate((long) slotCount * RseqCode.SLOT_BYTES, RseqCode.SLOT_BYTES);
     }
 
@@ -98,6 +99,6 @@ final class RacyPerCpuAdd implements PerCpuStress.Target, AutoCloseable {
     /** Unmaps the code: it never armed rseq_cs, so no thread's struct rseq points into it. */
     @Override
     public void close() {
-        Sys.munmap(page, Sys.pageSize());
+        MemoryCalls.munmap(page, MemoryCalls.pageSize());
     }
 }

@@ -5,7 +5,7 @@ import java.nio.file.Path;
 import java.util.concurrent.TimeUnit;
 import java.util.function.IntPredicate;
 
-import dev.pkrseq.sys.Sys;
+import dev.pkrseq.sys.ThreadCalls;
 
 /**
  * Child JVM main for {@link RseqReuseRuleTest}, run with {@code GLIBC_TUNABLES=glibc.pthread.rseq=0}:
@@ -101,7 +101,7 @@ public final class ReuseRuleChild {
         long[] r = new long[2];
         Thread t = Thread.ofPlatform().name("ends-registered").start(() -> {
             r[0] = Rseq.register().address();
-            r[1] = Sys.gettid();
+            r[1] = ThreadCalls.gettid();
         });
         t.join();
         return r;

@@ -119,6 +119,6 @@ class RseqCodeTest {
 
     @Test
     void slotCountCoversEveryOnlineCpu() {
-        assertTrue(RseqCode.possibleCpus() >= dev.pkrseq.sys.Sys.onlineCpus());
+        assertTrue(RseqCode.possibleCpus() >= dev.pkrseq.sys.ThreadCalls.onlineCpus());
     }
 }

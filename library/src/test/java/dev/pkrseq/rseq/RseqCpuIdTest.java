@@ -13,7 +13,8 @@ import java.util.concurrent.CyclicBarrier;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicReference;
 
-import dev.pkrseq.sys.Sys;
+import dev.pkrseq.sys.LoaderCalls;
+import dev.pkrseq.sys.ThreadCalls;
 import dev.pkrseq.testing.Features;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
@@ -35,7 +36,7 @@ class RseqCpuIdTest {
     @Test
     void eachOfTwiceTheCpuCountThreadsReadsItsOwnCpuId() throws Exception {
         Features.assumeRseq();
-        int n = 2 * Sys.onlineCpus();
+        int n = 2 * ThreadCalls.onlineCpus();
         CyclicBarrier start = new CyclicBarrier(n);
         Set<Long> addresses = ConcurrentHashMap.newKeySet();
         List<AtomicReference<String>> failures = new ArrayList<>();
@@ -46,7 +47,7 @@ class RseqCpuIdTest {
             threads.add(Thread.ofPlatform().name("own-cpu-" + i).start(() -> {
                 try {
                     RseqArea area = Rseq.current().orElseThrow();
-                    long expected = Sys.threadPointer() + Rseq.glibcOffset().orElseThrow();
+                    long expected = LoaderCalls.threadPointer() + Rseq.glibcOffset().orElseThrow();
                     if (area.address() != expected || !addresses.add(area.address())) {
                         failure.set("area 0x" + Long.toHexString(area.address()) + " is not this thread's own");
                         return;
@@ -56,7 +57,7 @@ class RseqCpuIdTest {
                     int mismatched = 0;
                     for (int k = 0; k < 20_000 && compared < 200; k++) {
                         int before = area.cpuId();
-                        int kernel = Sys.getcpu().cpu();
+                        int kernel = ThreadCalls.getcpu().cpu();
                         int after = area.cpuId();
                         if (before == after) {
                             compared++;

@@ -3,8 +3,8 @@ package dev.pkrseq.rseq;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import dev.pkrseq.sys.Errno;
-import dev.pkrseq.sys.NativeException;
+import dev.pkrseq.Errno;
+import dev.pkrseq.NativeException;
 import org.junit.jupiter.api.Test;
 
 /**

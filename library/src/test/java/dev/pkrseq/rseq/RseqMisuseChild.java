@@ -2,7 +2,7 @@ package dev.pkrseq.rseq;
 
 import java.util.concurrent.atomic.AtomicReference;
 
-import dev.pkrseq.sys.Sys;
+import dev.pkrseq.sys.ThreadCalls;
 
 /**
  * Child JVM for {@link RseqMisuseTest}, started with {@code GLIBC_TUNABLES=glibc.pthread.rseq=0} so that
@@ -45,7 +45,7 @@ public final class RseqMisuseChild {
     }
 
     private static String cpuOk(int cpu) {
-        return cpu >= 0 && cpu < Sys.onlineCpus() ? "cpu-ok" : "cpu-" + cpu;
+        return cpu >= 0 && cpu < ThreadCalls.onlineCpus() ? "cpu-ok" : "cpu-" + cpu;
     }
 
     private static void report(String row, Runnable misuse) {

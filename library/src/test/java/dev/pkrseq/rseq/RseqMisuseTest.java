@@ -9,7 +9,7 @@ import java.util.concurrent.atomic.AtomicReference;
 
 import dev.pkrseq.observe.ChildJvm;
 import dev.pkrseq.observe.RseqExperiments;
-import dev.pkrseq.sys.Errno;
+import dev.pkrseq.Errno;
 import dev.pkrseq.testing.CarriesOn;
 import dev.pkrseq.testing.Features;
 import org.junit.jupiter.api.Test;

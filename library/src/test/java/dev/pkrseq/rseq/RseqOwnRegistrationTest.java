@@ -5,7 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.pkrseq.observe.ChildJvm;
 import dev.pkrseq.observe.RseqExperiments;
-import dev.pkrseq.sys.Sys;
+import dev.pkrseq.sys.ThreadCalls;
 import dev.pkrseq.testing.Features;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -48,7 +48,7 @@ class RseqOwnRegistrationTest {
         if (Rseq.kernelFeatureSize() >= 28) {
             assertEquals("28", child.value("own-registration.covered="));
             int cid = Integer.parseInt(child.value("own-registration.mmCid="));
-            assertTrue(cid >= 0 && cid < Sys.onlineCpus(), "mm_cid " + cid);
+            assertTrue(cid >= 0 && cid < ThreadCalls.onlineCpus(), "mm_cid " + cid);
             assertTrue(Integer.parseInt(child.value("own-registration.nodeId=")) >= 0);
         } else {
             assertEquals("absent", child.value("own-registration.mmCid="));

@@ -3,7 +3,8 @@ package dev.pkrseq.rseq;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import dev.pkrseq.sys.Sys;
+import dev.pkrseq.sys.LoaderCalls;
+import dev.pkrseq.sys.ThreadCalls;
 import dev.pkrseq.testing.Features;
 import org.junit.jupiter.api.Test;
 
@@ -17,7 +18,7 @@ class RseqReadTest {
         int agreed = 0;
         for (int i = 0; i < 100 && agreed < 10; i++) {
             int a = area.cpuId();
-            int b = Sys.schedGetcpu();
+            int b = ThreadCalls.schedGetcpu();
             int c = area.cpuId();
             // A migration between the reads shows as a != c; retry those.
             if (a == c) {
@@ -33,7 +34,7 @@ class RseqReadTest {
         Features.assumeRseq();
         RseqArea area = Rseq.current().orElseThrow();
         assertEquals(Owner.GLIBC, area.owner());
-        assertEquals(Sys.threadPointer() + Rseq.glibcOffset().orElseThrow(), area.address());
+        assertEquals(LoaderCalls.threadPointer() + Rseq.glibcOffset().orElseThrow(), area.address());
         assertEquals(0, area.address() % RseqAbi.MIN_ALIGN, "struct rseq is 32-byte aligned");
     }
 
@@ -51,6 +52,6 @@ class RseqReadTest {
     void cpuIdStartIsAValidCpu() {
         Features.assumeRseq();
         int start = Rseq.current().orElseThrow().cpuIdStart();
-        assertTrue(start >= 0 && start < Sys.onlineCpus() + 64, "cpu_id_start " + start);
+        assertTrue(start >= 0 && start < ThreadCalls.onlineCpus() + 64, "cpu_id_start " + start);
     }
 }

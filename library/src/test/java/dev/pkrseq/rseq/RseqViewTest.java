@@ -10,7 +10,7 @@ import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicReference;
 
-import dev.pkrseq.sys.Sys;
+import dev.pkrseq.sys.ThreadCalls;
 import dev.pkrseq.testing.Features;
 import org.junit.jupiter.api.Test;
 
@@ -28,7 +28,7 @@ class RseqViewTest {
             thread = Thread.ofPlatform().name("view-owner").start(() -> {
                 BitSet one = new BitSet();
                 one.set(cpu);
-                Sys.schedSetaffinity(0, one);
+                ThreadCalls.schedSetaffinity(0, one);
                 RseqView v = Rseq.current().orElseThrow().share();
                 view.set(v);
                 shared.countDown();
@@ -60,7 +60,7 @@ class RseqViewTest {
     @Test
     void viewReadsTheOwnersCpuFromAnotherThread() throws Exception {
         Features.assumeRseq();
-        int cpu = Sys.schedGetaffinity(0).length() - 1;
+        int cpu = ThreadCalls.schedGetaffinity(0).length() - 1;
         try (Sharer o = new Sharer(cpu, true)) {
             RseqSample s = o.view.get().sample();
             assertEquals(cpu, s.cpuId());

@@ -5,7 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.util.concurrent.atomic.AtomicReference;
 
-import dev.pkrseq.sys.Sys;
+import dev.pkrseq.sys.ThreadCalls;
 import dev.pkrseq.testing.Features;
 import org.junit.jupiter.api.Test;
 
@@ -47,8 +47,8 @@ class RseqVirtualThreadTest {
         Thread.ofVirtual().start(() -> {
             for (int i = 0; i < 5000 && counts[0] < 300; i++) {
                 int a = Rseq.cpuId();
-                int kernel = Sys.getcpu().cpu();
-                int glibc = Sys.schedGetcpu();
+                int kernel = ThreadCalls.getcpu().cpu();
+                int glibc = ThreadCalls.schedGetcpu();
                 int c = Rseq.cpuId();
                 if (a == c) {
                     counts[0]++;

@@ -4,7 +4,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
 
-import dev.pkrseq.sys.Sys;
+import dev.pkrseq.sys.ThreadCalls;
 
 /**
  * The forked side of {@link OperationSequenceTest}: runs the sequences in a file, one per line, with Java
@@ -36,7 +36,7 @@ public final class SequenceChild {
             System.out.flush();
             if (i == crashAt) {
                 // A Java access to a bad address becomes an InternalError; a signal from the kernel does not.
-                Sys.tgkill(Sys.getpid(), Sys.gettid(), Sys.SIGSEGV);
+                ThreadCalls.tgkill(ThreadCalls.getpid(), ThreadCalls.gettid(), ThreadCalls.SIGSEGV);
             }
             try {
                 SequenceRunner r = new SequenceRunner(Sequence.parse(text), true, 300);

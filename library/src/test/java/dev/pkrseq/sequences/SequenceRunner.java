@@ -32,9 +32,11 @@ import dev.pkrseq.rseq.Rseq;
 import dev.pkrseq.rseq.RseqArea;
 import dev.pkrseq.rseq.RseqException;
 import dev.pkrseq.rseq.RseqRegistry;
-import dev.pkrseq.sys.Errno;
-import dev.pkrseq.sys.NativeException;
-import dev.pkrseq.sys.Sys;
+import dev.pkrseq.Errno;
+import dev.pkrseq.NativeException;
+import dev.pkrseq.sys.MemoryCalls;
+import dev.pkrseq.sys.PkeyCalls;
+import dev.pkrseq.sys.ThreadCalls;
 import dev.pkrseq.testing.LeakCheck;
 
 /**
@@ -56,7 +58,7 @@ import dev.pkrseq.testing.LeakCheck;
  * again, and a tagging over a hole is skipped when something else of the JVM got mapped into the hole.
  */
 final class SequenceRunner {
-    private static final int RW = Sys.PROT_READ | Sys.PROT_WRITE;
+    private static final int RW = MemoryCalls.PROT_READ | MemoryCalls.PROT_WRITE;
     private static final long PAGE = Pages.size();
 
     private final Sequence sequence;
@@ -289,7 +291,7 @@ final class SequenceRunner {
         o.value();
         k.open = false;
         if (pkeys) {
-            bits[s.thread()][k.number] = Sys.PKEY_DISABLE_ACCESS;
+            bits[s.thread()][k.number] = PkeyCalls.PKEY_DISABLE_ACCESS;
         }
     }
 
@@ -377,8 +379,8 @@ final class SequenceRunner {
         boolean raw = s.arg().equals("raw");
         RegionM r = on(s, () -> {
             if (raw) {
-                long a = Sys.mmap(0, pages * PAGE, RW, Sys.MAP_PRIVATE | Sys.MAP_ANONYMOUS, -1, 0);
-                return new RegionM(true, null, Sys.memory(a, pages * PAGE), pages);
+                long a = MemoryCalls.mmap(0, pages * PAGE, RW, MemoryCalls.MAP_PRIVATE | MemoryCalls.MAP_ANONYMOUS, -1, 0);
+                return new RegionM(true, null, MemoryCalls.memory(a, pages * PAGE), pages);
             }
             Arena arena = Arena.ofShared();
             return new RegionM(false, arena, Pages.allocate(arena, pages), pages);
@@ -398,7 +400,7 @@ final class SequenceRunner {
                 return; // never unmap what may no longer be ours
             }
             on(s, () -> {
-                Sys.munmap(r.address(p), PAGE);
+                MemoryCalls.munmap(r.address(p), PAGE);
                 return null;
             }).value();
             r.mapped[p] = false;
@@ -433,7 +435,7 @@ final class SequenceRunner {
             return;
         }
         boolean hazard = s.arg().endsWith("!");
-        int prot = s.arg().startsWith("rw") ? RW : Sys.PROT_READ;
+        int prot = s.arg().startsWith("rw") ? RW : MemoryCalls.PROT_READ;
         Hazard h = hazard ? Hazard.MAY_KILL_THIS_JVM : null;
         if (modelOpen(key) && !r.closed && !holesAreFree(r)) {
             skipped.append("step ").append(stepIndex).append(" (").append(s).append("): a mapping of the JVM sits in a hole; ");
@@ -522,7 +524,7 @@ final class SequenceRunner {
                     case "unaligned" -> r.segment.asSlice(64, PAGE - 64);
                     case "partial" -> r.pages > 1 ? r.segment.asSlice(0, PAGE + 1) : r.segment.asSlice(0, 100);
                     case "malloc" -> malloc.allocate(2 * PAGE, PAGE);
-                    case "alias" -> Sys.memory(r.base, r.pages * PAGE);
+                    case "alias" -> MemoryCalls.memory(r.base, r.pages * PAGE);
                     default -> throw new IllegalArgumentException(kind);
                 };
                 key.protect(seg, RW);
@@ -581,7 +583,7 @@ final class SequenceRunner {
         long address = r.address(p);
         long v = 0x5EED_0000_0000L + stepIndex;
         long got = on(s, () -> {
-            MemorySegment m = Sys.memory(address, PAGE);
+            MemorySegment m = MemoryCalls.memory(address, PAGE);
             long old = m.get(JAVA_LONG, 0);
             if (write) {
                 m.set(JAVA_LONG, 0, v);
@@ -628,7 +630,7 @@ final class SequenceRunner {
             return;
         }
         int cpu = o.value();
-        check(cpu >= 0 && cpu < Sys.onlineCpus(), "cpu_id " + cpu + " is out of range");
+        check(cpu >= 0 && cpu < ThreadCalls.onlineCpus(), "cpu_id " + cpu + " is out of range");
     }
 
     private void vthread(Step s) throws Exception {
@@ -714,7 +716,7 @@ final class SequenceRunner {
      */
     private Access modelAccess(int thread, RegionM r, int p) {
         int b = bits[thread][r.key[p]];
-        return new Access((b & Sys.PKEY_DISABLE_ACCESS) == 0, b == 0 && r.prot[p] == RW);
+        return new Access((b & PkeyCalls.PKEY_DISABLE_ACCESS) == 0, b == 0 && r.prot[p] == RW);
     }
 
     private PageRef firstPageOf(int key) {
@@ -850,7 +852,7 @@ final class SequenceRunner {
                 if (r.raw) {
                     for (int i = 0; i < r.pages; i++) {
                         if (r.mapped[i]) {
-                            Sys.munmap(r.address(i), PAGE);
+                            MemoryCalls.munmap(r.address(i), PAGE);
                             r.mapped[i] = false;
                         }
                     }

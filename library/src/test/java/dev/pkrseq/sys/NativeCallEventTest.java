@@ -1,5 +1,7 @@
 package dev.pkrseq.sys;
 
+import dev.pkrseq.Errno;
+import dev.pkrseq.NativeException;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNull;
@@ -26,9 +28,9 @@ class NativeCallEventTest {
         try (Recording r = new Recording()) {
             r.enable(NativeCallEvent.NAME).withoutThreshold();
             r.start();
-            tid = Sys.gettid();
-            assertThrows(NativeException.class, () -> Sys.pkeyFree(99));
-            Sys.uname();
+            tid = ThreadCalls.gettid();
+            assertThrows(NativeException.class, () -> PkeyCalls.pkeyFree(99));
+            LoaderCalls.uname();
             r.stop();
             r.dump(file);
         }

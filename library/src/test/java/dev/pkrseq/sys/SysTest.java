@@ -1,5 +1,7 @@
 package dev.pkrseq.sys;
 
+import dev.pkrseq.Errno;
+import dev.pkrseq.NativeException;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -17,7 +19,7 @@ class SysTest {
 
     @Test
     void pkeyFreeOfUnallocatedKeyFailsWithEinvalByName() {
-        NativeException e = assertThrows(NativeException.class, () -> Sys.pkeyFree(99));
+        NativeException e = assertThrows(NativeException.class, () -> PkeyCalls.pkeyFree(99));
         assertEquals(Errno.EINVAL, e.errno());
         assertEquals(22, e.errnoValue());
         assertEquals("pkey_free", e.call());
@@ -27,17 +29,17 @@ class SysTest {
 
     @Test
     void failureMessageNamesArgumentsInCTerms() {
-        long page = Sys.pageSize();
-        long a = Sys.mmap(0, 2 * page, Sys.PROT_READ, Sys.MAP_PRIVATE | Sys.MAP_ANONYMOUS, -1, 0);
-        Sys.munmap(a + page, page);
+        long page = MemoryCalls.pageSize();
+        long a = MemoryCalls.mmap(0, 2 * page, MemoryCalls.PROT_READ, MemoryCalls.MAP_PRIVATE | MemoryCalls.MAP_ANONYMOUS, -1, 0);
+        MemoryCalls.munmap(a + page, page);
         try {
             NativeException e = assertThrows(NativeException.class,
-                    () -> Sys.mprotect(a, 2 * page, Sys.PROT_READ | Sys.PROT_WRITE));
+                    () -> MemoryCalls.mprotect(a, 2 * page, MemoryCalls.PROT_READ | MemoryCalls.PROT_WRITE));
             assertEquals(Errno.ENOMEM, e.errno());
             assertEquals("mprotect(0x" + Long.toHexString(a) + ", 8192, PROT_READ|PROT_WRITE) failed: ENOMEM (Cannot allocate memory)",
                     e.getMessage());
         } finally {
-            Sys.munmap(a, page);
+            MemoryCalls.munmap(a, page);
         }
     }
 
@@ -52,9 +54,9 @@ class SysTest {
                 for (int i = 0; i < 2000; i++) {
                     try {
                         if (einval) {
-                            Sys.pkeyFree(99);
+                            PkeyCalls.pkeyFree(99);
                         } else {
-                            Sys.close(-1);
+                            MemoryCalls.close(-1);
                         }
                         wrong.add("call succeeded");
                     } catch (NativeException e) {
@@ -75,40 +77,40 @@ class SysTest {
     @Test
     void threadPointerEqualsPthreadSelf() {
         Features.assumeX86_64();
-        assertEquals(Sys.pthreadSelf(), Sys.threadPointer());
+        assertEquals(ThreadCalls.pthreadSelf(), LoaderCalls.threadPointer());
     }
 
     @Test
     void threadPointerDiffersBetweenThreads() throws Exception {
         Features.assumeX86_64();
         long[] other = new long[1];
-        Thread t = Thread.ofPlatform().start(() -> other[0] = Sys.threadPointer());
+        Thread t = Thread.ofPlatform().start(() -> other[0] = LoaderCalls.threadPointer());
         t.join();
-        assertTrue(other[0] != 0 && other[0] != Sys.threadPointer());
+        assertTrue(other[0] != 0 && other[0] != LoaderCalls.threadPointer());
     }
 
     @Test
     void gettidIsThisThreadsTaskAndPidIsProcess() {
-        assertEquals(ProcessHandle.current().pid(), Sys.getpid());
-        assertTrue(java.nio.file.Files.isDirectory(java.nio.file.Path.of("/proc/self/task/" + Sys.gettid())));
+        assertEquals(ProcessHandle.current().pid(), ThreadCalls.getpid());
+        assertTrue(java.nio.file.Files.isDirectory(java.nio.file.Path.of("/proc/self/task/" + ThreadCalls.gettid())));
     }
 
     @Test
     void pageSizeMatchesAuxv() {
-        assertEquals(Sys.getauxval(Sys.AT_PAGESZ), Sys.pageSize());
+        assertEquals(LoaderCalls.getauxval(LoaderCalls.AT_PAGESZ), MemoryCalls.pageSize());
     }
 
     @Test
     void unameAndGlibcVersionAreReadable() {
-        Uname u = Sys.uname();
+        Uname u = LoaderCalls.uname();
         assertEquals("Linux", u.sysname());
         assertTrue(!u.release().isEmpty());
-        Sys.glibcVersion().ifPresent(v -> assertTrue(v.matches("\\d+\\.\\d+.*"), v));
+        LoaderCalls.glibcVersion().ifPresent(v -> assertTrue(v.matches("\\d+\\.\\d+.*"), v));
     }
 
     @Test
     void onlineCpusIsPositive() {
-        assertTrue(Sys.onlineCpus() >= 1);
+        assertTrue(ThreadCalls.onlineCpus() >= 1);
     }
 
     @Test
@@ -120,10 +122,10 @@ class SysTest {
 
     @Test
     void pkruInstructionsAreRefusedWhereTheKernelDidNotEnableThem() {
-        if (Sys.pkruUsable()) {
-            assertEquals(0, Sys.pkeyGet(0), "key 0 is open for the JVM");
+        if (PkeyCalls.pkruUsable()) {
+            assertEquals(0, PkeyCalls.pkeyGet(0), "key 0 is open for the JVM");
         } else {
-            UnsupportedOperationException e = assertThrows(UnsupportedOperationException.class, () -> Sys.pkeyGet(1));
+            UnsupportedOperationException e = assertThrows(UnsupportedOperationException.class, () -> PkeyCalls.pkeyGet(1));
             assertTrue(e.getMessage().contains("SIGILL"), e.getMessage());
         }
     }
@@ -141,13 +143,13 @@ class SysTest {
 
     @Test
     void pthreadSigmaskBlocksForThisThreadAndGivesBackTheOldMask() throws Exception {
-        long usr2 = 1L << (Sys.SIGUSR2 - 1);
-        long before = Sys.pthreadSigmask(Sys.SIG_BLOCK, usr2);
+        long usr2 = 1L << (ThreadCalls.SIGUSR2 - 1);
+        long before = ThreadCalls.pthreadSigmask(ThreadCalls.SIG_BLOCK, usr2);
         try {
             assertEquals(0, before & usr2, "the test thread does not block SIGUSR2 to begin with");
             assertTrue((sigBlk() & usr2) != 0, "SigBlk shows SIGUSR2 blocked");
         } finally {
-            long during = Sys.pthreadSigmask(Sys.SIG_SETMASK, before);
+            long during = ThreadCalls.pthreadSigmask(ThreadCalls.SIG_SETMASK, before);
             assertTrue((during & usr2) != 0);
         }
         assertEquals(before, sigBlk());
@@ -156,8 +158,8 @@ class SysTest {
     @Test
     void tgkillWithSignalZeroFindsTheThreadAndEsrchOtherwise() {
         Features.assumeX86_64();
-        Sys.tgkill(Sys.getpid(), Sys.gettid(), 0);
-        NativeException e = assertThrows(NativeException.class, () -> Sys.tgkill(Sys.getpid(), Integer.MAX_VALUE, 0));
+        ThreadCalls.tgkill(ThreadCalls.getpid(), ThreadCalls.gettid(), 0);
+        NativeException e = assertThrows(NativeException.class, () -> ThreadCalls.tgkill(ThreadCalls.getpid(), Integer.MAX_VALUE, 0));
         assertEquals(Errno.ESRCH, e.errno());
     }
 

@@ -14,7 +14,8 @@ import dev.pkrseq.pkey.Pkeys;
 import dev.pkrseq.pkey.ProtectionKey;
 import dev.pkrseq.pkey.Rights;
 import dev.pkrseq.rseq.Rseq;
-import dev.pkrseq.sys.Sys;
+import dev.pkrseq.sys.MemoryCalls;
+import dev.pkrseq.sys.ThreadCalls;
 
 /**
  * "The JVM carries on": after a refused misuse, the next valid operations work on the same thread. It maps
@@ -23,7 +24,7 @@ import dev.pkrseq.sys.Sys;
  * back, and frees the key; it reads rseq's cpu_id where the thread (or a virtual thread's carrier) is registered.
  */
 public final class CarriesOn {
-    private static final int RW = Sys.PROT_READ | Sys.PROT_WRITE;
+    private static final int RW = MemoryCalls.PROT_READ | MemoryCalls.PROT_WRITE;
 
     private CarriesOn() {
     }
@@ -56,7 +57,7 @@ public final class CarriesOn {
                 : Features.rseqRegistered();
         if (registered) {
             int cpu = Rseq.cpuId();
-            assertTrue(cpu >= 0 && cpu < Sys.onlineCpus(), "cpu_id " + cpu);
+            assertTrue(cpu >= 0 && cpu < ThreadCalls.onlineCpus(), "cpu_id " + cpu);
         }
     }
 }

@@ -4,8 +4,8 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import dev.pkrseq.rseq.Rseq;
 import dev.pkrseq.rseq.RseqAbi;
-import dev.pkrseq.sys.NativeException;
-import dev.pkrseq.sys.Sys;
+import dev.pkrseq.NativeException;
+import dev.pkrseq.sys.PkeyCalls;
 import dev.pkrseq.sys.Syscall;
 
 /** What the machine offers, for assumptions: tests that need a feature skip where it is missing. */
@@ -16,8 +16,8 @@ public final class Features {
     /** True when pkey_alloc hands out a key here (it is freed at once). */
     public static boolean pkeysWork() {
         try {
-            int k = Sys.pkeyAlloc(0, Sys.PKEY_DISABLE_ACCESS);
-            Sys.pkeyFree(k);
+            int k = PkeyCalls.pkeyAlloc(0, PkeyCalls.PKEY_DISABLE_ACCESS);
+            PkeyCalls.pkeyFree(k);
             return true;
         } catch (NativeException e) {
             return false;

@@ -15,7 +15,8 @@ import java.util.List;
 import dev.pkrseq.proc.Smaps;
 import dev.pkrseq.proc.Task;
 import dev.pkrseq.proc.Vma;
-import dev.pkrseq.sys.Sys;
+import dev.pkrseq.sys.LoaderCalls;
+import dev.pkrseq.sys.MemoryCalls;
 import dev.pkrseq.testing.Features;
 import org.junit.jupiter.api.Test;
 
@@ -26,14 +27,14 @@ class TlsLayoutTest {
     void boundsContainTheThreadPointersTcbPage() {
         Features.assumeX86_64();
         TlsLayout l = Tls.current();
-        long tp = Sys.threadPointer();
-        long page = tp & ~(Sys.pageSize() - 1);
+        long tp = LoaderCalls.threadPointer();
+        long page = tp & ~(MemoryCalls.pageSize() - 1);
         assertEquals(tp, l.threadPointer());
         assertTrue(l.contains(tp), "tp outside [low, high)");
         assertEquals(page, l.tcbPage());
         assertTrue(l.pages().contains(page), "the exact range lacks the TCB page");
         assertEquals(page, l.pages().get(l.pages().size() - 1), "the exact range does not end at the TCB page");
-        assertEquals(l.low() & ~(Sys.pageSize() - 1), l.pages().get(0), "the exact range does not start at page(low)");
+        assertEquals(l.low() & ~(MemoryCalls.pageSize() - 1), l.pages().get(0), "the exact range does not start at page(low)");
         assertEquals(l.staticSize(), l.high() - l.low(), "[low, high) is not dl_tls_static_size long");
     }
 
@@ -43,7 +44,7 @@ class TlsLayoutTest {
         TlsLayout l = Tls.current();
         TlsModule libc = l.module("libc.so.6").orElseThrow(() -> new AssertionError("no libc.so.6 among " + l.modules()));
         assertTrue(libc.allocated());
-        long errno = Sys.errnoLocation();
+        long errno = LoaderCalls.errnoLocation();
         assertTrue(libc.holds(errno), String.format("errno 0x%x not in libc's block [0x%x, 0x%x)", errno, libc.block(), libc.end()));
         assertEquals(errno, l.errnoLocation());
     }
@@ -51,7 +52,7 @@ class TlsLayoutTest {
     @Test
     void tcbSizeDerivedFromTheStackMappingAgreesWithRseqOffset() {
         Features.assumeX86_64();
-        long offset = Sys.longSymbol("__rseq_offset").orElse(-1);
+        long offset = LoaderCalls.longSymbol("__rseq_offset").orElse(-1);
         assumeTrue(offset >= 0, "glibc exports no __rseq_offset inside the TCB (before 2.35, or 2.41+)");
         TlsLayout l = Tls.current();
         TcbSize tcb = l.tcb();
@@ -66,7 +67,7 @@ class TlsLayoutTest {
     void dtvIsTheWordAtTpPlus8AndTheHeaderPointsToItself() {
         Features.assumeX86_64();
         TlsLayout l = Tls.current();
-        MemorySegment head = Sys.memory(Sys.threadPointer(), 24);
+        MemorySegment head = MemoryCalls.memory(LoaderCalls.threadPointer(), 24);
         assertEquals(head.get(ValueLayout.JAVA_LONG, 8), l.dtv());
         assertEquals(l.threadPointer(), head.get(ValueLayout.JAVA_LONG, 0), "tcbhead_t.tcb is not tp");
         assertEquals(l.threadPointer(), head.get(ValueLayout.JAVA_LONG, 16), "tcbhead_t.self is not tp");

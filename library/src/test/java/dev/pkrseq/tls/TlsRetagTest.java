@@ -14,7 +14,7 @@ import dev.pkrseq.pkey.Pkeys;
 import dev.pkrseq.pkey.ProtectionKey;
 import dev.pkrseq.pkey.Rights;
 import dev.pkrseq.pkey.VirtualThreadException;
-import dev.pkrseq.sys.Sys;
+import dev.pkrseq.sys.ThreadCalls;
 import dev.pkrseq.testing.Features;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
@@ -133,10 +133,10 @@ class TlsRetagTest {
     @Test
     void retagBlocksEveryAsynchronousSignalAndNoFaultSignal() {
         long mask = TlsRetag.ASYNC_SIGNALS;
-        for (int sig : new int[] {Sys.SIGSEGV, Sys.SIGBUS, Sys.SIGILL, Sys.SIGFPE, Sys.SIGTRAP, Sys.SIGSYS}) {
+        for (int sig : new int[] {ThreadCalls.SIGSEGV, ThreadCalls.SIGBUS, ThreadCalls.SIGILL, ThreadCalls.SIGFPE, ThreadCalls.SIGTRAP, ThreadCalls.SIGSYS}) {
             assertEquals(0, mask & (1L << (sig - 1)), "signal " + sig);
         }
-        assertTrue((mask & (1L << (Sys.SIGUSR2 - 1))) != 0, "SIGUSR2, HotSpot's suspend/resume signal");
+        assertTrue((mask & (1L << (ThreadCalls.SIGUSR2 - 1))) != 0, "SIGUSR2, HotSpot's suspend/resume signal");
         assertTrue((mask & (1L << (27 - 1))) != 0, "SIGPROF, profilers' timer signal");
         assertTrue(Pkeys.taggedMappings().isEmpty());
     }

@@ -11,7 +11,7 @@ import dev.pkrseq.rseq.Rseq;
 import dev.pkrseq.rseq.RseqArea;
 import dev.pkrseq.rseq.RseqRegistry;
 import dev.pkrseq.rseq.RseqSyscall;
-import dev.pkrseq.sys.Sys;
+import dev.pkrseq.sys.ThreadCalls;
 import dev.pkrseq.sys.Syscall;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Model.CommandSpec;
@@ -138,7 +138,7 @@ final class RseqCommand implements Callable<Integer> {
                     a.coveredLength(), a.cpuIdStart(), a.cpuId(), TlsReport.hex(a.rseqCs()), a.flags(), boxed(a.nodeId()),
                     boxed(a.mmCid()), note);
         } else {
-            fields = new ThreadFields(t.getName(), Sys.gettid(), false, null, null, null, null, null, null, null, null,
+            fields = new ThreadFields(t.getName(), ThreadCalls.gettid(), false, null, null, null, null, null, null, null, null,
                     "not registered: " + Rseq.whyNotRegistered() + "; --register registers pkrseq's own area for the report");
         }
         RseqRegistry.Snapshot s = RseqRegistry.snapshot();

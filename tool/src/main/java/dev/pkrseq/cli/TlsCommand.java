@@ -313,7 +313,7 @@ final class TlsCommand implements Callable<Integer> {
         for (TlsLayout m : maps) {
             String s = m.placement().describe();
             if (m.thread().virtual()) {
-                s += "; this is the carrier's TLS: Sys.threadPointer() on a virtual thread returns the carrier's fs_base";
+                s += "; this is the carrier's TLS: on a virtual thread, arch_prctl(ARCH_GET_FS) returns the carrier's fs_base";
             }
             w.row(shortName(m), s);
         }

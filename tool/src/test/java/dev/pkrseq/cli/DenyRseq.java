@@ -21,7 +21,7 @@ import java.util.Base64;
 import java.util.List;
 
 import dev.pkrseq.observe.ChildJvm;
-import dev.pkrseq.sys.Errno;
+import dev.pkrseq.Errno;
 import dev.pkrseq.sys.Syscall;
 
 /**

@@ -12,7 +12,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.pkrseq.pkey.Pages;
 import dev.pkrseq.pkey.ProtectionKey;
 import dev.pkrseq.pkey.Rights;
-import dev.pkrseq.sys.Sys;
+import dev.pkrseq.sys.MemoryCalls;
 import dev.pkrseq.testing.Features;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
@@ -43,7 +43,7 @@ class PkeysCommandTest {
         Features.assumePkeys();
         try (ProtectionKey key = ProtectionKey.allocate(Rights.NO_WRITE); Arena arena = Arena.ofConfined()) {
             MemorySegment page = Pages.allocate(arena, 1);
-            key.protect(page, Sys.PROT_READ | Sys.PROT_WRITE);
+            key.protect(page, MemoryCalls.PROT_READ | MemoryCalls.PROT_WRITE);
             ProbeCommandTest.Run text = new ProbeCommandTest.Run("pkeys");
             assertEquals(0, text.status, text.err);
             assertTrue(text.out.contains("Mappings carrying a non-zero key: 1"), text.out);
@@ -68,7 +68,7 @@ class PkeysCommandTest {
         Features.assumePkeys();
         try (ProtectionKey key = ProtectionKey.allocate(Rights.NO_WRITE); Arena arena = Arena.ofConfined()) {
             MemorySegment pages = Pages.allocate(arena, 2);
-            key.protect(pages, Sys.PROT_READ | Sys.PROT_WRITE);
+            key.protect(pages, MemoryCalls.PROT_READ | MemoryCalls.PROT_WRITE);
             String n = Integer.toString(key.number());
             ProbeCommandTest.Run text = new ProbeCommandTest.Run("pkeys", "--key", n);
             assertEquals(0, text.status, text.err);

@@ -1,4 +1,4 @@
-package dev.pkrseq.sys;
+package dev.pkrseq;
 
 /**
  * Linux errno values by name, so that callers compare {@code e.errno() == Errno.ENOMEM} instead of
@@ -312,7 +312,7 @@ public enum Errno {
     public String text() {
         String t = text;
         if (t == null) {
-            t = number > 0 ? Sys.strerror(number) : "Unknown error";
+            t = number > 0 ? dev.pkrseq.sys.LoaderCalls.strerror(number) : "Unknown error";
             text = t;
         }
         return t;

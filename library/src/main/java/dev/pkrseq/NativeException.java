@@ -1,4 +1,4 @@
-package dev.pkrseq.sys;
+package dev.pkrseq;
 
 /**
  * A native call that failed: the one exception type of the native layer.
@@ -8,7 +8,7 @@ package dev.pkrseq.sys;
  * {@code pkey_mprotect(0x7f3a1c000000, 12288, PROT_READ, key 3) failed: ENOMEM (Cannot allocate memory)}.
  * Callers compare {@link #errno()} with an {@link Errno} constant; they never parse the message.
  */
-public final class NativeException extends RuntimeException {
+public class NativeException extends RuntimeException {
     private static final long serialVersionUID = 1L;
 
     /** The C function or system call that failed. */

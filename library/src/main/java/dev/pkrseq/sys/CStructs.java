@@ -1,0 +1,77 @@
+package dev.pkrseq.sys;
+
+import static java.lang.foreign.MemoryLayout.PathElement.groupElement;
+import static java.lang.foreign.ValueLayout.ADDRESS;
+import static java.lang.foreign.ValueLayout.JAVA_INT;
+import static java.lang.foreign.ValueLayout.JAVA_LONG;
+import static java.lang.foreign.ValueLayout.JAVA_SHORT;
+
+import java.lang.foreign.MemoryLayout;
+import java.lang.foreign.StructLayout;
+
+/**
+ * The C library's and the loader's structs, as layouts with the C field names (x86_64, LP64). Every
+ * offset pkrseq uses into one of them comes from here; a test compares them with the C headers.
+ */
+public final class CStructs {
+    /** {@code struct dl_phdr_info} of {@code <link.h>}, as far as glibc 2.36 fills it. */
+    public static final StructLayout DL_PHDR_INFO = MemoryLayout.structLayout(
+            JAVA_LONG.withName("dlpi_addr"),
+            ADDRESS.withName("dlpi_name"),
+            ADDRESS.withName("dlpi_phdr"),
+            JAVA_SHORT.withName("dlpi_phnum"),
+            MemoryLayout.paddingLayout(6),
+            JAVA_LONG.withName("dlpi_adds"),
+            JAVA_LONG.withName("dlpi_subs"),
+            JAVA_LONG.withName("dlpi_tls_modid"),
+            ADDRESS.withName("dlpi_tls_data")).withName("dl_phdr_info");
+
+    /** {@code Elf64_Phdr} of {@code <elf.h>}. */
+    public static final StructLayout ELF64_PHDR = MemoryLayout.structLayout(
+            JAVA_INT.withName("p_type"),
+            JAVA_INT.withName("p_flags"),
+            JAVA_LONG.withName("p_offset"),
+            JAVA_LONG.withName("p_vaddr"),
+            JAVA_LONG.withName("p_paddr"),
+            JAVA_LONG.withName("p_filesz"),
+            JAVA_LONG.withName("p_memsz"),
+            JAVA_LONG.withName("p_align")).withName("Elf64_Phdr");
+
+    /** One {@code char[65]} field of {@code struct utsname} ({@code _UTSNAME_LENGTH} on Linux). */
+    private static final MemoryLayout UTSNAME_FIELD = MemoryLayout.sequenceLayout(65, java.lang.foreign.ValueLayout.JAVA_BYTE);
+
+    /** {@code struct utsname} of {@code <sys/utsname.h>} (glibc, with {@code domainname}). */
+    public static final StructLayout UTSNAME = MemoryLayout.structLayout(
+            UTSNAME_FIELD.withName("sysname"),
+            UTSNAME_FIELD.withName("nodename"),
+            UTSNAME_FIELD.withName("release"),
+            UTSNAME_FIELD.withName("version"),
+            UTSNAME_FIELD.withName("machine"),
+            UTSNAME_FIELD.withName("domainname")).withName("utsname");
+
+    /**
+     * The head of glibc's {@code tcbhead_t} (sysdeps/x86_64/nptl/tls.h, no public header): {@code void *tcb}
+     * (the thread pointer itself), {@code dtv_t *dtv}, {@code void *self}. The thread pointer points at it.
+     */
+    public static final StructLayout TCBHEAD = MemoryLayout.structLayout(
+            ADDRESS.withName("tcb"),
+            ADDRESS.withName("dtv"),
+            ADDRESS.withName("self")).withName("tcbhead_t");
+
+    /** {@code PT_TLS}: the p_type of the TLS program header. */
+    public static final int PT_TLS = 7;
+
+    private CStructs() {
+    }
+
+    /**
+     * A field's offset.
+     *
+     * @param struct the struct
+     * @param field the C field name
+     * @return its byte offset
+     */
+    public static long offset(StructLayout struct, String field) {
+        return struct.byteOffset(groupElement(field));
+    }
+}
