@@ -19,6 +19,8 @@ public final class UnavailableException extends UnsupportedOperationException {
         PKRU,
         /** Restartable sequences: the kernel lacks rseq(2), or it is denied (seccomp, ENOSYS). */
         RSEQ,
+        /** glibc: pkrseq reads glibc's own structures (the TLS map, its rseq registration). */
+        GLIBC,
         /** The architecture: pkrseq's native layer knows x86_64 only. */
         ARCHITECTURE
     }

@@ -6,7 +6,7 @@ import dev.pkrseq.pkey.Pkeys;
 import dev.pkrseq.pkey.Pkru;
 import dev.pkrseq.pkey.Rights;
 import dev.pkrseq.proc.Smaps;
-import dev.pkrseq.proc.Vma;
+import dev.pkrseq.Mapping;
 import dev.pkrseq.sys.ThreadCalls;
 
 /**
@@ -37,11 +37,11 @@ public record KeyReport(int key, boolean supported, String reason, boolean alloc
      *
      * @param key 0 to 15
      * @return the report
-     * @throws dev.pkrseq.pkey.InvalidKeyException for a key outside 0 to 15
+     * @throws dev.pkrseq.InvalidKeyException for a key outside 0 to 15
      */
     public static KeyReport of(int key) {
         Pkru.INITIAL.bits(key); // the range check, before any system call
-        List<Vma> vmas = Smaps.self();
+        List<Mapping> vmas = Smaps.self();
         List<PkeysReport.Mapping> mappings = vmas.stream().filter(v -> v.protectionKey() != null && v.key() == key)
                 .map(PkeysReport.Mapping::of).toList();
         boolean smapsKeys = vmas.stream().anyMatch(v -> v.protectionKey() != null);

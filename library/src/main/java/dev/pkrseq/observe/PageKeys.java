@@ -7,7 +7,7 @@ import java.util.List;
 
 import dev.pkrseq.pkey.PageWalk;
 import dev.pkrseq.proc.Smaps;
-import dev.pkrseq.proc.Vma;
+import dev.pkrseq.Mapping;
 import dev.pkrseq.sys.MemoryCalls;
 
 /**
@@ -69,7 +69,7 @@ public record PageKeys(long address, long pageSize, List<Integer> keys, int mapp
      * @throws IllegalArgumentException for a negative length, a range past the end of the address space, or
      *     more than {@link #MAX_PAGES} pages
      */
-    public static PageKeys of(List<Vma> vmas, long address, long length) {
+    public static PageKeys of(List<Mapping> vmas, long address, long length) {
         long page = MemoryCalls.pageSize();
         long start = address & -page;
         if (length < 0 || Long.compareUnsigned(length, -1L - address - (page - 1)) > 0) {
@@ -81,7 +81,7 @@ public record PageKeys(long address, long pageSize, List<Integer> keys, int mapp
             throw new IllegalArgumentException("a page-keys report covers at most " + MAX_PAGES + " pages, not " + pages
                     + ": ask for the part that matters");
         }
-        List<Vma> over = Smaps.overlapping(vmas, start, end);
+        List<Mapping> over = Smaps.overlapping(vmas, start, end);
         List<Integer> keys = new ArrayList<>();
         int v = 0;
         for (long a = start; a < end; a += page) {

@@ -9,7 +9,7 @@ import java.util.List;
 import java.util.function.BiFunction;
 
 import dev.pkrseq.pkey.Hazard;
-import dev.pkrseq.pkey.KeyInUseException;
+import dev.pkrseq.KeyInUseException;
 import dev.pkrseq.pkey.PageWalk;
 import dev.pkrseq.pkey.Pages;
 import dev.pkrseq.pkey.Pkeys;

@@ -10,7 +10,7 @@ import java.util.function.UnaryOperator;
 
 import dev.pkrseq.pkey.Pages;
 import dev.pkrseq.pkey.Pkeys;
-import dev.pkrseq.pkey.PkeysUnavailableException;
+import dev.pkrseq.UnavailableException;
 import dev.pkrseq.pkey.ProtectionKey;
 import dev.pkrseq.pkey.Rights;
 import dev.pkrseq.sys.MemoryCalls;
@@ -96,7 +96,7 @@ public final class PkeyFaultProbe {
      *
      * @param timeout how long the child may take (JVM start, fault, crash log)
      * @return the outcome
-     * @throws PkeysUnavailableException where protection keys do not work
+     * @throws UnavailableException where protection keys do not work
      * @throws ChildJvm.ChildJvmException when the child cannot start, does not report its page, or
      *     outlives the timeout
      */
@@ -115,14 +115,14 @@ public final class PkeyFaultProbe {
      *     {@code c -> c.java(Path.of("/opt/jdk-25/bin/java"))}, another class path, or more JVM options
      * @return the outcome
      * @throws IllegalArgumentException for a timeout out of range, before anything starts
-     * @throws PkeysUnavailableException where protection keys do not work
+     * @throws UnavailableException where protection keys do not work
      * @throws ChildJvm.ChildJvmException when the java binary is missing, the class path does not hold the
      *     child's class, the child does not report its page, or it outlives the timeout (it is killed)
      */
     public static Result run(Duration timeout, UnaryOperator<ChildJvm> launch) {
         ChildJvm.checkTimeout(timeout);
         if (!Pkeys.supported()) {
-            throw new PkeysUnavailableException("cannot take a protection-key fault: "
+            throw new UnavailableException(UnavailableException.Feature.PKEYS, "cannot take a protection-key fault: "
                     + Pkeys.unavailableReason().orElse("protection keys are not available"));
         }
         Path dir = CrashLog.directory("pkrseq-fault-");

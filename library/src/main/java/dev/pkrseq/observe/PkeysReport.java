@@ -1,11 +1,11 @@
 package dev.pkrseq.observe;
 
+import dev.pkrseq.Mapping;
 import java.util.List;
 
 import dev.pkrseq.pkey.Pages;
 import dev.pkrseq.pkey.Pkeys;
 import dev.pkrseq.pkey.Pkru;
-import dev.pkrseq.proc.Vma;
 import dev.pkrseq.sys.ThreadCalls;
 
 /**
@@ -35,7 +35,7 @@ public record PkeysReport(boolean supported, String reason, String thread, int t
      * @param path the mapped file or pseudo-name, empty for anonymous memory
      */
     public record Mapping(String start, String end, String perms, int key, long pages, String path) {
-        static Mapping of(Vma v) {
+        static Mapping of(dev.pkrseq.Mapping v) {
             return new Mapping("0x" + Long.toHexString(v.start()), "0x" + Long.toHexString(v.end()), v.perms(), v.key(),
                     v.size() / Pages.size(), v.path());
         }

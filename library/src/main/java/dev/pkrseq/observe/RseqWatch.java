@@ -16,7 +16,7 @@ import java.util.concurrent.locks.LockSupport;
 import dev.pkrseq.rseq.Owner;
 import dev.pkrseq.rseq.Rseq;
 import dev.pkrseq.rseq.RseqArea;
-import dev.pkrseq.rseq.RseqAreaGoneException;
+import dev.pkrseq.RseqAreaGoneException;
 import dev.pkrseq.rseq.RseqSample;
 import dev.pkrseq.rseq.RseqView;
 import dev.pkrseq.NativeException;

@@ -1,5 +1,6 @@
 package dev.pkrseq.observe;
 
+import dev.pkrseq.ThreadMemoryTaggedException;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Objects;

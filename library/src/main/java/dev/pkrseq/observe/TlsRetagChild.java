@@ -20,9 +20,9 @@ import dev.pkrseq.pkey.Pkeys;
 import dev.pkrseq.pkey.ProtectionKey;
 import dev.pkrseq.pkey.Rights;
 import dev.pkrseq.pkey.RightsScope;
-import dev.pkrseq.pkey.ThreadMemoryTaggedException;
+import dev.pkrseq.ThreadMemoryTaggedException;
 import dev.pkrseq.proc.Smaps;
-import dev.pkrseq.proc.Vma;
+import dev.pkrseq.Mapping;
 import dev.pkrseq.sys.LoaderCalls;
 import dev.pkrseq.sys.MemoryCalls;
 import dev.pkrseq.sys.ThreadCalls;
@@ -91,7 +91,7 @@ public final class TlsRetagChild {
             long errno = LoaderCalls.errnoLocation();
             MemorySegment tcbPage = MemoryCalls.memory(l.tcbPage(), page);
             // The map's own smaps snapshot is the "before": nothing changes these pages until the retag.
-            List<Vma> before = l.snapshot();
+            List<Mapping> before = l.snapshot();
             ProtectionKey key = ProtectionKey.allocate(Rights.READ_WRITE);
             out("key", key.number());
             System.out.flush();
@@ -127,8 +127,8 @@ public final class TlsRetagChild {
             } finally {
                 r.restore();
             }
-            List<Vma> after = Smaps.self();
-            List<Vma> whileTagged = Smaps.parse(new StringReader(new String(during, StandardCharsets.US_ASCII)));
+            List<Mapping> after = Smaps.self();
+            List<Mapping> whileTagged = Smaps.parse(new StringReader(new String(during, StandardCharsets.US_ASCII)));
             report(l, r, key.number(), whileTagged, before, after);
             out("probe.tcbRead", AccessProbe.efault(tcbRead));
             out("probe.errnoWrite", AccessProbe.efault(errnoWrite));
@@ -141,7 +141,7 @@ public final class TlsRetagChild {
             out("deny.rightsAfter", rightsAfter);
             dtvOnly(l, key);
             key.close();
-            List<Vma> left = Pkeys.taggedMappings();
+            List<Mapping> left = Pkeys.taggedMappings();
             out("left", left.isEmpty() ? "none" : left.stream().map(TlsRetagChild::vma).collect(Collectors.joining("; ")));
             out("allocatable", Pkeys.allocatableNow());
         }
@@ -169,7 +169,7 @@ public final class TlsRetagChild {
             return;
         }
         long page = l.dtvPage();
-        int prot = Smaps.containing(l.snapshot(), page).map(Vma::prot).orElse(MemoryCalls.PROT_READ | MemoryCalls.PROT_WRITE);
+        int prot = Smaps.containing(l.snapshot(), page).map(Mapping::prot).orElse(MemoryCalls.PROT_READ | MemoryCalls.PROT_WRITE);
         long mask = ThreadCalls.pthreadSigmask(ThreadCalls.SIG_BLOCK, TlsRetag.ASYNC_SIGNALS);
         String deny;
         PageWalk walk = null;
@@ -186,13 +186,13 @@ public final class TlsRetagChild {
         out("dtvOnly.message", deny.startsWith("refused") ? deny.substring("refused: ".length()) : deny);
     }
 
-    private static void report(TlsLayout l, TlsRetag r, int key, List<Vma> during, List<Vma> before, List<Vma> after) {
+    private static void report(TlsLayout l, TlsRetag r, int key, List<Mapping> during, List<Mapping> before, List<Mapping> after) {
         long size = l.pageSize();
         Set<Long> tagged = new HashSet<>(r.taggedPages());
         for (int i = 0; i < r.pages().size(); i++) {
             TlsRetag.Page p = r.pages().get(i);
-            Optional<Vma> d = Smaps.containing(during, p.address());
-            Optional<Vma> a = Smaps.containing(after, p.address());
+            Optional<Mapping> d = Smaps.containing(during, p.address());
+            Optional<Mapping> a = Smaps.containing(after, p.address());
             String restore = r.restoredPages().stream().filter(x -> x.address() == p.address())
                     .map(x -> status(x.result())).findFirst().orElse("-");
             out("page", String.join("|", hex(p.address()), p.role().toString(), perms(p.prot()), status(p.result()),
@@ -200,7 +200,7 @@ public final class TlsRetagChild {
                     d.map(TlsRetagChild::vma).orElse("unmapped"), a.map(TlsRetagChild::vma).orElse("unmapped"),
                     String.join(", ", l.describePage(p.address()).holds())));
         }
-        for (Vma v : during) {
+        for (Mapping v : during) {
             if (v.key() == key) {
                 for (long p = v.start(); p < v.end(); p += size) {
                     if (!tagged.contains(p)) {
@@ -210,15 +210,15 @@ public final class TlsRetagChild {
                 }
             }
         }
-        for (Vma v : after) {
+        for (Mapping v : after) {
             if (v.key() == key) {
                 out("afterStray", vma(v));
             }
         }
         List<String> differences = new ArrayList<>();
         for (TlsRetag.Page p : r.pages()) {
-            Optional<Vma> b = Smaps.containing(before, p.address());
-            Optional<Vma> a = Smaps.containing(after, p.address());
+            Optional<Mapping> b = Smaps.containing(before, p.address());
+            Optional<Mapping> a = Smaps.containing(after, p.address());
             if (b.isEmpty() != a.isEmpty() || b.isPresent() && !same(b.get(), a.get())) {
                 differences.add(hex(p.address()) + ": before " + b.map(TlsRetagChild::vma).orElse("unmapped") + ", after "
                         + a.map(TlsRetagChild::vma).orElse("unmapped"));
@@ -229,7 +229,7 @@ public final class TlsRetagChild {
     }
 
     /** The same mapping: bounds, protection, key, file; the heap's end may move with brk meanwhile. */
-    private static boolean same(Vma b, Vma a) {
+    private static boolean same(Mapping b, Mapping a) {
         return b.start() == a.start() && (b.end() == a.end() || b.path().equals("[heap]")) && b.perms().equals(a.perms())
                 && b.key() == a.key() && b.path().equals(a.path());
     }
@@ -297,7 +297,7 @@ public final class TlsRetagChild {
                 + ((prot & MemoryCalls.PROT_EXEC) != 0 ? "x" : "-");
     }
 
-    static String vma(Vma v) {
+    static String vma(Mapping v) {
         return String.format("%x-%x %s key %d %s", v.start(), v.end(), v.perms(), v.key(),
                 v.path().isEmpty() ? "[anon]" : v.path());
     }

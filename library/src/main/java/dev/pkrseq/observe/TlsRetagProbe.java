@@ -5,7 +5,7 @@ import java.time.Duration;
 import java.util.List;
 
 import dev.pkrseq.pkey.Pkeys;
-import dev.pkrseq.pkey.PkeysUnavailableException;
+import dev.pkrseq.UnavailableException;
 
 /**
  * Retags a thread's static TLS with a protection key, in a child JVM ({@link TlsRetagChild}), and reads
@@ -146,7 +146,7 @@ public final class TlsRetagProbe {
      * @param timeout how long the child may take, more than 0 and at most {@link ChildJvm#MAX_TIMEOUT}
      * @return the child's findings
      * @throws IllegalArgumentException for a timeout out of that range, before anything starts
-     * @throws PkeysUnavailableException where protection keys do not work
+     * @throws UnavailableException where protection keys do not work
      * @throws IllegalStateException when the child died or reported incompletely; the message says how
      * @throws ChildJvm.ChildJvmException when the child cannot start or outlives the timeout
      */
@@ -185,7 +185,7 @@ public final class TlsRetagProbe {
      * @param timeout how long the child may take, more than 0 and at most {@link ChildJvm#MAX_TIMEOUT}
      * @return how the child ended
      * @throws IllegalArgumentException for an unknown mode or a timeout out of range, before anything starts
-     * @throws PkeysUnavailableException where protection keys do not work
+     * @throws UnavailableException where protection keys do not work
      * @throws ChildJvm.ChildJvmException when the child cannot start, did not get as far as tagging, or
      *     outlives the timeout
      */
@@ -222,7 +222,7 @@ public final class TlsRetagProbe {
 
     private static void requirePkeys() {
         if (!Pkeys.supported()) {
-            throw new PkeysUnavailableException("cannot retag TLS with a protection key: "
+            throw new UnavailableException(UnavailableException.Feature.PKEYS, "cannot retag TLS with a protection key: "
                     + Pkeys.unavailableReason().orElse("protection keys are not available"));
         }
     }

@@ -1,5 +1,7 @@
 package dev.pkrseq.pkey;
 
+import dev.pkrseq.KeyInUseException;
+
 /**
  * An explicit opt-in to an operation that pkrseq otherwise refuses because it can kill the JVM it runs
  * in. Passing it moves the responsibility for the JVM's survival to the caller; pkrseq's own commands

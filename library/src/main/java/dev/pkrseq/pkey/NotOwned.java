@@ -1,11 +1,12 @@
 package dev.pkrseq.pkey;
 
+import dev.pkrseq.UntaggableSegmentException;
 import java.util.List;
 import java.util.Optional;
 
 import dev.pkrseq.proc.SelfMemory;
 import dev.pkrseq.proc.Smaps;
-import dev.pkrseq.proc.Vma;
+import dev.pkrseq.Mapping;
 
 /**
  * Names memory pkrseq did not map, for the refusal: which page first, and what smaps says it is. Runs only
@@ -25,31 +26,31 @@ final class NotOwned {
     static UntaggableSegmentException refusal(String action, long start, long end) {
         long first = OwnedPages.firstNotOwned(start, end);
         if (first == -1) {
-            return UntaggableSegmentException.alias(action, start, end);
+            return Refusals.alias(action, start, end);
         }
         // This thread's stack, TLS and DTV first: more precise than the mapping's name.
         for (ThreadMemory.Area a : ThreadMemory.current()) {
             if (Long.compareUnsigned(first, a.low()) >= 0 && Long.compareUnsigned(first, a.high()) < 0) {
-                return UntaggableSegmentException.notOwned(UntaggableSegmentException.Reason.THREAD, action, start, end,
+                return Refusals.notOwned(UntaggableSegmentException.Reason.THREAD, action, start, end,
                         String.format("part of this thread's %s [0x%x-0x%x)", a.what(), a.low(), a.high()),
                         a.consequence());
             }
         }
-        List<Vma> vmas = Smaps.self();
-        Optional<Vma> found = Smaps.containing(vmas, first);
+        List<Mapping> vmas = Smaps.self();
+        Optional<Mapping> found = Smaps.containing(vmas, first);
         if (found.isEmpty()) {
-            return UntaggableSegmentException.notOwned(UntaggableSegmentException.Reason.NOT_MAPPED, action, start, end,
+            return Refusals.notOwned(UntaggableSegmentException.Reason.NOT_MAPPED, action, start, end,
                     String.format("unmapped (nothing is mapped at 0x%x)", first),
                     "and whatever is mapped there next belongs to someone else");
         }
-        Vma v = found.get();
+        Mapping v = found.get();
         String range = String.format("0x%x-0x%x %s", v.start(), v.end(), v.perms());
         String path = v.path();
         if (path.equals("[heap]")) {
             return malloc(action, start, end, "the C heap ([heap] " + range + ")");
         }
         if (path.equals("[stack]")) {
-            return UntaggableSegmentException.notOwned(UntaggableSegmentException.Reason.THREAD, action, start, end,
+            return Refusals.notOwned(UntaggableSegmentException.Reason.THREAD, action, start, end,
                     "the initial thread's stack ([stack] " + range + ")", "which that thread touches on every call");
         }
         if (path.isEmpty() || path.startsWith("[anon")) {
@@ -58,22 +59,22 @@ final class NotOwned {
                 return malloc(action, start, end, String.format("a glibc malloc arena (its heap at 0x%x, in anonymous%s %s)",
                         first & -ARENA_BLOCK, name, range));
             }
-            return UntaggableSegmentException.notOwned(UntaggableSegmentException.Reason.ANONYMOUS, action, start, end,
+            return Refusals.notOwned(UntaggableSegmentException.Reason.ANONYMOUS, action, start, end,
                     "anonymous memory pkrseq did not map (" + range + name + ": the Java heap, JIT code, metaspace, a"
                             + " thread's stack, a large malloc chunk or another mmap)",
                     "which the JVM or other code may touch from any thread; " + FAULTS);
         }
         if (path.startsWith("[")) {
-            return UntaggableSegmentException.notOwned(UntaggableSegmentException.Reason.ANONYMOUS, action, start, end,
+            return Refusals.notOwned(UntaggableSegmentException.Reason.ANONYMOUS, action, start, end,
                     "the kernel's " + path + " mapping (" + range + ")", "which every thread may use; " + FAULTS);
         }
-        return UntaggableSegmentException.notOwned(UntaggableSegmentException.Reason.FILE, action, start, end,
+        return Refusals.notOwned(UntaggableSegmentException.Reason.FILE, action, start, end,
                 "a mapping of " + path + " (" + range + ")",
                 "whose pages the code that mapped the file reads from any thread; " + FAULTS);
     }
 
     private static UntaggableSegmentException malloc(String action, long start, long end, String what) {
-        return UntaggableSegmentException.notOwned(UntaggableSegmentException.Reason.MALLOC, action, start, end, what,
+        return Refusals.notOwned(UntaggableSegmentException.Reason.MALLOC, action, start, end, what,
                 "where malloc (and so Arena.allocate) hands out chunks that share pages with other threads' chunks and"
                         + " go back to malloc when freed; " + FAULTS);
     }
@@ -86,7 +87,7 @@ final class NotOwned {
      * protection, so the header is what decides. Read through /proc/self/mem, where a wrong guess is an error
      * and not a fault.
      */
-    private static boolean arenaLayout(Vma v, long address) {
+    private static boolean arenaLayout(Mapping v, long address) {
         long base = address & -ARENA_BLOCK;
         if (Long.compareUnsigned(base, v.start()) < 0) {
             return false;

@@ -1,5 +1,6 @@
 package dev.pkrseq.pkey;
 
+import dev.pkrseq.Mapping;
 import java.lang.foreign.Arena;
 import java.lang.ref.WeakReference;
 import java.lang.foreign.MemorySegment;

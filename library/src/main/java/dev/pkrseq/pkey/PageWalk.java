@@ -1,5 +1,6 @@
 package dev.pkrseq.pkey;
 
+import dev.pkrseq.UntaggableSegmentException;
 import java.util.List;
 
 import dev.pkrseq.Errno;

@@ -1,11 +1,14 @@
 package dev.pkrseq.pkey;
 
+import dev.pkrseq.InvalidKeyException;
+import dev.pkrseq.UnavailableException;
+import dev.pkrseq.VirtualThreadException;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
 
 import dev.pkrseq.proc.Smaps;
-import dev.pkrseq.proc.Vma;
+import dev.pkrseq.Mapping;
 import dev.pkrseq.Errno;
 import dev.pkrseq.NativeException;
 import dev.pkrseq.proc.CpuInfo;
@@ -55,7 +58,7 @@ public final class Pkeys {
         if (!supported()) {
             return 0;
         }
-        VirtualThreadException.check("count allocatable keys");
+        Refusals.requirePlatformThread("count allocatable keys");
         return freeNow().size();
     }
 
@@ -74,7 +77,7 @@ public final class Pkeys {
         if (!supported()) {
             return List.of(0);
         }
-        VirtualThreadException.check("list allocated keys");
+        Refusals.requirePlatformThread("list allocated keys");
         List<Integer> free = freeNow();
         List<Integer> out = new ArrayList<>();
         for (int k = 0; k < Pkru.KEYS; k++) {
@@ -112,7 +115,7 @@ public final class Pkeys {
      *
      * @return the mappings, in address order; empty where the kernel does not report keys
      */
-    public static List<Vma> taggedMappings() {
+    public static List<Mapping> taggedMappings() {
         return Smaps.self().stream().filter(v -> v.key() != 0).toList();
     }
 
@@ -124,15 +127,15 @@ public final class Pkeys {
      * @return the mappings, in address order
      * @throws InvalidKeyException for a key outside 0 to 15
      */
-    public static List<Vma> mappingsCarrying(int key) {
-        InvalidKeyException.check(key);
+    public static List<Mapping> mappingsCarrying(int key) {
+        Refusals.checkKey(key);
         return Smaps.self().stream().filter(v -> v.key() == key && v.protectionKey() != null).toList();
     }
 
     /** Throws, in words, where PKRU must not be touched (RDPKRU/WRPKRU would raise SIGILL). */
     static void requirePkru() {
         if (!supported()) {
-            throw new PkeysUnavailableException("protection keys are not available on this machine: "
+            throw new UnavailableException(UnavailableException.Feature.PKEYS, "protection keys are not available on this machine: "
                     + unavailableReason().orElse("the kernel did not enable them"));
         }
     }

@@ -1,5 +1,10 @@
 package dev.pkrseq.pkey;
 
+import dev.pkrseq.InvalidKeyException;
+import dev.pkrseq.KeyZeroException;
+import dev.pkrseq.ThreadMemoryTaggedException;
+import dev.pkrseq.UnavailableException;
+import dev.pkrseq.VirtualThreadException;
 import java.util.ArrayList;
 import java.util.List;
 
@@ -29,12 +34,12 @@ public record Pkru(int value) {
      * Reads the calling thread's PKRU.
      *
      * @return the value
-     * @throws PkeysUnavailableException where the kernel did not enable protection keys (RDPKRU would raise
+     * @throws UnavailableException where the kernel did not enable protection keys (RDPKRU would raise
      *     SIGILL)
      * @throws VirtualThreadException on a virtual thread, whose PKRU is its carrier's
      */
     public static Pkru current() {
-        VirtualThreadException.check("read PKRU");
+        Refusals.requirePlatformThread("read PKRU");
         Pkeys.requirePkru();
         int v = 0;
         for (int k = 0; k < KEYS; k++) {
@@ -51,7 +56,7 @@ public record Pkru(int value) {
      * @throws InvalidKeyException for a key outside 0 to 15
      */
     public int bits(int key) {
-        InvalidKeyException.check(key);
+        Refusals.checkKey(key);
         return (value >>> (2 * key)) & 3;
     }
 
@@ -75,7 +80,7 @@ public record Pkru(int value) {
      * @throws InvalidKeyException for a key outside 0 to 15
      */
     public Pkru with(int key, Rights rights) {
-        InvalidKeyException.check(key);
+        Refusals.checkKey(key);
         int shift = 2 * key;
         return new Pkru((value & ~(3 << shift)) | (rights.bits() << shift));
     }
@@ -105,7 +110,7 @@ public record Pkru(int value) {
      * @throws VirtualThreadException on a virtual thread
      * @throws ThreadMemoryTaggedException when this value denies a key that tags this thread's stack, TCB and
      *     static TLS, or DTV; nothing was written
-     * @throws PkeysUnavailableException where protection keys are unavailable
+     * @throws UnavailableException where protection keys are unavailable
      */
     public void restore() {
         PkruGate.writeAll(this);

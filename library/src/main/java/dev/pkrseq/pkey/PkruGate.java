@@ -1,5 +1,10 @@
 package dev.pkrseq.pkey;
 
+import dev.pkrseq.KeyZeroException;
+import dev.pkrseq.MisuseException;
+import dev.pkrseq.ThreadMemoryTaggedException;
+import dev.pkrseq.UnavailableException;
+import dev.pkrseq.VirtualThreadException;
 import dev.pkrseq.sys.PkeyCalls;
 
 /**
@@ -27,9 +32,9 @@ final class PkruGate {
      */
     static void check(int key, int bits, String action) {
         if (key == 0 && bits != 0) {
-            throw KeyZeroException.deny(Rights.ofBits(bits));
+            throw Refusals.denyKeyZero(Rights.ofBits(bits));
         }
-        VirtualThreadException.check(action);
+        Refusals.requirePlatformThread(action);
         if (bits != 0 && TagRegistry.carries(key)) {
             threadMemory(key, bits);
         }
@@ -57,7 +62,7 @@ final class PkruGate {
     static void revoke(int key) {
         try {
             check(key, PkeyCalls.PKEY_DISABLE_ACCESS, "change PKRU");
-        } catch (PkeyMisuseException | PkeysUnavailableException e) {
+        } catch (MisuseException | UnavailableException e) {
             return; // a number whose pages are this thread's stack or TLS: denying it would kill the thread
         }
         PkeyCalls.pkeySet(key, PkeyCalls.PKEY_DISABLE_ACCESS);
@@ -69,9 +74,9 @@ final class PkruGate {
      */
     static void writeAll(Pkru value) {
         if (value.bits(0) != 0) {
-            throw KeyZeroException.deny(value.rights(0));
+            throw Refusals.denyKeyZero(value.rights(0));
         }
-        VirtualThreadException.check("change PKRU");
+        Refusals.requirePlatformThread("change PKRU");
         for (int k = 1; k < Pkru.KEYS; k++) {
             int bits = value.bits(k);
             if (bits != 0 && TagRegistry.carries(k)) {

@@ -1,10 +1,18 @@
 package dev.pkrseq.pkey;
 
+import dev.pkrseq.KeyClosedException;
+import dev.pkrseq.KeyInUseException;
+import dev.pkrseq.KeyZeroException;
+import dev.pkrseq.MisuseException;
+import dev.pkrseq.ThreadMemoryTaggedException;
+import dev.pkrseq.UnavailableException;
+import dev.pkrseq.UntaggableSegmentException;
+import dev.pkrseq.VirtualThreadException;
 import java.lang.foreign.MemorySegment;
 import java.util.ArrayList;
 import java.util.List;
 
-import dev.pkrseq.proc.Vma;
+import dev.pkrseq.Mapping;
 import dev.pkrseq.Errno;
 import dev.pkrseq.NativeException;
 import dev.pkrseq.sys.PkeyCalls;
@@ -22,7 +30,7 @@ import dev.pkrseq.sys.PkeyCalls;
  * rights; threads that already exist keep the default for that key, which denies access; threads
  * created later inherit their creator's PKRU.
  *
- * <p>Guards: the methods refuse, with a {@link PkeyMisuseException} subclass and before any native
+ * <p>Guards: the methods refuse, with a {@link MisuseException} subclass and before any native
  * call, to deny key 0 ({@link KeyZeroException}), to use a closed key ({@link KeyClosedException}), to
  * tag memory pkrseq did not map itself or that is not the caller's alone ({@link UntaggableSegmentException};
  * {@link Hazard#MAY_KILL_THIS_JVM} lifts the ownership rule), to touch PKRU from a virtual thread
@@ -89,11 +97,11 @@ public final class ProtectionKey implements AutoCloseable {
      * @param initial the calling thread's rights for the new key
      * @return the key, 1 to 15
      * @throws VirtualThreadException on a virtual thread (pkey_alloc writes the carrier's PKRU)
-     * @throws PkeysUnavailableException where protection keys do not work
+     * @throws UnavailableException where protection keys do not work
      * @throws NativeException ENOSPC when every key is taken
      */
     public static ProtectionKey allocate(Rights initial) {
-        VirtualThreadException.check("allocate a protection key");
+        Refusals.requirePlatformThread("allocate a protection key");
         Pkeys.requirePkru();
         return new ProtectionKey(PkeyCalls.pkeyAlloc(0, initial.bits()));
     }
@@ -122,11 +130,11 @@ public final class ProtectionKey implements AutoCloseable {
      * @return the rights
      * @throws KeyClosedException when the key is closed
      * @throws VirtualThreadException on a virtual thread
-     * @throws PkeysUnavailableException where protection keys do not work
+     * @throws UnavailableException where protection keys do not work
      */
     public Rights rights() {
         checkOpen("read its rights");
-        VirtualThreadException.check("read PKRU");
+        Refusals.requirePlatformThread("read PKRU");
         Pkeys.requirePkru();
         return Rights.ofBits(PkeyCalls.pkeyGet(number));
     }
@@ -141,7 +149,7 @@ public final class ProtectionKey implements AutoCloseable {
      * @throws KeyZeroException when denying key 0
      * @throws VirtualThreadException on a virtual thread
      * @throws ThreadMemoryTaggedException when denying a key that tags this thread's stack, TLS or DTV
-     * @throws PkeysUnavailableException where protection keys do not work
+     * @throws UnavailableException where protection keys do not work
      */
     public void setRights(Rights rights) {
         checkOpen("set its rights");
@@ -164,7 +172,7 @@ public final class ProtectionKey implements AutoCloseable {
      * @throws KeyZeroException when denying key 0
      * @throws VirtualThreadException on a virtual thread
      * @throws ThreadMemoryTaggedException when denying a key that tags this thread's stack, TLS or DTV
-     * @throws PkeysUnavailableException where protection keys do not work
+     * @throws UnavailableException where protection keys do not work
      */
     public RightsScope withRights(Rights rights) {
         checkOpen("set its rights");
@@ -294,7 +302,7 @@ public final class ProtectionKey implements AutoCloseable {
             long page = Pages.size();
             long n = segment.byteSize() / page;
             if (n > PageWalk.MAX_PAGES) {
-                throw UntaggableSegmentException.tooManyPages(n);
+                throw Refusals.tooManyPages(n);
             }
             boolean owned = owned(segment, hazard, "tag");
             List<PageWalk.Page> out = new ArrayList<>((int) n);
@@ -339,7 +347,7 @@ public final class ProtectionKey implements AutoCloseable {
             PkeyCalls.pkeyMprotect(segment, prot, number);
         } catch (IllegalStateException e) {
             // The linker could not acquire the segment's scope: its arena closed after the checks.
-            throw UntaggableSegmentException.closed("tag");
+            throw Refusals.closed("tag");
         }
     }
 
@@ -348,7 +356,7 @@ public final class ProtectionKey implements AutoCloseable {
      *
      * @return the mappings, in address order; empty where the kernel does not report keys
      */
-    public List<Vma> mappings() {
+    public List<Mapping> mappings() {
         return Pkeys.mappingsCarrying(number);
     }
 
@@ -370,16 +378,16 @@ public final class ProtectionKey implements AutoCloseable {
     @Override
     public void close() {
         if (number == 0) {
-            throw KeyZeroException.free();
+            throw Refusals.freeKeyZero();
         }
         synchronized (this) {
             if (closed) {
                 return;
             }
             if (tagged) {
-                List<Vma> carrying = mappings();
+                List<Mapping> carrying = mappings();
                 if (!carrying.isEmpty()) {
-                    throw new KeyInUseException(number, carrying);
+                    throw Refusals.keyInUse(number, carrying);
                 }
                 TagRegistry.clear(number);
             }
@@ -404,17 +412,17 @@ public final class ProtectionKey implements AutoCloseable {
     /** The segment's shape and arena: checked for every tagging, hazard or not. */
     static void checkShape(MemorySegment segment, String action) {
         if (!segment.isNative()) {
-            throw UntaggableSegmentException.heap(action);
+            throw Refusals.heap(action);
         }
         if (!segment.scope().isAlive()) {
-            throw UntaggableSegmentException.closed(action);
+            throw Refusals.closed(action);
         }
         long page = Pages.size();
         if ((segment.address() & (page - 1)) != 0) {
-            throw UntaggableSegmentException.unaligned(action, segment.address());
+            throw Refusals.unaligned(action, segment.address());
         }
         if (segment.byteSize() == 0 || (segment.byteSize() & (page - 1)) != 0) {
-            throw UntaggableSegmentException.partialPages(action, segment.byteSize());
+            throw Refusals.partialPages(action, segment.byteSize());
         }
     }
 

@@ -1,5 +1,6 @@
 package dev.pkrseq.pkey;
 
+import dev.pkrseq.InvalidRightsException;
 import java.util.Locale;
 
 import dev.pkrseq.sys.PkeyCalls;

@@ -1,5 +1,7 @@
 package dev.pkrseq.pkey;
 
+import dev.pkrseq.ThreadMemoryTaggedException;
+
 /**
  * Rights set by {@link ProtectionKey#withRights(Rights)} for the duration of a try-with-resources block.
  * Closing puts back the exact PKRU bits the thread had for the key before; closing twice does nothing.

@@ -8,7 +8,7 @@ import java.util.NavigableMap;
 import java.util.TreeMap;
 
 import dev.pkrseq.proc.Smaps;
-import dev.pkrseq.proc.Vma;
+import dev.pkrseq.Mapping;
 
 /**
  * Which page ranges of memory pkrseq does not own it tagged with which key
@@ -70,9 +70,9 @@ final class TagRegistry {
 
     /** Replaces what is known of {@code [start, end)} with what smaps shows now (after a failed call). */
     static synchronized void refresh(long start, long end) {
-        List<Vma> vmas = Smaps.overlapping(Smaps.self(), start, end);
+        List<Mapping> vmas = Smaps.overlapping(Smaps.self(), start, end);
         assign(start, end, 0);
-        for (Vma v : vmas) {
+        for (Mapping v : vmas) {
             if (v.key() != 0) {
                 assign(Math.max(start, v.start()), Math.min(end, v.end()), v.key());
             }

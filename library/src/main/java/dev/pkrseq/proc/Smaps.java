@@ -1,5 +1,6 @@
 package dev.pkrseq.proc;
 
+import dev.pkrseq.Mapping;
 import java.io.BufferedReader;
 import java.io.IOException;
 import java.io.Reader;
@@ -16,7 +17,7 @@ import java.util.regex.Pattern;
  * Parses /proc/PID/smaps: each mapping with its {@code ProtectionKey}.
  *
  * <p>The kernel prints {@code ProtectionKey:} only where protection keys are enabled; elsewhere
- * {@link Vma#protectionKey()} is null. smaps is a snapshot: it is generated while it is read, so read
+ * {@link Mapping#protectionKey()} is null. smaps is a snapshot: it is generated while it is read, so read
  * it after the change you want to see.
  */
 public final class Smaps {
@@ -32,7 +33,7 @@ public final class Smaps {
      *
      * @return every mapping, in address order
      */
-    public static List<Vma> self() {
+    public static List<Mapping> self() {
         return read(SELF);
     }
 
@@ -42,7 +43,7 @@ public final class Smaps {
      * @param file for example {@code /proc/1234/smaps}
      * @return every mapping, in address order
      */
-    public static List<Vma> read(Path file) {
+    public static List<Mapping> read(Path file) {
         try (BufferedReader r = Files.newBufferedReader(file)) {
             return parse(r);
         } catch (IOException e) {
@@ -57,9 +58,9 @@ public final class Smaps {
      * @return every mapping, in the order given
      * @throws IOException when reading fails
      */
-    public static List<Vma> parse(Reader in) throws IOException {
+    public static List<Mapping> parse(Reader in) throws IOException {
         BufferedReader r = in instanceof BufferedReader b ? b : new BufferedReader(in);
-        List<Vma> out = new ArrayList<>();
+        List<Mapping> out = new ArrayList<>();
         String line;
         long start = 0;
         long end = 0;
@@ -73,7 +74,7 @@ public final class Smaps {
             Matcher m = HEADER.matcher(line);
             if (m.matches()) {
                 if (perms != null) {
-                    out.add(new Vma(start, end, perms, offset, device, inode, path, key));
+                    out.add(new Mapping(start, end, perms, offset, device, inode, path, key));
                 }
                 start = Long.parseUnsignedLong(m.group(1), 16);
                 end = Long.parseUnsignedLong(m.group(2), 16);
@@ -88,7 +89,7 @@ public final class Smaps {
             }
         }
         if (perms != null) {
-            out.add(new Vma(start, end, perms, offset, device, inode, path, key));
+            out.add(new Mapping(start, end, perms, offset, device, inode, path, key));
         }
         return out;
     }
@@ -101,7 +102,7 @@ public final class Smaps {
      * @param high one past the last address
      * @return the overlapping mappings, in order
      */
-    public static List<Vma> overlapping(List<Vma> vmas, long low, long high) {
+    public static List<Mapping> overlapping(List<Mapping> vmas, long low, long high) {
         return vmas.stream().filter(v -> v.overlaps(low, high)).toList();
     }
 
@@ -112,7 +113,7 @@ public final class Smaps {
      * @param address the address
      * @return the mapping, or empty when nothing is mapped there
      */
-    public static Optional<Vma> containing(List<Vma> vmas, long address) {
+    public static Optional<Mapping> containing(List<Mapping> vmas, long address) {
         return vmas.stream().filter(v -> v.contains(address)).findFirst();
     }
 }

@@ -2,6 +2,8 @@ package dev.pkrseq.rseq;
 
 import static java.lang.foreign.ValueLayout.JAVA_LONG;
 
+import dev.pkrseq.UnavailableException;
+import dev.pkrseq.VirtualThreadException;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.invoke.MethodHandle;
@@ -229,7 +231,7 @@ public final class PerCpuCounter {
         try {
             chooseOwner();
             return Optional.empty();
-        } catch (UnsupportedOperationException e) {
+        } catch (UnavailableException e) {
             return Optional.of(e.getMessage());
         }
     }
@@ -277,7 +279,7 @@ public final class PerCpuCounter {
 
     private static long ownArea() {
         if (Thread.currentThread().isVirtual()) {
-            throw new UnsupportedOperationException("PerCpuCounter.add() refused on virtual thread '"
+            throw new VirtualThreadException("PerCpuCounter.add() refused on virtual thread '"
                     + Thread.currentThread().getName() + "': this counter uses pkrseq's own rseq registration ("
                     + Rseq.whyNotRegistered() + "), which needs the calling thread's own struct rseq, and a virtual"
                     + " thread's carrier is not its to register. Add from a platform thread, or run where glibc"
@@ -307,12 +309,12 @@ public final class PerCpuCounter {
         if (a.available()) {
             return Owner.PKRSEQ;
         }
-        throw new UnsupportedOperationException("PerCpuCounter: rseq is unavailable: " + a.reason());
+        throw new UnavailableException(UnavailableException.Feature.RSEQ, "PerCpuCounter: rseq is unavailable: " + a.reason());
     }
 
     private static void requireX86_64() {
         if (!Syscall.architectureSupported()) {
-            throw new UnsupportedOperationException("PerCpuCounter: unsupported architecture: " + Syscall.architecture()
+            throw new UnavailableException(UnavailableException.Feature.ARCHITECTURE, "PerCpuCounter: unsupported architecture: " + Syscall.architecture()
                     + " (its critical section is generated x86_64 machine code)");
         }
     }

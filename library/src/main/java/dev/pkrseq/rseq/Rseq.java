@@ -1,5 +1,7 @@
 package dev.pkrseq.rseq;
 
+import dev.pkrseq.VirtualThreadException;
+import dev.pkrseq.RseqAreaGoneException;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
@@ -331,7 +333,7 @@ public final class Rseq {
 
     static void requirePlatformThread(String what) {
         if (Thread.currentThread().isVirtual()) {
-            throw new UnsupportedOperationException(what + " refused on virtual thread '" + Thread.currentThread().getName()
+            throw new VirtualThreadException(what + " refused on virtual thread '" + Thread.currentThread().getName()
                     + "': rseq areas belong to platform threads, and a virtual thread's carrier can change at every"
                     + " blocking call, so a handle kept here would report another carrier's CPU."
                     + " Use Rseq.cpuId(), which resolves the carrier on each call, or a platform thread");

@@ -2,6 +2,7 @@ package dev.pkrseq.rseq;
 
 import static java.lang.foreign.ValueLayout.JAVA_INT;
 
+import dev.pkrseq.RseqAreaGoneException;
 import java.lang.foreign.MemorySegment;
 import java.lang.invoke.VarHandle;
 import java.util.OptionalInt;

@@ -2,7 +2,7 @@ package dev.pkrseq.tls;
 
 import java.util.List;
 
-import dev.pkrseq.proc.Vma;
+import dev.pkrseq.Mapping;
 
 /**
  * Where a thread's TCB and static TLS sit in the address space, and what lies next to them.
@@ -12,7 +12,7 @@ import dev.pkrseq.proc.Vma;
  * @param below the VMA that ends where {@code mapping} starts, or null when a gap or nothing is there
  * @param above the VMA that starts where {@code mapping} ends, or null when a gap or nothing is there
  */
-public record Placement(Kind kind, Vma mapping, Vma below, Vma above) {
+public record Placement(Kind kind, Mapping mapping, Mapping below, Mapping above) {
 
     /** How the TCB's memory was allocated. */
     public enum Kind {
@@ -41,10 +41,10 @@ public record Placement(Kind kind, Vma mapping, Vma below, Vma above) {
         }
     }
 
-    static Placement of(Kind kind, Vma mapping, List<Vma> snapshot) {
-        Vma below = null;
-        Vma above = null;
-        for (Vma v : snapshot) {
+    static Placement of(Kind kind, Mapping mapping, List<Mapping> snapshot) {
+        Mapping below = null;
+        Mapping above = null;
+        for (Mapping v : snapshot) {
             if (v.end() == mapping.start()) {
                 below = v;
             }
@@ -61,7 +61,7 @@ public record Placement(Kind kind, Vma mapping, Vma below, Vma above) {
      * @param v the mapping
      * @return for example {@code 7f1a0d824000-7f1a0d920000 rw-p 1008 KiB [anon]}
      */
-    public static String describe(Vma v) {
+    public static String describe(Mapping v) {
         return String.format("%x-%x %s %s %s", v.start(), v.end(), v.perms(), size(v.size()),
                 v.path().isEmpty() ? "[anon]" : v.path());
     }
@@ -98,7 +98,7 @@ public record Placement(Kind kind, Vma mapping, Vma below, Vma above) {
                 + "; below: " + neighbour(below) + "; above: " + neighbour(above);
     }
 
-    private static String neighbour(Vma v) {
+    private static String neighbour(Mapping v) {
         if (v == null) {
             return "a gap";
         }

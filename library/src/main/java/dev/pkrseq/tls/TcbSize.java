@@ -3,7 +3,7 @@ package dev.pkrseq.tls;
 import java.util.Optional;
 import java.util.OptionalLong;
 
-import dev.pkrseq.proc.Vma;
+import dev.pkrseq.Mapping;
 
 /**
  * glibc's {@code TLS_TCB_SIZE} on x86_64, which is {@code sizeof (struct pthread)}, derived at run time:
@@ -90,7 +90,7 @@ public record TcbSize(long bytes, Method method, Long stackMappingEnd, Long witn
      * @return the size and how it was found
      * @throws UnsupportedOperationException when neither witness applies
      */
-    static TcbSize derive(long tp, Optional<Vma> mapping, long staticAlign, long pageSize, OptionalLong rseqOffset) {
+    static TcbSize derive(long tp, Optional<Mapping> mapping, long staticAlign, long pageSize, OptionalLong rseqOffset) {
         Long rseq = rseqOffset.isPresent() ? rseqOffset.getAsLong() : null;
         Long rseqEnd = rseq != null && rseq >= 0 ? rseq + RSEQ_AREA : null;
         if (mapping.isPresent()) {

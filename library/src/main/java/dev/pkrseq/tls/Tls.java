@@ -3,6 +3,7 @@ package dev.pkrseq.tls;
 import static java.lang.foreign.ValueLayout.JAVA_INT;
 import static java.lang.foreign.ValueLayout.JAVA_LONG;
 
+import dev.pkrseq.UnavailableException;
 import java.io.IOException;
 import java.lang.foreign.MemorySegment;
 import java.nio.ByteBuffer;
@@ -20,7 +21,7 @@ import dev.pkrseq.pkey.ProtectionKey;
 import dev.pkrseq.proc.SelfMemory;
 import dev.pkrseq.proc.Smaps;
 import dev.pkrseq.proc.Task;
-import dev.pkrseq.proc.Vma;
+import dev.pkrseq.Mapping;
 import dev.pkrseq.sys.ElfModule;
 import dev.pkrseq.sys.LoaderCalls;
 import dev.pkrseq.sys.MemoryCalls;
@@ -69,7 +70,7 @@ public final class Tls {
             long tcbWord = head.get(JAVA_LONG, 0);
             long dtv = head.get(JAVA_LONG, 8);
             long self = head.get(JAVA_LONG, 16);
-            List<Vma> vmas = Smaps.self();
+            List<Mapping> vmas = Smaps.self();
             List<ElfModule> elf = LoaderCalls.loadedModules();
             long errno = LoaderCalls.errnoLocation();
             if (LoaderCalls.threadPointer() != tp || ThreadCalls.gettid() != id.tid()) {
@@ -127,8 +128,8 @@ public final class Tls {
      * @throws SharedDtvPageException when the DTV page lies apart and no option says what to do with it
      * @throws IllegalStateException when the thread's rights for the key deny access, or its TLS is retagged
      *     already
-     * @throws dev.pkrseq.pkey.PkeyMisuseException for a closed key or on a virtual thread
-     * @throws dev.pkrseq.pkey.PkeysUnavailableException where protection keys do not work
+     * @throws dev.pkrseq.MisuseException for a closed key or on a virtual thread
+     * @throws dev.pkrseq.UnavailableException where protection keys do not work
      * @throws UnsupportedOperationException on architectures other than x86_64, or without glibc
      */
     public static TlsRetag retag(ProtectionKey key, Hazard hazard, TlsRetag.Option... options) {
@@ -232,14 +233,14 @@ public final class Tls {
         return out;
     }
 
-    private static long[] scan(SelfMemory mem, List<Vma> vmas, int pid, List<Integer> tidOffsets, long ownTp) {
-        List<Vma> candidates = vmas.stream()
+    private static long[] scan(SelfMemory mem, List<Mapping> vmas, int pid, List<Integer> tidOffsets, long ownTp) {
+        List<Mapping> candidates = vmas.stream()
                 .filter(v -> v.perms().startsWith("rw") && v.key() == 0 && v.size() <= SCAN_MAPPING_LIMIT && !v.contains(ownTp))
                 .filter(v -> v.path().isEmpty() || v.path().startsWith("[anon:") || v.path().equals("[heap]"))
-                .sorted(Comparator.comparingLong(Vma::size))
+                .sorted(Comparator.comparingLong(Mapping::size))
                 .toList();
         long budget = SCAN_BUDGET;
-        for (Vma v : candidates) {
+        for (Mapping v : candidates) {
             if (v.size() > budget) {
                 break;
             }
@@ -264,7 +265,7 @@ public final class Tls {
     }
 
     static TlsLayout build(ThreadIdentity id, long tp, long tcbWord, long self, long dtv, TlsStaticInfo info, TcbSize tcb,
-            List<Vma> vmas, List<ElfModule> elf, Placement.Kind kind, Long errno, boolean calling, SelfMemory reader) {
+            List<Mapping> vmas, List<ElfModule> elf, Placement.Kind kind, Long errno, boolean calling, SelfMemory reader) {
         long pageSize = MemoryCalls.pageSize();
         long low = tp - (info.size() - tcb.bytes());
         long high = tp + tcb.bytes();
@@ -307,12 +308,12 @@ public final class Tls {
                 long size = m.tls().memorySize();
                 boolean inStatic = block != 0 && Long.compareUnsigned(block, low) >= 0
                         && Long.compareUnsigned(block + size, high) <= 0;
-                Vma where = block == 0 ? null : Smaps.containing(vmas, block).orElse(null);
+                Mapping where = block == 0 ? null : Smaps.containing(vmas, block).orElse(null);
                 String path = m.path().isEmpty() ? exe : m.path();
                 String name = path.substring(path.lastIndexOf('/') + 1);
                 modules.add(new TlsModule(name, path, modid, size, m.tls().align(), block, inStatic, state, where, tp, pageSize));
             }
-            Vma mapping = Smaps.containing(vmas, tp).orElseThrow(
+            Mapping mapping = Smaps.containing(vmas, tp).orElseThrow(
                     () -> new IllegalStateException("no mapping holds the thread pointer 0x" + Long.toHexString(tp)));
             return new TlsLayout(id, tp, tcbWord, self, dtv, dtvLength, info.size(), info.align(), tcb, pageSize,
                     modules, Placement.of(kind, mapping, vmas), errno, vmas);
@@ -345,10 +346,11 @@ public final class Tls {
 
     private static void requireSupported() {
         if (!Syscall.architectureSupported()) {
-            throw new UnsupportedOperationException("the TLS map is implemented for x86_64 only, not " + Syscall.architecture());
+            throw new UnavailableException(UnavailableException.Feature.ARCHITECTURE,
+                    "the TLS map is implemented for x86_64 only, not " + Syscall.architecture());
         }
         if (LoaderCalls.tlsStaticInfo().isEmpty()) {
-            throw new UnsupportedOperationException(
+            throw new UnavailableException(UnavailableException.Feature.GLIBC,
                     "the C library does not export _dl_get_tls_static_info: the TLS map needs glibc");
         }
     }

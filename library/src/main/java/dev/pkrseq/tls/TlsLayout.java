@@ -6,7 +6,7 @@ import java.util.Optional;
 import java.util.TreeSet;
 
 import dev.pkrseq.proc.Smaps;
-import dev.pkrseq.proc.Vma;
+import dev.pkrseq.Mapping;
 
 /**
  * The static TLS map of one thread on x86_64 glibc (TLS_TCB_AT_TP), computed at run time.
@@ -45,11 +45,11 @@ public final class TlsLayout {
     private final List<TlsModule> modules;
     private final Placement placement;
     private final Long errnoLocation;
-    private final List<Vma> snapshot;
+    private final List<Mapping> snapshot;
 
     TlsLayout(ThreadIdentity thread, long threadPointer, long tcbWord, long selfWord, long dtv, long dtvLength,
             long staticSize, long staticAlign, TcbSize tcb, long pageSize, List<TlsModule> modules,
-            Placement placement, Long errnoLocation, List<Vma> snapshot) {
+            Placement placement, Long errnoLocation, List<Mapping> snapshot) {
         this.thread = thread;
         this.threadPointer = threadPointer;
         this.tcbWord = tcbWord;
@@ -333,7 +333,7 @@ public final class TlsLayout {
      *
      * @return every mapping at that moment
      */
-    public List<Vma> snapshot() {
+    public List<Mapping> snapshot() {
         return snapshot;
     }
 
@@ -373,7 +373,7 @@ public final class TlsLayout {
      */
     public TlsPage describePage(long address) {
         long end = address + pageSize;
-        Vma mapping = Smaps.containing(snapshot, address).orElse(null);
+        Mapping mapping = Smaps.containing(snapshot, address).orElse(null);
         List<String> holds = new ArrayList<>();
         if (overlaps(address, end, threadPointer, high())) {
             holds.add("TCB");

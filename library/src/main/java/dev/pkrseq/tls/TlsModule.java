@@ -1,6 +1,6 @@
 package dev.pkrseq.tls;
 
-import dev.pkrseq.proc.Vma;
+import dev.pkrseq.Mapping;
 
 /**
  * One loaded module's TLS, for one thread: where its block is, and whether the thread's static TLS
@@ -21,7 +21,7 @@ import dev.pkrseq.proc.Vma;
  * @param pageSize the page size
  */
 public record TlsModule(String module, String path, long moduleId, long size, long align, long block,
-        boolean inStaticTls, DtvState dtv, Vma mapping, long threadPointer, long pageSize) {
+        boolean inStaticTls, DtvState dtv, Mapping mapping, long threadPointer, long pageSize) {
 
     /**
      * What a DTV entry says (glibc 2.26+: {@code struct dtv_pointer {void *val; void *to_free;}}).

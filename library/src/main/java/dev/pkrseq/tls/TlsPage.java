@@ -2,7 +2,7 @@ package dev.pkrseq.tls;
 
 import java.util.List;
 
-import dev.pkrseq.proc.Vma;
+import dev.pkrseq.Mapping;
 
 /**
  * One page a retag rule covers, with what is on it.
@@ -14,7 +14,7 @@ import dev.pkrseq.proc.Vma;
  * @param holds what the page holds, in words: {@code TCB}, {@code static TLS (libc.so.6)},
  *     {@code thread stack}, {@code DTV}, a module's dynamic TLS, {@code other data}, {@code unmapped}
  */
-public record TlsPage(long address, long pageBelowTcb, Vma mapping, List<String> holds) {
+public record TlsPage(long address, long pageBelowTcb, Mapping mapping, List<String> holds) {
 
     /**
      * The page's protection key as smaps reports it.

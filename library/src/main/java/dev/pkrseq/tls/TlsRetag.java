@@ -10,7 +10,7 @@ import dev.pkrseq.pkey.PageWalk;
 import dev.pkrseq.pkey.ProtectionKey;
 import dev.pkrseq.pkey.Rights;
 import dev.pkrseq.proc.Smaps;
-import dev.pkrseq.proc.Vma;
+import dev.pkrseq.Mapping;
 import dev.pkrseq.sys.LoaderCalls;
 import dev.pkrseq.sys.MemoryCalls;
 import dev.pkrseq.sys.ThreadCalls;
@@ -29,7 +29,7 @@ import dev.pkrseq.sys.ThreadCalls;
  * (read from smaps). An unmapped page fails alone with ENOMEM and the walk goes on. {@link #restore()}
  * puts key 0 back on exactly the pages that were tagged. The pages are recorded where pkrseq's guards
  * look, so that {@link ProtectionKey#setRights} refuses to deny the key on this thread while they carry
- * it ({@link dev.pkrseq.pkey.ThreadMemoryTaggedException}): the thread would die on its next TLS access.
+ * it ({@link dev.pkrseq.ThreadMemoryTaggedException}): the thread would die on its next TLS access.
  * The calling thread must hold, and keeps, read-write rights for the key.
  *
  * <p><b>The hazard: this can kill the JVM.</b> While this thread's TCB page carries the key, the JVM
@@ -177,7 +177,7 @@ public final class TlsRetag implements AutoCloseable {
         // pagesToRetag() is pages() followed by the DTV pages the range does not hold.
         List<Long> addresses = opts.contains(Option.WITHOUT_DTV_PAGE) ? layout.pages() : layout.pagesToRetag();
         int rangePages = layout.pages().size();
-        List<Vma> vmas = layout.snapshot();
+        List<Mapping> vmas = layout.snapshot();
         if (addresses.size() > rangePages && !opts.contains(Option.WITH_SHARED_DTV_PAGE)) {
             throw sharedDtvPage(layout, key.number(), addresses.get(rangePages), vmas);
         }
@@ -198,7 +198,7 @@ public final class TlsRetag implements AutoCloseable {
         }
         int[] prots = new int[addresses.size()];
         for (int i = 0; i < prots.length; i++) {
-            prots[i] = Smaps.containing(vmas, addresses.get(i)).map(Vma::prot).orElse(MemoryCalls.PROT_READ | MemoryCalls.PROT_WRITE);
+            prots[i] = Smaps.containing(vmas, addresses.get(i)).map(Mapping::prot).orElse(MemoryCalls.PROT_READ | MemoryCalls.PROT_WRITE);
         }
         boolean block = !opts.contains(Option.SIGNALS_UNBLOCKED);
         long previous = block ? ThreadCalls.pthreadSigmask(ThreadCalls.SIG_BLOCK, ASYNC_SIGNALS) : 0;
@@ -362,7 +362,7 @@ public final class TlsRetag implements AutoCloseable {
         }
     }
 
-    private static SharedDtvPageException sharedDtvPage(TlsLayout layout, int key, long page, List<Vma> vmas) {
+    private static SharedDtvPageException sharedDtvPage(TlsLayout layout, int key, long page, List<Mapping> vmas) {
         String where = Smaps.containing(vmas, page).map(v -> String.format("0x%x-0x%x %s %s%s", v.start(), v.end(),
                 v.perms(), v.name(), v.path().equals("[heap]") ? " (the C heap)" : v.path().isEmpty() ? " (a malloc arena"
                         + " or other anonymous memory)" : "")).orElse("no mapping");

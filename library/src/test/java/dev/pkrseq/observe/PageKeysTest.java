@@ -9,7 +9,7 @@ import java.util.Arrays;
 import java.util.List;
 
 import dev.pkrseq.proc.Smaps;
-import dev.pkrseq.proc.Vma;
+import dev.pkrseq.Mapping;
 import dev.pkrseq.sys.MemoryCalls;
 import org.junit.jupiter.api.Test;
 
@@ -18,7 +18,7 @@ class PageKeysTest {
 
     @Test
     void eachPageGetsItsMappingsKeyAndHolesGetNull() throws Exception {
-        List<Vma> vmas = Smaps.parse(new StringReader("""
+        List<Mapping> vmas = Smaps.parse(new StringReader("""
                 10000-12000 rw-p 00000000 00:00 0
                 ProtectionKey:         0
                 13000-14000 rw-p 00000000 00:00 0
@@ -53,7 +53,7 @@ class PageKeysTest {
     @Test
     void rangesBeyondMaxPagesOrOffTheAddressSpaceAreRefused() {
         long page = MemoryCalls.pageSize();
-        List<Vma> none = List.of();
+        List<Mapping> none = List.of();
         IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
                 () -> PageKeys.of(none, 0, (PageKeys.MAX_PAGES + 1) * page));
         assertEquals("a page-keys report covers at most 262144 pages, not 262145: ask for the part that matters",

@@ -4,6 +4,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assumptions.assumeFalse;
 
+import dev.pkrseq.KeyInUseException;
 import java.util.List;
 
 import dev.pkrseq.pkey.Pkeys;

@@ -13,7 +13,7 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.stream.Stream;
 
-import dev.pkrseq.pkey.PkeysUnavailableException;
+import dev.pkrseq.UnavailableException;
 import dev.pkrseq.testing.Features;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
@@ -43,7 +43,7 @@ class PkeyFaultProbeTest {
     @Test
     void withoutProtectionKeysTheProbeSaysSoInsteadOfStartingAChild() {
         assumeFalse(Features.pkeysWork(), "protection keys work here");
-        PkeysUnavailableException e = assertThrows(PkeysUnavailableException.class,
+        UnavailableException e = assertThrows(UnavailableException.class,
                 () -> PkeyFaultProbe.run(Duration.ofSeconds(30)));
         assertTrue(e.getMessage().startsWith("cannot take a protection-key fault: "), e.getMessage());
     }

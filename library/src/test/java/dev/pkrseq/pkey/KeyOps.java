@@ -1,9 +1,12 @@
 package dev.pkrseq.pkey;
 
+import dev.pkrseq.KeyClosedException;
+import dev.pkrseq.KeyInUseException;
+import dev.pkrseq.UntaggableSegmentException;
 import java.lang.foreign.MemorySegment;
 import java.util.List;
 
-import dev.pkrseq.proc.Vma;
+import dev.pkrseq.Mapping;
 import dev.pkrseq.sys.PkeyCalls;
 
 /**
@@ -93,9 +96,9 @@ interface KeyOps {
                 return;
             }
             if (tagged) {
-                List<Vma> carrying = Pkeys.mappingsCarrying(number);
+                List<Mapping> carrying = Pkeys.mappingsCarrying(number);
                 if (!carrying.isEmpty()) {
-                    throw new KeyInUseException(number, carrying);
+                    throw Refusals.keyInUse(number, carrying);
                 }
             }
             closed = true;
@@ -107,7 +110,7 @@ interface KeyOps {
         public void protect(MemorySegment segment, int prot) {
             check("tag memory");
             if (!segment.scope().isAlive()) {
-                throw UntaggableSegmentException.closed("tag");
+                throw Refusals.closed("tag");
             }
             widen();
             tagged = true;

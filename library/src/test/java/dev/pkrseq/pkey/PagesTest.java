@@ -9,7 +9,7 @@ import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 
 import dev.pkrseq.proc.Smaps;
-import dev.pkrseq.proc.Vma;
+import dev.pkrseq.Mapping;
 import org.junit.jupiter.api.Test;
 
 /** Page-backed memory: its own anonymous mapping, unmapped with its arena. */
@@ -34,7 +34,7 @@ class PagesTest {
     void pagesAreAnAnonymousMappingOfTheirOwn() {
         try (Arena arena = Arena.ofConfined()) {
             MemorySegment s = Pages.allocate(arena, 2);
-            Vma v = Smaps.containing(Smaps.self(), s.address()).orElseThrow();
+            Mapping v = Smaps.containing(Smaps.self(), s.address()).orElseThrow();
             assertEquals("rw-p", v.perms());
             assertEquals("", v.path());
             assertEquals(0, v.inode());

@@ -6,6 +6,15 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import dev.pkrseq.InvalidKeyException;
+import dev.pkrseq.InvalidRightsException;
+import dev.pkrseq.KeyClosedException;
+import dev.pkrseq.KeyInUseException;
+import dev.pkrseq.KeyZeroException;
+import dev.pkrseq.ThreadMemoryTaggedException;
+import dev.pkrseq.UnavailableException;
+import dev.pkrseq.UntaggableSegmentException;
+import dev.pkrseq.VirtualThreadException;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.util.concurrent.atomic.AtomicReference;
@@ -208,12 +217,12 @@ class PkeyGuardsTest {
     @Test
     void withoutProtectionKeysEveryPkruUseSaysSoInWords() {
         org.junit.jupiter.api.Assumptions.assumeFalse(Features.pkeysWork(), "protection keys work here");
-        PkeysUnavailableException e = assertThrows(PkeysUnavailableException.class,
+        UnavailableException e = assertThrows(UnavailableException.class,
                 () -> ProtectionKey.allocate(Rights.READ_WRITE));
         assertTrue(e.getMessage().startsWith("protection keys are not available on this machine: "), e.getMessage());
-        assertThrows(PkeysUnavailableException.class, Pkru::current);
-        assertThrows(PkeysUnavailableException.class, () -> ProtectionKey.DEFAULT.setRights(Rights.READ_WRITE));
-        assertThrows(PkeysUnavailableException.class, ProtectionKey.DEFAULT::rights);
+        assertThrows(UnavailableException.class, Pkru::current);
+        assertThrows(UnavailableException.class, () -> ProtectionKey.DEFAULT.setRights(Rights.READ_WRITE));
+        assertThrows(UnavailableException.class, ProtectionKey.DEFAULT::rights);
         assertEquals(0, Pkeys.allocatableNow());
         assertFalse(Pkeys.supported());
     }

@@ -6,6 +6,15 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assumptions.assumeFalse;
 
+import dev.pkrseq.InvalidKeyException;
+import dev.pkrseq.InvalidRightsException;
+import dev.pkrseq.KeyClosedException;
+import dev.pkrseq.KeyInUseException;
+import dev.pkrseq.KeyZeroException;
+import dev.pkrseq.ThreadMemoryTaggedException;
+import dev.pkrseq.UnavailableException;
+import dev.pkrseq.UntaggableSegmentException;
+import dev.pkrseq.VirtualThreadException;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.time.Duration;
@@ -256,10 +265,10 @@ class PkeyMisuseTest {
     @Test
     void usingPkruWithoutProtectionKeysGivesPkeysUnavailableException() {
         assumeFalse(Features.pkeysWork(), "protection keys work here");
-        PkeysUnavailableException e = assertThrows(PkeysUnavailableException.class,
+        UnavailableException e = assertThrows(UnavailableException.class,
                 () -> ProtectionKey.allocate(Rights.NO_ACCESS));
         assertTrue(e.getMessage().startsWith("protection keys are not available on this machine: "), e.getMessage());
-        assertThrows(PkeysUnavailableException.class, Pkru::current);
+        assertThrows(UnavailableException.class, Pkru::current);
         CarriesOn.check();
     }
 
@@ -323,14 +332,14 @@ class PkeyMisuseTest {
 
     @Test
     void taggingJvmMemoryFoundByAddressGivesUntaggableSegmentExceptionFileOrAnonymous() {
-        List<dev.pkrseq.proc.Vma> vmas = dev.pkrseq.proc.Smaps.self();
-        dev.pkrseq.proc.Vma libjvm = vmas.stream().filter(v -> v.path().endsWith("/libjvm.so") && v.perms().startsWith("rw"))
+        List<dev.pkrseq.Mapping> vmas = dev.pkrseq.proc.Smaps.self();
+        dev.pkrseq.Mapping libjvm = vmas.stream().filter(v -> v.path().endsWith("/libjvm.so") && v.perms().startsWith("rw"))
                 .findFirst().orElseThrow();
         notOwned(MemoryCalls.memory(libjvm.start(), Pages.size()), UntaggableSegmentException.Reason.FILE,
                 "a mapping of " + libjvm.path());
         // The largest anonymous read-write mapping of a JVM is its Java heap.
-        dev.pkrseq.proc.Vma heap = vmas.stream().filter(v -> v.path().isEmpty() && v.perms().equals("rw-p"))
-                .max(java.util.Comparator.comparingLong(dev.pkrseq.proc.Vma::size)).orElseThrow();
+        dev.pkrseq.Mapping heap = vmas.stream().filter(v -> v.path().isEmpty() && v.perms().equals("rw-p"))
+                .max(java.util.Comparator.comparingLong(dev.pkrseq.Mapping::size)).orElseThrow();
         notOwned(MemoryCalls.memory(heap.start(), Pages.size()), UntaggableSegmentException.Reason.ANONYMOUS,
                 "anonymous memory pkrseq did not map", "the Java heap");
     }

@@ -4,6 +4,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import dev.pkrseq.Mapping;
 import java.io.StringReader;
 import java.util.List;
 
@@ -26,7 +27,7 @@ class SmapsTest {
                 7ffd0000-7ffd1000 rw-p 00000000 00:00 0                                  [stack]
                 Size:                  4 kB
                 """;
-        List<Vma> v = Smaps.parse(new StringReader(text));
+        List<Mapping> v = Smaps.parse(new StringReader(text));
         assertEquals(3, v.size());
         assertEquals(0x7f3a1c000000L, v.get(0).start());
         assertEquals(4096, v.get(0).size());
@@ -38,7 +39,7 @@ class SmapsTest {
         assertEquals("[stack]", v.get(2).path());
         assertNull(v.get(2).protectionKey(), "no ProtectionKey line: the kernel does not report keys");
         assertEquals(0, v.get(2).key());
-        assertEquals(MemoryCalls.PROT_READ | MemoryCalls.PROT_WRITE, v.get(0).prot(), "Vma.prot() writes out the ABI values");
+        assertEquals(MemoryCalls.PROT_READ | MemoryCalls.PROT_WRITE, v.get(0).prot(), "Mapping.prot() writes out the ABI values");
         assertEquals(MemoryCalls.PROT_READ | MemoryCalls.PROT_EXEC, v.get(1).prot());
         assertEquals("[anon]", v.get(0).name());
         assertEquals("libc.so.6", v.get(1).name());
@@ -51,7 +52,7 @@ class SmapsTest {
         long a = MemoryCalls.mmap(0, 3 * page, MemoryCalls.PROT_READ, MemoryCalls.MAP_PRIVATE | MemoryCalls.MAP_ANONYMOUS, -1, 0);
         try {
             MemoryCalls.mprotect(a + page, page, MemoryCalls.PROT_READ | MemoryCalls.PROT_WRITE);
-            List<Vma> vmas = Smaps.overlapping(Smaps.self(), a, a + 3 * page);
+            List<Mapping> vmas = Smaps.overlapping(Smaps.self(), a, a + 3 * page);
             assertEquals(3, vmas.size(), "a protection change in the middle splits the mapping: " + vmas);
             assertEquals("rw-p", vmas.get(1).perms());
             assertTrue(Smaps.containing(Smaps.self(), a + page).orElseThrow().contains(a + page));

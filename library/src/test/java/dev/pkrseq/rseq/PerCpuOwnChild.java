@@ -1,5 +1,6 @@
 package dev.pkrseq.rseq;
 
+import dev.pkrseq.VirtualThreadException;
 import java.util.concurrent.atomic.AtomicReference;
 
 import dev.pkrseq.observe.PerCpuStress;
@@ -52,7 +53,7 @@ public final class PerCpuOwnChild {
             try {
                 c.increment();
                 virtual.set("added");
-            } catch (UnsupportedOperationException e) {
+            } catch (VirtualThreadException e) {
                 virtual.set("refused: " + e.getMessage());
             }
         }).join();

@@ -14,7 +14,7 @@ import java.util.OptionalLong;
 import java.util.stream.Collectors;
 
 import dev.pkrseq.proc.Smaps;
-import dev.pkrseq.proc.Vma;
+import dev.pkrseq.Mapping;
 import dev.pkrseq.testing.Checkout;
 import dev.pkrseq.testing.Features;
 import dev.pkrseq.testing.GnuAs;
@@ -107,7 +107,7 @@ class RseqCodeTest {
     void codePageIsReadExecuteNeverWritable() {
         Features.assumeRseq();
         long page = RseqCode.Shared.CODE.base();
-        Vma vma = Smaps.containing(Smaps.self(), page).orElseThrow();
+        Mapping vma = Smaps.containing(Smaps.self(), page).orElseThrow();
         assertEquals("r-xp", vma.perms(), vma.toString());
     }
 

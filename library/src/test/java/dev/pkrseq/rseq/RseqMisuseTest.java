@@ -5,6 +5,8 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import dev.pkrseq.VirtualThreadException;
+import dev.pkrseq.RseqAreaGoneException;
 import java.util.concurrent.atomic.AtomicReference;
 
 import dev.pkrseq.observe.ChildJvm;
@@ -101,7 +103,7 @@ class RseqMisuseTest {
     }
 
     @Test
-    void takingAnRseqHandleOnAVirtualThreadGivesUnsupportedOperationException() throws Exception {
+    void takingAnRseqHandleOnAVirtualThreadGivesVirtualThreadException() throws Exception {
         Features.assumeRseq();
         AtomicReference<Throwable> thrown = new AtomicReference<>();
         AtomicReference<Integer> cpu = new AtomicReference<>();
@@ -114,7 +116,7 @@ class RseqMisuseTest {
             cpu.set(Rseq.cpuId());
         });
         vt.join();
-        assertEquals(UnsupportedOperationException.class, thrown.get().getClass());
+        assertEquals(VirtualThreadException.class, thrown.get().getClass());
         assertTrue(thrown.get().getMessage().startsWith("Rseq.current() refused on virtual thread 'misuse-vt'"),
                 thrown.get().getMessage());
         assertTrue(thrown.get().getMessage().contains("Use Rseq.cpuId()"), thrown.get().getMessage());

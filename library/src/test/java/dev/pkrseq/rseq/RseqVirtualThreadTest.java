@@ -3,6 +3,7 @@ package dev.pkrseq.rseq;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import dev.pkrseq.VirtualThreadException;
 import java.util.concurrent.atomic.AtomicReference;
 
 import dev.pkrseq.sys.ThreadCalls;
@@ -18,7 +19,7 @@ class RseqVirtualThreadTest {
     @Test
     void currentOnAVirtualThreadIsRefusedWithTheReason() throws Exception {
         Throwable e = onVirtualThread(Rseq::current);
-        assertTrue(e instanceof UnsupportedOperationException, String.valueOf(e));
+        assertTrue(e instanceof VirtualThreadException, String.valueOf(e));
         assertTrue(e.getMessage().contains("carrier can change"), e.getMessage());
         assertTrue(e.getMessage().contains("Rseq.cpuId()"), e.getMessage());
     }
@@ -26,7 +27,7 @@ class RseqVirtualThreadTest {
     @Test
     void registerOnAVirtualThreadIsRefused() throws Exception {
         Throwable e = onVirtualThread(Rseq::register);
-        assertTrue(e instanceof UnsupportedOperationException, String.valueOf(e));
+        assertTrue(e instanceof VirtualThreadException, String.valueOf(e));
         assertEquals(0, RseqRegistry.registeredCount());
     }
 

@@ -1,5 +1,12 @@
 package dev.pkrseq.sequences;
 
+import dev.pkrseq.KeyClosedException;
+import dev.pkrseq.KeyInUseException;
+import dev.pkrseq.KeyZeroException;
+import dev.pkrseq.NativeException;
+import dev.pkrseq.UnavailableException;
+import dev.pkrseq.UntaggableSegmentException;
+import dev.pkrseq.VirtualThreadException;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
@@ -90,7 +97,7 @@ class OperationSequenceTest {
                     "protect: UntaggableSegmentException CLOSED",
                     "alloc: NativeException ENOSPC"));
         } else {
-            always.addAll(List.of("alloc: PkeysUnavailableException", "rights: PkeysUnavailableException",
+            always.addAll(List.of("alloc: UnavailableException", "rights: UnavailableException",
                     "protect: NativeException EINVAL", "walk: FAILED"));
         }
         if (Rseq.glibcSize() > 0) {

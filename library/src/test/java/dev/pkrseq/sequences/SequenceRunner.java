@@ -12,21 +12,21 @@ import java.util.concurrent.atomic.AtomicReference;
 
 import dev.pkrseq.observe.AccessProbe;
 import dev.pkrseq.pkey.Hazard;
-import dev.pkrseq.pkey.KeyClosedException;
-import dev.pkrseq.pkey.KeyInUseException;
-import dev.pkrseq.pkey.KeyZeroException;
+import dev.pkrseq.KeyClosedException;
+import dev.pkrseq.KeyInUseException;
+import dev.pkrseq.KeyZeroException;
 import dev.pkrseq.pkey.PageWalk;
 import dev.pkrseq.pkey.Pages;
 import dev.pkrseq.pkey.Pkeys;
-import dev.pkrseq.pkey.PkeysUnavailableException;
+import dev.pkrseq.UnavailableException;
 import dev.pkrseq.pkey.Pkru;
 import dev.pkrseq.pkey.ProtectionKey;
 import dev.pkrseq.pkey.Rights;
 import dev.pkrseq.pkey.RightsScope;
-import dev.pkrseq.pkey.UntaggableSegmentException;
-import dev.pkrseq.pkey.VirtualThreadException;
+import dev.pkrseq.UntaggableSegmentException;
+import dev.pkrseq.VirtualThreadException;
 import dev.pkrseq.proc.Smaps;
-import dev.pkrseq.proc.Vma;
+import dev.pkrseq.Mapping;
 import dev.pkrseq.rseq.Owner;
 import dev.pkrseq.rseq.Rseq;
 import dev.pkrseq.rseq.RseqArea;
@@ -244,7 +244,7 @@ final class SequenceRunner {
         Rights r = Step.rights(s.arg());
         Outcome<ProtectionKey> o = on(s, () -> ProtectionKey.allocate(r));
         if (!pkeys) {
-            o.expect(PkeysUnavailableException.class, "protection keys are not available");
+            o.expect(UnavailableException.class, "protection keys are not available");
             return;
         }
         if (openKeys() + reserved.size() == capacity) {
@@ -350,7 +350,7 @@ final class SequenceRunner {
             return true;
         }
         if (!pkeys) {
-            o.expect(PkeysUnavailableException.class, "protection keys are not available");
+            o.expect(UnavailableException.class, "protection keys are not available");
             return true;
         }
         return false;
@@ -367,7 +367,7 @@ final class SequenceRunner {
             return;
         }
         if (!pkeys) {
-            o.expect(PkeysUnavailableException.class, "protection keys are not available");
+            o.expect(UnavailableException.class, "protection keys are not available");
             return;
         }
         Rights want = Rights.ofBits(bits[s.thread()][key.number()]);
@@ -750,7 +750,7 @@ final class SequenceRunner {
 
     /** Whether every page of a region's range that the runner does not map is unmapped, not the JVM's. */
     private boolean foreignFree(RegionM r) {
-        List<Vma> vmas = Smaps.self();
+        List<Mapping> vmas = Smaps.self();
         for (int i = 0; i < r.pages; i++) {
             long a = r.address(i);
             if (owned(a) == null && Smaps.containing(vmas, a).isPresent()) {
@@ -765,7 +765,7 @@ final class SequenceRunner {
         if (!r.raw || !r.hasHole()) {
             return true;
         }
-        List<Vma> vmas = Smaps.self();
+        List<Mapping> vmas = Smaps.self();
         for (int i = 0; i < r.pages; i++) {
             long a = r.address(i);
             if (!r.mapped[i] && owned(a) == null && Smaps.containing(vmas, a).isPresent()) {
@@ -899,7 +899,7 @@ final class SequenceRunner {
 
     private void checkInvariants() {
         stepIndex = sequence.steps().size();
-        List<Vma> tagged = Pkeys.taggedMappings();
+        List<Mapping> tagged = Pkeys.taggedMappings();
         check(tagged.isEmpty(), "after the sequence, pages still carry a key: " + tagged);
         if (pkeys) {
             int allocatable = Pkeys.allocatableNow();

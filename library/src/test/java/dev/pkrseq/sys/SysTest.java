@@ -1,5 +1,6 @@
 package dev.pkrseq.sys;
 
+import dev.pkrseq.UnavailableException;
 import dev.pkrseq.Errno;
 import dev.pkrseq.NativeException;
 import static org.junit.jupiter.api.Assertions.assertEquals;
@@ -125,7 +126,8 @@ class SysTest {
         if (PkeyCalls.pkruUsable()) {
             assertEquals(0, PkeyCalls.pkeyGet(0), "key 0 is open for the JVM");
         } else {
-            UnsupportedOperationException e = assertThrows(UnsupportedOperationException.class, () -> PkeyCalls.pkeyGet(1));
+            UnavailableException e = assertThrows(UnavailableException.class, () -> PkeyCalls.pkeyGet(1));
+            assertEquals(UnavailableException.Feature.PKRU, e.feature());
             assertTrue(e.getMessage().contains("SIGILL"), e.getMessage());
         }
     }
@@ -136,7 +138,8 @@ class SysTest {
             assertEquals(334, Syscall.RSEQ.number());
             assertEquals(329, Syscall.PKEY_MPROTECT.number());
         } else {
-            UnsupportedOperationException e = assertThrows(UnsupportedOperationException.class, Syscall.RSEQ::number);
+            UnavailableException e = assertThrows(UnavailableException.class, Syscall.RSEQ::number);
+            assertEquals(UnavailableException.Feature.ARCHITECTURE, e.feature());
             assertTrue(e.getMessage().startsWith("unsupported architecture: "));
         }
     }

@@ -9,7 +9,7 @@ import java.util.function.Predicate;
 
 import dev.pkrseq.pkey.Pkeys;
 import dev.pkrseq.pkey.Pkru;
-import dev.pkrseq.proc.Vma;
+import dev.pkrseq.Mapping;
 import dev.pkrseq.rseq.RseqRegistry;
 
 /**
@@ -183,7 +183,7 @@ public final class LeakCheck {
         }
     }
 
-    private static String render(Vma v) {
+    private static String render(Mapping v) {
         return String.format("0x%x-0x%x %s key %d%s", v.start(), v.end(), v.perms(), v.key(),
                 v.path().isEmpty() ? "" : " " + v.path());
     }

@@ -9,15 +9,15 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import java.util.Optional;
 import java.util.OptionalLong;
 
-import dev.pkrseq.proc.Vma;
+import dev.pkrseq.Mapping;
 import org.junit.jupiter.api.Test;
 
 /** The TCB size derivation on synthetic layouts: which witness wins, and when it is rejected. */
 class TcbSizeTest {
     private static final long PAGE = 4096;
 
-    private static Optional<Vma> stackEndingAt(long end) {
-        return Optional.of(new Vma(end - (1 << 20), end, "rw-p", 0, "00:00", 0, "", null));
+    private static Optional<Mapping> stackEndingAt(long end) {
+        return Optional.of(new Mapping(end - (1 << 20), end, "rw-p", 0, "00:00", 0, "", null));
     }
 
     @Test

@@ -14,7 +14,7 @@ import java.util.List;
 
 import dev.pkrseq.proc.Smaps;
 import dev.pkrseq.proc.Task;
-import dev.pkrseq.proc.Vma;
+import dev.pkrseq.Mapping;
 import dev.pkrseq.sys.LoaderCalls;
 import dev.pkrseq.sys.MemoryCalls;
 import dev.pkrseq.testing.Features;
@@ -56,7 +56,7 @@ class TlsLayoutTest {
         assumeTrue(offset >= 0, "glibc exports no __rseq_offset inside the TCB (before 2.35, or 2.41+)");
         TlsLayout l = Tls.current();
         TcbSize tcb = l.tcb();
-        Vma stack = Smaps.containing(Smaps.self(), l.threadPointer()).orElseThrow();
+        Mapping stack = Smaps.containing(Smaps.self(), l.threadPointer()).orElseThrow();
         assertEquals(TcbSize.Method.STACK_MAPPING_END, tcb.method(), tcb.explain());
         assertEquals(stack.end() - l.threadPointer(), (long) tcb.witness());
         assertTrue(offset + TcbSize.RSEQ_AREA <= tcb.bytes(), "rseq area ends past the TCB: " + tcb.explain());
@@ -72,7 +72,7 @@ class TlsLayoutTest {
         assertEquals(l.threadPointer(), head.get(ValueLayout.JAVA_LONG, 0), "tcbhead_t.tcb is not tp");
         assertEquals(l.threadPointer(), head.get(ValueLayout.JAVA_LONG, 16), "tcbhead_t.self is not tp");
         assertTrue(l.headerConsistent());
-        Vma dtv = Smaps.containing(l.snapshot(), l.dtv()).orElseThrow(() -> new AssertionError("DTV unmapped"));
+        Mapping dtv = Smaps.containing(l.snapshot(), l.dtv()).orElseThrow(() -> new AssertionError("DTV unmapped"));
         assertTrue(dtv.perms().startsWith("rw"), dtv.toString());
         assertTrue(l.dtvLength() >= l.modules().stream().filter(TlsModule::allocated).mapToLong(TlsModule::moduleId).max().orElse(1),
                 "the DTV has fewer slots than the highest allocated module id");

@@ -13,7 +13,7 @@ import dev.pkrseq.pkey.Hazard;
 import dev.pkrseq.pkey.Pkeys;
 import dev.pkrseq.pkey.ProtectionKey;
 import dev.pkrseq.pkey.Rights;
-import dev.pkrseq.pkey.VirtualThreadException;
+import dev.pkrseq.VirtualThreadException;
 import dev.pkrseq.sys.ThreadCalls;
 import dev.pkrseq.testing.Features;
 import org.junit.jupiter.api.Tag;

@@ -1,5 +1,6 @@
 package dev.pkrseq.cli;
 
+import dev.pkrseq.UnavailableException;
 import java.io.PrintWriter;
 import java.util.List;
 import java.util.Optional;
@@ -106,7 +107,7 @@ final class RseqCommand implements Callable<Integer> {
     @Override
     public Integer call() {
         if (!Syscall.architectureSupported()) {
-            throw new UnsupportedOperationException("rseq: " + Syscall.architecture() + " is not supported");
+            throw new UnavailableException(UnavailableException.Feature.ARCHITECTURE, "rseq: " + Syscall.architecture() + " is not supported");
         }
         boolean registered = register && Rseq.owner() == Owner.NONE;
         Report report;

@@ -6,7 +6,7 @@ import com.fasterxml.jackson.annotation.JsonInclude;
 
 import dev.pkrseq.observe.ExperimentResult;
 import dev.pkrseq.observe.TlsRetagProbe;
-import dev.pkrseq.proc.Vma;
+import dev.pkrseq.Mapping;
 import dev.pkrseq.tls.InitialThread;
 import dev.pkrseq.tls.PageRule;
 import dev.pkrseq.tls.Placement;
@@ -148,12 +148,12 @@ final class TlsReport {
     }
 
     private static PageJson page(TlsPage p) {
-        Vma v = p.mapping();
+        Mapping v = p.mapping();
         return new PageJson(hex(p.address()), p.pageBelowTcb(), v == null ? null : Placement.describe(v),
                 v == null ? null : v.perms(), p.key(), p.holds());
     }
 
-    private static String vma(Vma v) {
+    private static String vma(Mapping v) {
         return v == null ? null : Placement.describe(v);
     }
 

@@ -1,4 +1,4 @@
-package dev.pkrseq.rseq;
+package dev.pkrseq;
 
 import java.util.Locale;
 
@@ -7,7 +7,7 @@ import java.util.Locale;
  * ended, unregistered, or closed its {@link RseqView}. Reading it anyway could load unmapped memory and
  * kill the JVM, or read a newer thread's area.
  */
-public final class RseqAreaGoneException extends IllegalStateException {
+public final class RseqAreaGoneException extends MisuseException {
     private static final long serialVersionUID = 1L;
 
     /** Why the view refuses reads. */
@@ -41,7 +41,15 @@ public final class RseqAreaGoneException extends IllegalStateException {
     /** The thread the area belonged to. */
     private final int tid;
 
-    RseqAreaGoneException(Reason reason, String threadName, int tid, long address) {
+    /**
+     * Creates the exception.
+     *
+     * @param reason why reads are refused
+     * @param threadName the owning thread's name
+     * @param tid the owning thread's kernel task id
+     * @param address the area
+     */
+    public RseqAreaGoneException(Reason reason, String threadName, int tid, long address) {
         super("cannot read the rseq area of thread '" + threadName + "' (tid " + tid + ", area 0x"
                 + Long.toHexString(address) + "): " + reason.words);
         this.reason = reason;

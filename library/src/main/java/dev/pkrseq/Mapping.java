@@ -1,4 +1,4 @@
-package dev.pkrseq.proc;
+package dev.pkrseq;
 
 /**
  * One virtual memory area of a process, as /proc/PID/smaps lists it.
@@ -12,7 +12,7 @@ package dev.pkrseq.proc;
  * @param path the mapped file or a pseudo-name such as {@code [stack]}; empty for anonymous memory
  * @param protectionKey the {@code ProtectionKey:} line, or null where the kernel does not report keys
  */
-public record Vma(long start, long end, String perms, long offset, String device, long inode, String path,
+public record Mapping(long start, long end, String perms, long offset, String device, long inode, String path,
         Integer protectionKey) {
 
     /**
