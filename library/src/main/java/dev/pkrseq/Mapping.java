@@ -1,5 +1,7 @@
 package dev.pkrseq;
 
+import dev.pkrseq.pkey.Protection;
+
 /**
  * One virtual memory area of a process, as /proc/PID/smaps lists it.
  *
@@ -55,14 +57,12 @@ public record Mapping(long start, long end, String perms, long offset, String de
     }
 
     /**
-     * The area's protection as {@code PROT_*} bits, from its permission letters. The bits are the Linux ABI
-     * values ({@code PROT_READ} 1, {@code PROT_WRITE} 2, {@code PROT_EXEC} 4, the numbers {@code PROT_*}
-     * carries); they are written out here because this package does not depend on the native layer.
+     * The area's protection, from its permission letters.
      *
-     * @return the protection bits the letters name, for example 3 for {@code rw-p}
+     * @return for example {@link Protection#READ_WRITE} for {@code rw-p}
      */
-    public int prot() {
-        return (perms.charAt(0) == 'r' ? 1 : 0) | (perms.charAt(1) == 'w' ? 2 : 0) | (perms.charAt(2) == 'x' ? 4 : 0);
+    public Protection protection() {
+        return Protection.ofPerms(perms);
     }
 
     /**

@@ -4,6 +4,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
+import dev.pkrseq.pkey.Protection;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.time.Duration;
@@ -72,7 +73,7 @@ class LoadTest {
                         ProtectionKey k = ProtectionKey.allocate(Rights.READ_WRITE);
                         keys.add(k);
                         MemorySegment page = Pages.allocate(arena, 1);
-                        k.protect(page, MemoryCalls.PROT_READ | MemoryCalls.PROT_WRITE);
+                        k.protect(page, Protection.READ_WRITE);
                         pages.add(page);
                     }
                 }
@@ -125,7 +126,7 @@ class LoadTest {
             } finally {
                 if (pkeys) {
                     for (MemorySegment p : pages) {
-                        ProtectionKey.DEFAULT.protect(p, MemoryCalls.PROT_READ | MemoryCalls.PROT_WRITE);
+                        ProtectionKey.DEFAULT.protect(p, Protection.READ_WRITE);
                     }
                 }
             }

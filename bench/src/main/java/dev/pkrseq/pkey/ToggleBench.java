@@ -51,7 +51,7 @@ public class ToggleBench extends NanoBenchmark {
         if (Pkeys.supported()) {
             key = ProtectionKey.allocate(Rights.READ_WRITE);
             number = key.number();
-            key.protect(region, MemoryCalls.PROT_READ | MemoryCalls.PROT_WRITE);
+            key.protect(region, Protection.READ_WRITE);
         }
     }
 
@@ -59,7 +59,7 @@ public class ToggleBench extends NanoBenchmark {
     @TearDown(Level.Trial)
     public void tearDown() {
         if (key != null) {
-            ProtectionKey.DEFAULT.protect(region, MemoryCalls.PROT_READ | MemoryCalls.PROT_WRITE);
+            ProtectionKey.DEFAULT.protect(region, Protection.READ_WRITE);
             key.setRights(Rights.NO_ACCESS);
             key.close();
         }

@@ -14,6 +14,7 @@ import dev.pkrseq.pkey.PageWalk;
 import dev.pkrseq.pkey.Pages;
 import dev.pkrseq.pkey.Pkeys;
 import dev.pkrseq.pkey.Pkru;
+import dev.pkrseq.pkey.Protection;
 import dev.pkrseq.pkey.ProtectionKey;
 import dev.pkrseq.pkey.Rights;
 import dev.pkrseq.pkey.RightsScope;
@@ -34,7 +35,7 @@ public final class PkeyExperiments {
     /** How long a child JVM may take; generous, because emulated machines start JVMs slowly. */
     static final Duration CHILD_TIMEOUT = Duration.ofSeconds(600);
 
-    private static final int RW = MemoryCalls.PROT_READ | MemoryCalls.PROT_WRITE;
+    private static final Protection RW = Protection.READ_WRITE;
 
     private PkeyExperiments() {
     }
@@ -215,7 +216,7 @@ public final class PkeyExperiments {
         @Override
         ExperimentResult observe() {
             long page = Pages.size();
-            long base = MemoryCalls.mmap(0, 3 * page, RW, MemoryCalls.MAP_PRIVATE | MemoryCalls.MAP_ANONYMOUS, -1, 0);
+            long base = MemoryCalls.mmap(0, 3 * page, RW.bits(), MemoryCalls.MAP_PRIVATE | MemoryCalls.MAP_ANONYMOUS, -1, 0);
             MemorySegment three = MemoryCalls.memory(base, 3 * page);
             boolean holeIsOurs = true;
             ProtectionKey key = null;
@@ -236,7 +237,7 @@ public final class PkeyExperiments {
                 if (afterWalk.key(1) != null) {
                     // Another thread mapped something into the hole meanwhile: never leave its page tagged.
                     Smaps.containing(Smaps.self(), base + page).ifPresent(v ->
-                            PkeyCalls.pkeyMprotect(base + page, page, v.prot(), 0));
+                            PkeyCalls.pkeyMprotect(base + page, page, v.protection().bits(), 0));
                     return result(false, "something else was mapped into the hole during the experiment",
                             "walk " + walk.pages());
                 }
@@ -305,12 +306,12 @@ public final class PkeyExperiments {
         @Override
         ExperimentResult observe() {
             long size = Pages.size();
-            long page = MemoryCalls.mmap(0, size, RW, MemoryCalls.MAP_PRIVATE | MemoryCalls.MAP_ANONYMOUS, -1, 0);
+            long page = MemoryCalls.mmap(0, size, RW.bits(), MemoryCalls.MAP_PRIVATE | MemoryCalls.MAP_ANONYMOUS, -1, 0);
             int held = -1;
             try {
                 int first = PkeyCalls.pkeyAlloc(0, 0);
                 held = first;
-                PkeyCalls.pkeyMprotect(page, size, RW, first);
+                PkeyCalls.pkeyMprotect(page, size, RW.bits(), first);
                 PkeyCalls.pkeyFree(first);
                 held = -1;
                 Integer afterFree = PageKeys.of(page, size).key(0);
@@ -322,7 +323,7 @@ public final class PkeyExperiments {
                         + " returned " + second, "after the second pkey_alloc the page shows key " + afterRealloc
                         + " and belongs to its new owner. " + guardedRefusal());
             } finally {
-                PkeyCalls.pkeyMprotect(page, size, RW, 0);
+                PkeyCalls.pkeyMprotect(page, size, RW.bits(), 0);
                 if (held >= 0) {
                     PkeyCalls.pkeyFree(held);
                 }
@@ -410,7 +411,7 @@ public final class PkeyExperiments {
         public static void main(String[] args) {
             long size = Pages.size();
             int before = Pkeys.allocatableNow();
-            long page = MemoryCalls.mmap(0, size, RW, MemoryCalls.MAP_PRIVATE | MemoryCalls.MAP_ANONYMOUS, -1, 0);
+            long page = MemoryCalls.mmap(0, size, RW.bits(), MemoryCalls.MAP_PRIVATE | MemoryCalls.MAP_ANONYMOUS, -1, 0);
             MemoryCalls.mprotect(page, size, MemoryCalls.PROT_EXEC);
             Integer key = PageKeys.of(page, size).key(0);
             int during = Pkeys.allocatableNow();

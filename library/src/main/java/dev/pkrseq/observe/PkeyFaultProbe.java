@@ -11,6 +11,7 @@ import java.util.function.UnaryOperator;
 import dev.pkrseq.pkey.Pages;
 import dev.pkrseq.pkey.Pkeys;
 import dev.pkrseq.UnavailableException;
+import dev.pkrseq.pkey.Protection;
 import dev.pkrseq.pkey.ProtectionKey;
 import dev.pkrseq.pkey.Rights;
 import dev.pkrseq.sys.MemoryCalls;
@@ -161,7 +162,7 @@ public final class PkeyFaultProbe {
             ProtectionKey key = ProtectionKey.allocate(Rights.READ_WRITE);
             MemorySegment page = Pages.allocate(Arena.global(), 1);
             page.set(JAVA_BYTE, 0, (byte) 42);
-            key.protect(page, MemoryCalls.PROT_READ | MemoryCalls.PROT_WRITE);
+            key.protect(page, Protection.READ_WRITE);
             System.out.println("page=0x" + Long.toHexString(page.address()));
             System.out.println("key=" + key.number());
             System.out.flush();

@@ -17,6 +17,7 @@ import java.util.stream.Collectors;
 import dev.pkrseq.pkey.Hazard;
 import dev.pkrseq.pkey.PageWalk;
 import dev.pkrseq.pkey.Pkeys;
+import dev.pkrseq.pkey.Protection;
 import dev.pkrseq.pkey.ProtectionKey;
 import dev.pkrseq.pkey.Rights;
 import dev.pkrseq.pkey.RightsScope;
@@ -169,7 +170,7 @@ public final class TlsRetagChild {
             return;
         }
         long page = l.dtvPage();
-        int prot = Smaps.containing(l.snapshot(), page).map(Mapping::prot).orElse(MemoryCalls.PROT_READ | MemoryCalls.PROT_WRITE);
+        Protection prot = Smaps.containing(l.snapshot(), page).map(Mapping::protection).orElse(Protection.READ_WRITE);
         long mask = ThreadCalls.pthreadSigmask(ThreadCalls.SIG_BLOCK, TlsRetag.ASYNC_SIGNALS);
         String deny;
         PageWalk walk = null;
@@ -292,9 +293,8 @@ public final class TlsRetagChild {
         return p.status().name().toLowerCase(Locale.ROOT).replace('_', '-') + (p.errno() == null ? "" : " (" + p.errno() + ")");
     }
 
-    static String perms(int prot) {
-        return ((prot & MemoryCalls.PROT_READ) != 0 ? "r" : "-") + ((prot & MemoryCalls.PROT_WRITE) != 0 ? "w" : "-")
-                + ((prot & MemoryCalls.PROT_EXEC) != 0 ? "x" : "-");
+    static String perms(Protection prot) {
+        return (prot.read() ? "r" : "-") + (prot.write() ? "w" : "-") + (prot.execute() ? "x" : "-");
     }
 
     static String vma(Mapping v) {

@@ -10,10 +10,10 @@ import dev.pkrseq.Errno;
  * that an unmapped page stops only itself, not the pages after it.
  *
  * @param key the key the walk applied
- * @param prot the protection it applied, {@code PROT_*}
+ * @param prot the protection it applied
  * @param pages one entry per page, in address order
  */
-public record PageWalk(int key, int prot, List<Page> pages) {
+public record PageWalk(int key, Protection prot, List<Page> pages) {
     /**
      * The longest walk {@link ProtectionKey#tagPages} makes: 262,144 pages (1 GiB of 4 KiB pages). Each page
      * costs a system call and an entry here, so a longer segment is refused up front

@@ -1,6 +1,7 @@
 package dev.pkrseq.pkey;
 
 import dev.pkrseq.KeyClosedException;
+import dev.pkrseq.KeysExhaustedException;
 import dev.pkrseq.KeyInUseException;
 import dev.pkrseq.KeyZeroException;
 import dev.pkrseq.MisuseException;
@@ -11,6 +12,7 @@ import dev.pkrseq.VirtualThreadException;
 import java.lang.foreign.MemorySegment;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Optional;
 
 import dev.pkrseq.Mapping;
 import dev.pkrseq.Errno;
@@ -98,12 +100,29 @@ public final class ProtectionKey implements AutoCloseable {
      * @return the key, 1 to 15
      * @throws VirtualThreadException on a virtual thread (pkey_alloc writes the carrier's PKRU)
      * @throws UnavailableException where protection keys do not work
-     * @throws NativeException ENOSPC when every key is taken
+     * @throws KeysExhaustedException (a NativeException, ENOSPC) when every key is taken
+     * @see #tryAllocate(Rights)
      */
     public static ProtectionKey allocate(Rights initial) {
         Refusals.requirePlatformThread("allocate a protection key");
         Pkeys.requirePkru();
         return new ProtectionKey(PkeyCalls.pkeyAlloc(0, initial.bits()));
+    }
+
+    /**
+     * Allocates a key like {@link #allocate(Rights)}, or returns empty when every key is taken.
+     *
+     * @param initial the calling thread's rights for the new key
+     * @return the key, or empty where pkey_alloc gave ENOSPC
+     * @throws VirtualThreadException on a virtual thread (pkey_alloc writes the carrier's PKRU)
+     * @throws UnavailableException where protection keys do not work
+     */
+    public static Optional<ProtectionKey> tryAllocate(Rights initial) {
+        try {
+            return Optional.of(allocate(initial));
+        } catch (KeysExhaustedException e) {
+            return Optional.empty();
+        }
     }
 
     /**
@@ -208,17 +227,17 @@ public final class ProtectionKey implements AutoCloseable {
      *
      * <p>The segment must be memory pkrseq mapped: {@link Pages#allocate}'s segment or a slice of it. Anything
      * else is refused by what it is ({@link UntaggableSegmentException}); use
-     * {@link #protect(MemorySegment, int, Hazard)} to tag it anyway.
+     * {@link #protect(MemorySegment, Protection, Hazard)} to tag it anyway.
      *
      * @param segment pkrseq's pages: page-aligned, a whole number of pages, arena alive
-     * @param prot {@code PROT_*} bits, for example {@code PROT_READ | PROT_WRITE}
+     * @param prot the pages' protection, for example {@link Protection#READ_WRITE}
      * @throws KeyClosedException when the key is closed
      * @throws UntaggableSegmentException for a heap, closed, unaligned or partial-page segment, or memory
      *     pkrseq did not map
      * @throws NativeException EINVAL for a bad protection, or where the kernel has no protection keys
      * @throws WrongThreadException for a segment of a confined arena that another thread owns
      */
-    public void protect(MemorySegment segment, int prot) {
+    public void protect(MemorySegment segment, Protection prot) {
         protect(segment, prot, null);
     }
 
@@ -230,31 +249,31 @@ public final class ProtectionKey implements AutoCloseable {
      *
      * <p><b>This can kill the JVM</b> (read {@link Hazard#MAY_KILL_THIS_JVM}): for memory pkrseq did not map,
      * the only checks left are the segment's shape and its arena. pkrseq's own pages are tagged exactly as
-     * by {@link #protect(MemorySegment, int)}.
+     * by {@link #protect(MemorySegment, Protection)}.
      *
      * @param segment native, page-aligned, a whole number of pages, arena alive
-     * @param prot {@code PROT_*} bits
+     * @param prot the pages' protection
      * @param hazard {@link Hazard#MAY_KILL_THIS_JVM}; null means the ownership rule applies
      * @throws KeyClosedException when the key is closed
      * @throws UntaggableSegmentException for a heap, closed, unaligned or partial-page segment
      * @throws NativeException ENOMEM over a hole, EINVAL for a bad protection or a key the kernel does not
      *     know
      */
-    public void protect(MemorySegment segment, int prot, Hazard hazard) {
+    public void protect(MemorySegment segment, Protection prot, Hazard hazard) {
         synchronized (this) {
             checkOpen("tag memory");
             checkShape(segment, "tag");
             boolean owned = owned(segment, hazard, "tag");
             tagged = true;
             if (owned) {
-                mprotect(segment, prot);
+                mprotect(segment, prot.bits());
                 return;
             }
             long start = segment.address();
             long end = start + segment.byteSize();
             synchronized (TagRegistry.class) {
                 try {
-                    mprotect(segment, prot);
+                    mprotect(segment, prot.bits());
                 } catch (NativeException e) {
                     TagRegistry.refresh(start, end);
                     throw e;
@@ -268,34 +287,34 @@ public final class ProtectionKey implements AutoCloseable {
      * Tags a segment page by page, one {@code pkey_mprotect} per page, and reports each page: tagged, not
      * mapped (ENOMEM) or failed (another errno).
      *
-     * <p>The segment must be memory pkrseq mapped, as for {@link #protect(MemorySegment, int)}, and at most
+     * <p>The segment must be memory pkrseq mapped, as for {@link #protect(MemorySegment, Protection)}, and at most
      * {@link PageWalk#MAX_PAGES} pages long.
      *
      * @param segment pkrseq's pages: page-aligned, a whole number of pages, arena alive
-     * @param prot {@code PROT_*} bits
+     * @param prot the pages' protection
      * @return the per-page report
      * @throws KeyClosedException when the key is closed
      * @throws UntaggableSegmentException for a heap, closed, unaligned, partial-page or too long segment, or
      *     memory pkrseq did not map; {@link UntaggableSegmentException.Reason#CLOSED} also when the arena
      *     closes during the walk (the pages walked so far went with it)
      */
-    public PageWalk tagPages(MemorySegment segment, int prot) {
+    public PageWalk tagPages(MemorySegment segment, Protection prot) {
         return tagPages(segment, prot, null);
     }
 
     /**
      * Tags a segment page by page, whatever memory it is; a hole stops only itself. <b>This can kill the
-     * JVM</b>: see {@link #protect(MemorySegment, int, Hazard)}.
+     * JVM</b>: see {@link #protect(MemorySegment, Protection, Hazard)}.
      *
      * @param segment native, page-aligned, a whole number of pages, at most {@link PageWalk#MAX_PAGES}, arena
      *     alive
-     * @param prot {@code PROT_*} bits
+     * @param prot the pages' protection
      * @param hazard {@link Hazard#MAY_KILL_THIS_JVM}; null means the ownership rule applies
      * @return the per-page report
      * @throws KeyClosedException when the key is closed
      * @throws UntaggableSegmentException for a heap, closed, unaligned, partial-page or too long segment
      */
-    public PageWalk tagPages(MemorySegment segment, int prot, Hazard hazard) {
+    public PageWalk tagPages(MemorySegment segment, Protection prot, Hazard hazard) {
         synchronized (this) {
             checkOpen("tag memory");
             checkShape(segment, "tag");
@@ -332,9 +351,9 @@ public final class ProtectionKey implements AutoCloseable {
         }
     }
 
-    private NativeException tagOne(MemorySegment page, int prot) {
+    private NativeException tagOne(MemorySegment page, Protection prot) {
         try {
-            mprotect(page, prot);
+            mprotect(page, prot.bits());
             return null;
         } catch (NativeException e) {
             return e;

@@ -4,6 +4,8 @@ import static java.lang.foreign.ValueLayout.ADDRESS;
 import static java.lang.foreign.ValueLayout.JAVA_INT;
 import static java.lang.foreign.ValueLayout.JAVA_LONG;
 
+import dev.pkrseq.Errno;
+import dev.pkrseq.KeysExhaustedException;
 import dev.pkrseq.NativeException;
 import dev.pkrseq.UnavailableException;
 import dev.pkrseq.proc.CpuInfo;
@@ -55,13 +57,21 @@ public final class PkeyCalls {
      * @param rights initial rights for the calling thread: 0, {@link #PKEY_DISABLE_ACCESS} or
      *     {@link #PKEY_DISABLE_WRITE}
      * @return the key, 1 to 15 on x86_64
-     * @throws NativeException ENOSPC when no key is left, EINVAL for bad arguments or where the kernel did
-     *     not enable protection keys
+     * @throws KeysExhaustedException (ENOSPC) when no key is left
+     * @throws NativeException EINVAL for bad arguments or where the kernel did not enable protection keys
      * @see <a href="https://man7.org/linux/man-pages/man2/pkey_alloc.2.html">pkey_alloc(2)</a>
      */
     public static int pkeyAlloc(int flags, int rights) {
-        return (int) Native.call("pkey_alloc", () -> flags + ", " + Fmt.rights(rights),
-                cap -> (int) PKEY_ALLOC.invokeExact(cap, flags, rights));
+        try {
+            return (int) Native.call("pkey_alloc", () -> flags + ", " + Fmt.rights(rights),
+                    cap -> (int) PKEY_ALLOC.invokeExact(cap, flags, rights));
+        } catch (NativeException e) {
+            // The one failure a caller acts on gets its own type, here at the boundary.
+            if (e.errno() == Errno.ENOSPC) {
+                throw new KeysExhaustedException(e.call(), e.arguments());
+            }
+            throw e;
+        }
     }
 
     /**

@@ -7,6 +7,7 @@ import java.util.Optional;
 
 import dev.pkrseq.pkey.Hazard;
 import dev.pkrseq.pkey.PageWalk;
+import dev.pkrseq.pkey.Protection;
 import dev.pkrseq.pkey.ProtectionKey;
 import dev.pkrseq.pkey.Rights;
 import dev.pkrseq.proc.Smaps;
@@ -119,10 +120,10 @@ public final class TlsRetag implements AutoCloseable {
      * One page of a retag or a restore.
      *
      * @param role why the page is in the retag
-     * @param prot the protection applied with the key: the page's own, from smaps ({@code PROT_*})
+     * @param prot the protection applied with the key: the page's own, from smaps
      * @param result what pkey_mprotect did: tagged, not mapped (ENOMEM) or failed
      */
-    public record Page(Role role, int prot, PageWalk.Page result) {
+    public record Page(Role role, Protection prot, PageWalk.Page result) {
         /**
          * The page's address.
          *
@@ -196,9 +197,10 @@ public final class TlsRetag implements AutoCloseable {
             throw new IllegalArgumentException("the TLS map is thread " + layout.thread().label() + "'s, not the calling"
                     + " thread's (tid " + ThreadCalls.gettid() + "): a thread can only retag its own TLS");
         }
-        int[] prots = new int[addresses.size()];
+        Protection[] prots = new Protection[addresses.size()];
         for (int i = 0; i < prots.length; i++) {
-            prots[i] = Smaps.containing(vmas, addresses.get(i)).map(Mapping::prot).orElse(MemoryCalls.PROT_READ | MemoryCalls.PROT_WRITE);
+            prots[i] = Smaps.containing(vmas, addresses.get(i)).map(Mapping::protection)
+                    .orElse(Protection.READ_WRITE);
         }
         boolean block = !opts.contains(Option.SIGNALS_UNBLOCKED);
         long previous = block ? ThreadCalls.pthreadSigmask(ThreadCalls.SIG_BLOCK, ASYNC_SIGNALS) : 0;

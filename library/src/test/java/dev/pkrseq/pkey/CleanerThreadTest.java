@@ -22,7 +22,7 @@ import org.junit.jupiter.api.Test;
  */
 @Tag("pku")
 class CleanerThreadTest {
-    private static final int RW = MemoryCalls.PROT_READ | MemoryCalls.PROT_WRITE;
+    private static final Protection RW = Protection.READ_WRITE;
 
     /** Collects garbage until the address is no longer pkrseq's, or 10 s pass; true when it is gone. */
     private static boolean collectUntilForgotten(long address) throws InterruptedException {

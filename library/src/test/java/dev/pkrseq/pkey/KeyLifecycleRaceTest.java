@@ -50,7 +50,7 @@ import org.junit.jupiter.api.io.TempDir;
  */
 @Tag("pku")
 class KeyLifecycleRaceTest {
-    private static final int RW = MemoryCalls.PROT_READ | MemoryCalls.PROT_WRITE;
+    private static final Protection RW = Protection.READ_WRITE;
     /** Iterations per pair in the default build; the stress profile runs ten times as many. */
     private static final int ITERATIONS = Integer.getInteger("pkrseq.races", 2_000);
     /** The twin is caught within this many iterations, or the harness is broken. */
@@ -266,7 +266,7 @@ class KeyLifecycleRaceTest {
                         return "close refused (" + e.getMessage() + ")";
                     }
                     // Someone maps a page at once, where the arena's page was: it must never get the key.
-                    long a = MemoryCalls.mmap(s.address, size, RW, MemoryCalls.MAP_PRIVATE | MemoryCalls.MAP_ANONYMOUS | MemoryCalls.MAP_FIXED_NOREPLACE, -1, 0);
+                    long a = MemoryCalls.mmap(s.address, size, RW.bits(), MemoryCalls.MAP_PRIVATE | MemoryCalls.MAP_ANONYMOUS | MemoryCalls.MAP_FIXED_NOREPLACE, -1, 0);
                     s.fresh = a;
                     return a == s.address ? "closed, page mapped again" : "closed";
                 },

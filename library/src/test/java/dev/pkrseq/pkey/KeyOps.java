@@ -21,9 +21,9 @@ interface KeyOps {
 
     void close();
 
-    void protect(MemorySegment segment, int prot);
+    void protect(MemorySegment segment, Protection prot);
 
-    PageWalk tagPages(MemorySegment segment, int prot);
+    PageWalk tagPages(MemorySegment segment, Protection prot);
 
     void setRights(Rights rights);
 
@@ -42,12 +42,12 @@ interface KeyOps {
             }
 
             @Override
-            public void protect(MemorySegment segment, int prot) {
+            public void protect(MemorySegment segment, Protection prot) {
                 key.protect(segment, prot);
             }
 
             @Override
-            public PageWalk tagPages(MemorySegment segment, int prot) {
+            public PageWalk tagPages(MemorySegment segment, Protection prot) {
                 return key.tagPages(segment, prot);
             }
 
@@ -107,24 +107,24 @@ interface KeyOps {
         }
 
         @Override
-        public void protect(MemorySegment segment, int prot) {
+        public void protect(MemorySegment segment, Protection prot) {
             check("tag memory");
             if (!segment.scope().isAlive()) {
                 throw Refusals.closed("tag");
             }
             widen();
             tagged = true;
-            PkeyCalls.pkeyMprotect(segment.address(), segment.byteSize(), prot, number);
+            PkeyCalls.pkeyMprotect(segment.address(), segment.byteSize(), prot.bits(), number);
         }
 
         @Override
-        public PageWalk tagPages(MemorySegment segment, int prot) {
+        public PageWalk tagPages(MemorySegment segment, Protection prot) {
             check("tag memory");
             widen();
             tagged = true;
             long a = segment.address();
             try {
-                PkeyCalls.pkeyMprotect(a, Pages.size(), prot, number);
+                PkeyCalls.pkeyMprotect(a, Pages.size(), prot.bits(), number);
                 return new PageWalk(number, prot, List.of(new PageWalk.Page(a, PageWalk.Status.TAGGED, null)));
             } catch (dev.pkrseq.NativeException e) {
                 return new PageWalk(number, prot, List.of(new PageWalk.Page(a, PageWalk.Status.FAILED, e.errno())));

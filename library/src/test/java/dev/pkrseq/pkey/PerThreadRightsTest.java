@@ -22,7 +22,7 @@ import org.junit.jupiter.api.Test;
 /** Rights are per thread: threads change theirs at the same time, and none sees another's. */
 @Tag("pku")
 class PerThreadRightsTest {
-    private static final int RW = MemoryCalls.PROT_READ | MemoryCalls.PROT_WRITE;
+    private static final Protection RW = Protection.READ_WRITE;
 
     @Test
     void threadsHoldDifferentRightsForTheSameKeyAtOnce() throws Exception {

@@ -35,7 +35,7 @@ import org.junit.jupiter.api.function.Executable;
  */
 @Tag("pku")
 class PkeyGuardsTest {
-    private static final int RW = MemoryCalls.PROT_READ | MemoryCalls.PROT_WRITE;
+    private static final Protection RW = Protection.READ_WRITE;
 
     static <T extends Throwable> T refused(Class<T> type, String message, Executable call) {
         T e = assertThrows(type, call);

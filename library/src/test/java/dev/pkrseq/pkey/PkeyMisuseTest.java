@@ -41,7 +41,7 @@ import org.junit.jupiter.api.function.Executable;
  */
 @Tag("pku")
 class PkeyMisuseTest {
-    private static final int RW = MemoryCalls.PROT_READ | MemoryCalls.PROT_WRITE;
+    private static final Protection RW = Protection.READ_WRITE;
 
     /** Asserts the type and that the message contains every phrase, then that the JVM carries on. */
     static <T extends Throwable> T refused(Class<T> type, Executable misuse, String... phrases) {
@@ -124,7 +124,7 @@ class PkeyMisuseTest {
         assertEquals(Errno.EINVAL, e.errno());
         try (Arena arena = Arena.ofConfined()) {
             MemorySegment page = Pages.allocate(arena, 1);
-            NativeException m = refused(NativeException.class, () -> PkeyCalls.pkeyMprotect(page.address(), Pages.size(), RW, free),
+            NativeException m = refused(NativeException.class, () -> PkeyCalls.pkeyMprotect(page.address(), Pages.size(), RW.bits(), free),
                     "key " + free, "EINVAL");
             assertEquals(Errno.EINVAL, m.errno());
         }
@@ -346,7 +346,7 @@ class PkeyMisuseTest {
 
     @Test
     void taggingUnmappedMemoryGivesUntaggableSegmentExceptionNotMapped() {
-        long a = MemoryCalls.mmap(0, Pages.size(), RW, MemoryCalls.MAP_PRIVATE | MemoryCalls.MAP_ANONYMOUS, -1, 0);
+        long a = MemoryCalls.mmap(0, Pages.size(), RW.bits(), MemoryCalls.MAP_PRIVATE | MemoryCalls.MAP_ANONYMOUS, -1, 0);
         MemoryCalls.munmap(a, Pages.size());
         notOwned(MemoryCalls.memory(a, Pages.size()), UntaggableSegmentException.Reason.NOT_MAPPED,
                 String.format("unmapped (nothing is mapped at 0x%x)", a));
@@ -388,7 +388,7 @@ class PkeyMisuseTest {
 
     @Test
     void theHazardOptInTagsMemoryPkrseqDidNotMap() {
-        long a = MemoryCalls.mmap(0, Pages.size(), RW, MemoryCalls.MAP_PRIVATE | MemoryCalls.MAP_ANONYMOUS, -1, 0);
+        long a = MemoryCalls.mmap(0, Pages.size(), RW.bits(), MemoryCalls.MAP_PRIVATE | MemoryCalls.MAP_ANONYMOUS, -1, 0);
         try {
             MemorySegment raw = MemoryCalls.memory(a, Pages.size());
             if (!Features.pkeysWork()) {

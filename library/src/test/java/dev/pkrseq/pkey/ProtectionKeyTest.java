@@ -11,10 +11,12 @@ import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.util.Arrays;
 import java.util.List;
+import java.util.Optional;
 
 import dev.pkrseq.observe.AccessProbe;
 import dev.pkrseq.observe.PageKeys;
 import dev.pkrseq.Errno;
+import dev.pkrseq.KeysExhaustedException;
 import dev.pkrseq.NativeException;
 import dev.pkrseq.sys.MemoryCalls;
 import dev.pkrseq.sys.PkeyCalls;
@@ -26,7 +28,7 @@ import org.junit.jupiter.api.Test;
 /** Keys, rights and tagging on a machine with protection keys, one observed behaviour per test. */
 @Tag("pku")
 class ProtectionKeyTest {
-    private static final int RW = MemoryCalls.PROT_READ | MemoryCalls.PROT_WRITE;
+    private static final Protection RW = Protection.READ_WRITE;
 
     @BeforeEach
     void needsPkeys() {
@@ -116,7 +118,7 @@ class ProtectionKeyTest {
     @Test
     void protectOverAHoleFailsWithEnomemAndTheWalkReportsIt() {
         long page = Pages.size();
-        long base = MemoryCalls.mmap(0, 3 * page, RW, MemoryCalls.MAP_PRIVATE | MemoryCalls.MAP_ANONYMOUS, -1, 0);
+        long base = MemoryCalls.mmap(0, 3 * page, RW.bits(), MemoryCalls.MAP_PRIVATE | MemoryCalls.MAP_ANONYMOUS, -1, 0);
         MemorySegment s = MemoryCalls.memory(base, 3 * page);
         MemoryCalls.munmap(base + page, page);
         ProtectionKey key = ProtectionKey.allocate(Rights.READ_WRITE);
@@ -170,5 +172,28 @@ class ProtectionKeyTest {
             assertEquals(Rights.READ_WRITE, key.rights());
         }
         assertEquals(free, Pkeys.allocatableNow());
+    }
+
+    @Test
+    void allocateWhenEveryKeyIsTakenGivesKeysExhaustedExceptionAndTryAllocateGivesEmpty() {
+        List<ProtectionKey> taken = new java.util.ArrayList<>();
+        try {
+            for (Optional<ProtectionKey> k = ProtectionKey.tryAllocate(Rights.NO_ACCESS); k.isPresent();
+                    k = ProtectionKey.tryAllocate(Rights.NO_ACCESS)) {
+                taken.add(k.get());
+            }
+            assertFalse(taken.isEmpty(), "a fresh test JVM has keys to hand out");
+            KeysExhaustedException e = assertThrows(KeysExhaustedException.class,
+                    () -> ProtectionKey.allocate(Rights.NO_ACCESS));
+            assertEquals(Errno.ENOSPC, e.errno());
+            assertEquals("pkey_alloc", e.call());
+            assertTrue(e.getMessage().startsWith("pkey_alloc(0, PKEY_DISABLE_ACCESS) failed: ENOSPC"), e.getMessage());
+        } finally {
+            taken.forEach(ProtectionKey::close);
+        }
+        assertTrue(ProtectionKey.tryAllocate(Rights.NO_ACCESS).map(k -> {
+            k.close();
+            return true;
+        }).orElse(false), "a key is free again once they are closed");
     }
 }

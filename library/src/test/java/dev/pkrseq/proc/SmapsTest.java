@@ -4,6 +4,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import dev.pkrseq.pkey.Protection;
 import dev.pkrseq.Mapping;
 import java.io.StringReader;
 import java.util.List;
@@ -39,8 +40,10 @@ class SmapsTest {
         assertEquals("[stack]", v.get(2).path());
         assertNull(v.get(2).protectionKey(), "no ProtectionKey line: the kernel does not report keys");
         assertEquals(0, v.get(2).key());
-        assertEquals(MemoryCalls.PROT_READ | MemoryCalls.PROT_WRITE, v.get(0).prot(), "Mapping.prot() writes out the ABI values");
-        assertEquals(MemoryCalls.PROT_READ | MemoryCalls.PROT_EXEC, v.get(1).prot());
+        assertEquals(Protection.READ_WRITE, v.get(0).protection(), "Mapping.protection() reads the permission letters");
+        assertEquals(MemoryCalls.PROT_READ | MemoryCalls.PROT_WRITE, v.get(0).protection().bits(), "bits() are the ABI values");
+        assertEquals(MemoryCalls.PROT_READ | MemoryCalls.PROT_EXEC, v.get(1).protection().bits());
+        assertEquals(Protection.READ_EXECUTE, v.get(1).protection());
         assertEquals("[anon]", v.get(0).name());
         assertEquals("libc.so.6", v.get(1).name());
         assertEquals("[stack]", v.get(2).name());

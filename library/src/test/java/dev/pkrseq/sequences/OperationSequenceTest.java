@@ -95,7 +95,7 @@ class OperationSequenceTest {
             always.addAll(List.of("alloc: ok", "get: ok", "free: ok", "free: KeyInUseException", "rights: ok", "scoped: ok", "protect: ok",
                     "protect: NativeException ENOMEM", "walk: TAGGED", "walk: NOT_MAPPED+TAGGED", "rights: KeyClosedException",
                     "protect: UntaggableSegmentException CLOSED",
-                    "alloc: NativeException ENOSPC"));
+                    "alloc: KeysExhaustedException ENOSPC"));
         } else {
             always.addAll(List.of("alloc: UnavailableException", "rights: UnavailableException",
                     "protect: NativeException EINVAL", "walk: FAILED"));

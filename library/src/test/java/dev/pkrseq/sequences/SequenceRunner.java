@@ -2,6 +2,7 @@ package dev.pkrseq.sequences;
 
 import static java.lang.foreign.ValueLayout.JAVA_LONG;
 
+import dev.pkrseq.pkey.Protection;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.time.Duration;
@@ -33,6 +34,7 @@ import dev.pkrseq.rseq.RseqArea;
 import dev.pkrseq.rseq.RseqException;
 import dev.pkrseq.rseq.RseqRegistry;
 import dev.pkrseq.Errno;
+import dev.pkrseq.KeysExhaustedException;
 import dev.pkrseq.NativeException;
 import dev.pkrseq.sys.MemoryCalls;
 import dev.pkrseq.sys.PkeyCalls;
@@ -58,7 +60,7 @@ import dev.pkrseq.testing.LeakCheck;
  * again, and a tagging over a hole is skipped when something else of the JVM got mapped into the hole.
  */
 final class SequenceRunner {
-    private static final int RW = MemoryCalls.PROT_READ | MemoryCalls.PROT_WRITE;
+    private static final Protection RW = Protection.READ_WRITE;
     private static final long PAGE = Pages.size();
 
     private final Sequence sequence;
@@ -100,7 +102,7 @@ final class SequenceRunner {
         final int pages;
         final boolean[] mapped;
         final int[] key;
-        final int[] prot;
+        final Protection[] prot;
         final long[] value;
         boolean closed;
 
@@ -112,7 +114,7 @@ final class SequenceRunner {
             this.pages = pages;
             this.mapped = new boolean[pages];
             this.key = new int[pages];
-            this.prot = new int[pages];
+            this.prot = new Protection[pages];
             this.value = new long[pages];
             java.util.Arrays.fill(mapped, true);
             java.util.Arrays.fill(prot, RW);
@@ -248,7 +250,7 @@ final class SequenceRunner {
             return;
         }
         if (openKeys() + reserved.size() == capacity) {
-            NativeException e = o.expect(NativeException.class, "pkey_alloc");
+            NativeException e = o.expect(KeysExhaustedException.class, "pkey_alloc");
             check(e.errno() == Errno.ENOSPC, "pkey_alloc with every key taken gave " + e.errno() + ", not ENOSPC");
             return;
         }
@@ -379,7 +381,7 @@ final class SequenceRunner {
         boolean raw = s.arg().equals("raw");
         RegionM r = on(s, () -> {
             if (raw) {
-                long a = MemoryCalls.mmap(0, pages * PAGE, RW, MemoryCalls.MAP_PRIVATE | MemoryCalls.MAP_ANONYMOUS, -1, 0);
+                long a = MemoryCalls.mmap(0, pages * PAGE, RW.bits(), MemoryCalls.MAP_PRIVATE | MemoryCalls.MAP_ANONYMOUS, -1, 0);
                 return new RegionM(true, null, MemoryCalls.memory(a, pages * PAGE), pages);
             }
             Arena arena = Arena.ofShared();
@@ -435,7 +437,7 @@ final class SequenceRunner {
             return;
         }
         boolean hazard = s.arg().endsWith("!");
-        int prot = s.arg().startsWith("rw") ? RW : MemoryCalls.PROT_READ;
+        Protection prot = s.arg().startsWith("rw") ? RW : Protection.READ;
         Hazard h = hazard ? Hazard.MAY_KILL_THIS_JVM : null;
         if (modelOpen(key) && !r.closed && !holesAreFree(r)) {
             skipped.append("step ").append(stepIndex).append(" (").append(s).append("): a mapping of the JVM sits in a hole; ");
@@ -562,7 +564,7 @@ final class SequenceRunner {
         boolean read = access.read();
         boolean write = access.write();
         check(got.equals(read + "/" + write), "kernel access to page " + p + " (key " + r.key[p] + ", prot "
-                + (r.prot[p] == RW ? "rw" : "r") + ") is read/write " + got + ", the model says " + read + "/" + write);
+                + (r.prot[p].equals(RW) ? "rw" : "r") + ") is read/write " + got + ", the model says " + read + "/" + write);
     }
 
     private void touch(Step s) throws Exception {
@@ -705,7 +707,7 @@ final class SequenceRunner {
         return null;
     }
 
-    private void setPage(PageRef ref, int key, int prot) {
+    private void setPage(PageRef ref, int key, Protection prot) {
         ref.region().key[ref.index()] = key;
         ref.region().prot[ref.index()] = prot;
     }
@@ -716,7 +718,7 @@ final class SequenceRunner {
      */
     private Access modelAccess(int thread, RegionM r, int p) {
         int b = bits[thread][r.key[p]];
-        return new Access((b & PkeyCalls.PKEY_DISABLE_ACCESS) == 0, b == 0 && r.prot[p] == RW);
+        return new Access((b & PkeyCalls.PKEY_DISABLE_ACCESS) == 0, b == 0 && r.prot[p].equals(RW));
     }
 
     private PageRef firstPageOf(int key) {

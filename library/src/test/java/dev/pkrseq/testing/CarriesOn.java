@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import dev.pkrseq.pkey.Protection;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 
@@ -24,7 +25,7 @@ import dev.pkrseq.sys.ThreadCalls;
  * back, and frees the key; it reads rseq's cpu_id where the thread (or a virtual thread's carrier) is registered.
  */
 public final class CarriesOn {
-    private static final int RW = MemoryCalls.PROT_READ | MemoryCalls.PROT_WRITE;
+    private static final Protection RW = Protection.READ_WRITE;
 
     private CarriesOn() {
     }

@@ -4,6 +4,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assumptions.assumeFalse;
 
+import dev.pkrseq.pkey.Protection;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 
@@ -43,7 +44,7 @@ class PkeysCommandTest {
         Features.assumePkeys();
         try (ProtectionKey key = ProtectionKey.allocate(Rights.NO_WRITE); Arena arena = Arena.ofConfined()) {
             MemorySegment page = Pages.allocate(arena, 1);
-            key.protect(page, MemoryCalls.PROT_READ | MemoryCalls.PROT_WRITE);
+            key.protect(page, Protection.READ_WRITE);
             ProbeCommandTest.Run text = new ProbeCommandTest.Run("pkeys");
             assertEquals(0, text.status, text.err);
             assertTrue(text.out.contains("Mappings carrying a non-zero key: 1"), text.out);
@@ -68,7 +69,7 @@ class PkeysCommandTest {
         Features.assumePkeys();
         try (ProtectionKey key = ProtectionKey.allocate(Rights.NO_WRITE); Arena arena = Arena.ofConfined()) {
             MemorySegment pages = Pages.allocate(arena, 2);
-            key.protect(pages, MemoryCalls.PROT_READ | MemoryCalls.PROT_WRITE);
+            key.protect(pages, Protection.READ_WRITE);
             String n = Integer.toString(key.number());
             ProbeCommandTest.Run text = new ProbeCommandTest.Run("pkeys", "--key", n);
             assertEquals(0, text.status, text.err);
