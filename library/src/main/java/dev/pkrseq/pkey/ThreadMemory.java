@@ -6,6 +6,7 @@ import java.util.List;
 import java.util.Optional;
 
 import dev.pkrseq.proc.SelfMemory;
+import dev.pkrseq.sys.CStructs;
 import dev.pkrseq.sys.LoaderCalls;
 import dev.pkrseq.sys.MemoryCalls;
 import dev.pkrseq.sys.ThreadCalls;
@@ -71,7 +72,7 @@ final class ThreadMemory {
             return List.of(k.stack);
         }
         // The thread's own tcbhead_t: mapped and readable for as long as the thread can run at all.
-        long dtv = MemoryCalls.memory(k.threadPointer, 16).get(JAVA_LONG, 8);
+        long dtv = MemoryCalls.memory(k.threadPointer, CStructs.TCBHEAD.byteSize()).get(JAVA_LONG, CStructs.TCB_DTV);
         if (dtv != k.dtv) {
             k.dtv = dtv;
             k.dtvArea = dtv == 0 ? null : dtvArea(dtv);

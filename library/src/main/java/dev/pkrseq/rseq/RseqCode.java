@@ -4,6 +4,7 @@ import static java.lang.foreign.ValueLayout.JAVA_BYTE;
 import static java.lang.foreign.ValueLayout.JAVA_LONG;
 
 import java.io.IOException;
+import java.lang.foreign.MemoryLayout;
 import java.lang.foreign.FunctionDescriptor;
 import java.lang.foreign.MemorySegment;
 import java.lang.invoke.MethodHandle;
@@ -351,10 +352,10 @@ final class RseqCode {
             asm.op("xor %eax,%eax", "rax = 0: no restart yet, no status bit", 0x31, 0xc0);
             asm.label("tp_retry", "");
             asm.rel32("lea cs_tp(%rip),%rdx", "rdx = address of cs_tp", "cs_tp", 0x48, 0x8d, 0x15);
-            asm.op("mov %rdx,%fs:" + signedHex(off + RseqAbi.RSEQ_CS), "rseq_cs = cs_tp (at tp + __rseq_offset + 8)",
+            asm.op("mov %rdx,%fs:" + signedHex(off + RseqAbi.RSEQ_CS), "rseq_cs = cs_tp (at tp + __rseq_offset + " + RseqAbi.RSEQ_CS + ")",
                     X86Asm.cat(new int[] {0x64, 0x48, 0x89, 0x14, 0x25}, X86Asm.le32(off + RseqAbi.RSEQ_CS)));
             asm.label("tp_start", "start_ip");
-            asm.op("mov %fs:" + signedHex(off + RseqAbi.CPU_ID) + ",%ecx", "rcx = cpu_id (at tp + __rseq_offset + 4)",
+            asm.op("mov %fs:" + signedHex(off + RseqAbi.CPU_ID) + ",%ecx", "rcx = cpu_id (at tp + __rseq_offset + " + RseqAbi.CPU_ID + ")",
                     X86Asm.cat(new int[] {0x64, 0x8b, 0x0c, 0x25}, X86Asm.le32(off + RseqAbi.CPU_ID)));
             body("tp");
         }
@@ -363,20 +364,37 @@ final class RseqCode {
         asm.op("xor %eax,%eax", "rax = 0: no restart yet, no status bit", 0x31, 0xc0);
         asm.label("area_retry", "");
         asm.rel32("lea cs_area(%rip),%rcx", "rcx = address of cs_area", "cs_area", 0x48, 0x8d, 0x0d);
-        asm.op("mov %rcx,8(%rdx)", "rseq_cs = cs_area (at area + 8)", 0x48, 0x89, 0x4a, 0x08);
+        asm.op("mov %rcx," + RseqAbi.RSEQ_CS + "(%rdx)", "rseq_cs = cs_area (at area + " + RseqAbi.RSEQ_CS + ")", 0x48,
+                0x89, 0x4a, disp8(RseqAbi.RSEQ_CS));
         asm.label("area_start", "start_ip");
-        asm.op("mov 4(%rdx),%ecx", "rcx = cpu_id (at area + 4)", 0x8b, 0x4a, 0x04);
+        asm.op("mov " + RseqAbi.CPU_ID + "(%rdx),%ecx", "rcx = cpu_id (at area + " + RseqAbi.CPU_ID + ")", 0x8b, 0x4a,
+                disp8(RseqAbi.CPU_ID));
         body("area");
     }
 
+    /** A struct rseq_cs, field by field in the layout's order, so the bytes follow RseqAbi.STRUCT_RSEQ_CS. */
     private void descriptor(String label, String prefix, String what) {
-        asm.align(32, 0xcc, "int3 padding");
-        asm.label(label, "struct rseq_cs of the " + what + ", 32-byte aligned");
-        asm.op(".long 0", "version", 0, 0, 0, 0);
-        asm.op(".long 0", "flags", 0, 0, 0, 0);
-        asm.quad(prefix + "_start", "start_ip");
-        asm.quadDifference(prefix + "_commit", prefix + "_start", "post_commit_offset");
-        asm.quad(prefix + "_abort", "abort_ip");
+        asm.align((int) RseqAbi.STRUCT_RSEQ_CS.byteAlignment(), 0xcc, "int3 padding");
+        asm.label(label, "struct rseq_cs of the " + what + ", " + RseqAbi.STRUCT_RSEQ_CS.byteAlignment()
+                + "-byte aligned");
+        for (MemoryLayout field : RseqAbi.STRUCT_RSEQ_CS.memberLayouts()) {
+            String name = field.name().orElseThrow();
+            switch (name) {
+                case "version", "flags" -> asm.op(".long 0", name, 0, 0, 0, 0);
+                case "start_ip" -> asm.quad(prefix + "_start", name);
+                case "post_commit_offset" -> asm.quadDifference(prefix + "_commit", prefix + "_start", name);
+                case "abort_ip" -> asm.quad(prefix + "_abort", name);
+                default -> throw new AssertionError("struct rseq_cs has no field " + name);
+            }
+        }
+    }
+
+    /** A one-byte displacement, for struct rseq offsets the code addresses through a register. */
+    private static int disp8(int offset) {
+        if (offset < 0 || offset > Byte.MAX_VALUE) {
+            throw new AssertionError("offset " + offset + " does not fit a disp8");
+        }
+        return offset;
     }
 
     /** From the cpu_id bounds check to the abort handler; the same bytes in both variants. */

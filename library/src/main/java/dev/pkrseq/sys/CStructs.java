@@ -58,6 +58,26 @@ public final class CStructs {
             ADDRESS.withName("dtv"),
             ADDRESS.withName("self")).withName("tcbhead_t");
 
+    /**
+     * One entry of glibc's DTV, {@code dtv_t} (elf/dl-dtv.h, no public header) as a pointer pair:
+     * {@code void *val} (the module's TLS block) and {@code void *to_free}. Entry 0 holds the generation
+     * counter instead; {@code dtv[modid]} is module {@code modid}'s.
+     */
+    public static final StructLayout DTV_ENTRY = MemoryLayout.structLayout(
+            ADDRESS.withName("val"),
+            ADDRESS.withName("to_free")).withName("dtv_pointer");
+
+    /** {@code tcbhead_t.tcb}'s offset from the thread pointer. */
+    public static final long TCB_TCB = offset(TCBHEAD, "tcb");
+    /** {@code tcbhead_t.dtv}'s offset from the thread pointer. */
+    public static final long TCB_DTV = offset(TCBHEAD, "dtv");
+    /** {@code tcbhead_t.self}'s offset from the thread pointer. */
+    public static final long TCB_SELF = offset(TCBHEAD, "self");
+    /** {@code sizeof(dtv_t)}: the stride of the DTV array. */
+    public static final long DTV_ENTRY_SIZE = DTV_ENTRY.byteSize();
+    /** {@code dtv_t.pointer.to_free}'s offset within an entry. */
+    public static final long DTV_TO_FREE = offset(DTV_ENTRY, "to_free");
+
     /** {@code PT_TLS}: the p_type of the TLS program header. */
     public static final int PT_TLS = 7;
 

@@ -22,6 +22,7 @@ import dev.pkrseq.proc.SelfMemory;
 import dev.pkrseq.proc.Smaps;
 import dev.pkrseq.proc.Task;
 import dev.pkrseq.Mapping;
+import dev.pkrseq.sys.CStructs;
 import dev.pkrseq.sys.ElfModule;
 import dev.pkrseq.sys.LoaderCalls;
 import dev.pkrseq.sys.MemoryCalls;
@@ -65,11 +66,11 @@ public final class Tls {
         for (int attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
             ThreadIdentity id = ThreadIdentity.current();
             long tp = LoaderCalls.threadPointer();
-            // tp..tp+24 is this thread's own tcbhead_t: always mapped while the thread runs.
-            MemorySegment head = MemoryCalls.memory(tp, 24);
-            long tcbWord = head.get(JAVA_LONG, 0);
-            long dtv = head.get(JAVA_LONG, 8);
-            long self = head.get(JAVA_LONG, 16);
+            // The head of this thread's own tcbhead_t: always mapped while the thread runs.
+            MemorySegment head = MemoryCalls.memory(tp, CStructs.TCBHEAD.byteSize());
+            long tcbWord = head.get(JAVA_LONG, CStructs.TCB_TCB);
+            long dtv = head.get(JAVA_LONG, CStructs.TCB_DTV);
+            long self = head.get(JAVA_LONG, CStructs.TCB_SELF);
             List<Mapping> vmas = Smaps.self();
             List<ElfModule> elf = LoaderCalls.loadedModules();
             long errno = LoaderCalls.errnoLocation();
@@ -291,8 +292,8 @@ public final class Tls {
                 } else if (modid > dtvLength) {
                     state = TlsModule.DtvState.NOT_IN_DTV;
                 } else {
-                    OptionalLong v = mem.word(dtv + 16 * modid);
-                    OptionalLong f = mem.word(dtv + 16 * modid + 8);
+                    OptionalLong v = mem.word(dtv + CStructs.DTV_ENTRY_SIZE * modid);
+                    OptionalLong f = mem.word(dtv + CStructs.DTV_ENTRY_SIZE * modid + CStructs.DTV_TO_FREE);
                     if (v.isEmpty() || f.isEmpty()) {
                         state = TlsModule.DtvState.UNREADABLE;
                     } else {

@@ -6,6 +6,7 @@ import java.util.Optional;
 import java.util.TreeSet;
 
 import dev.pkrseq.proc.Smaps;
+import dev.pkrseq.sys.CStructs;
 import dev.pkrseq.Mapping;
 
 /**
@@ -252,8 +253,8 @@ public final class TlsLayout {
      * @return the pages, lowest first
      */
     public List<Long> dtvPages() {
-        long first = dtv - 16;
-        long end = dtv + 16 * (dtvLength + 1);
+        long first = dtv - CStructs.DTV_ENTRY_SIZE;
+        long end = dtv + CStructs.DTV_ENTRY_SIZE * (dtvLength + 1);
         return range(page(first), page(end - 1));
     }
 
@@ -389,7 +390,7 @@ public final class TlsLayout {
                 holds.add(m.module() + " TLS (" + m.dtv() + ")");
             }
         }
-        if (dtvLength > 0 && overlaps(address, end, dtv - 16, dtv + 16 * (dtvLength + 1))) {
+        if (dtvLength > 0 && overlaps(address, end, dtv - CStructs.DTV_ENTRY_SIZE, dtv + CStructs.DTV_ENTRY_SIZE * (dtvLength + 1))) {
             holds.add("DTV");
         }
         if (placement.kind() == Placement.Kind.STACK_TOP
