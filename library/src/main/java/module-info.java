@@ -6,6 +6,7 @@ module dev.pkrseq {
     requires java.management;
     requires jdk.jfr;
 
+    exports dev.pkrseq;
     exports dev.pkrseq.pkey;
     exports dev.pkrseq.rseq;
     exports dev.pkrseq.tls;

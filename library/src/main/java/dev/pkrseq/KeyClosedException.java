@@ -1,6 +1,6 @@
 package dev.pkrseq;
 
-/** Refused: using a protection key after {@link ProtectionKey#close()} freed it. */
+/** Refused: using a protection key after {@link dev.pkrseq.pkey.ProtectionKey#close()} freed it. */
 public final class KeyClosedException extends MisuseException {
     private static final long serialVersionUID = 1L;
 

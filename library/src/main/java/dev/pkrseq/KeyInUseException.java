@@ -7,7 +7,7 @@ import java.util.List;
  * Refused: freeing a protection key that pages still carry. The kernel would free it, smaps would keep
  * showing the number on those pages, and the next pkey_alloc would return the same number: its new
  * owner would silently control the old pages. Unmap the pages (close their arena) or retag them with
- * {@link ProtectionKey#DEFAULT} first; the key stays allocated until then.
+ * {@link dev.pkrseq.pkey.ProtectionKey#DEFAULT} first; the key stays allocated until then.
  */
 public final class KeyInUseException extends MisuseException {
     private static final long serialVersionUID = 1L;
@@ -29,6 +29,11 @@ public final class KeyInUseException extends MisuseException {
         this.mappings = List.copyOf(mappings);
     }
 
+    /**
+     * The key that was not freed; it is still allocated and open.
+     *
+     * @return 1 to 15
+     */
     public int key() {
         return key;
     }

@@ -4,7 +4,7 @@ import java.util.Locale;
 
 /**
  * A read of another thread's struct rseq was refused because the area may be gone: the thread has
- * ended, unregistered, or closed its {@link RseqView}. Reading it anyway could load unmapped memory and
+ * ended, unregistered, or closed its {@link dev.pkrseq.rseq.RseqView}. Reading it anyway could load unmapped memory and
  * kill the JVM, or read a newer thread's area.
  */
 public final class RseqAreaGoneException extends MisuseException {

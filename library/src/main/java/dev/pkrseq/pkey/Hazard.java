@@ -9,8 +9,8 @@ import dev.pkrseq.KeyInUseException;
  */
 public enum Hazard {
     /**
-     * Tag memory pkrseq did not map itself ({@link ProtectionKey#protect(java.lang.foreign.MemorySegment, int,
-     * Hazard)}, {@link ProtectionKey#tagPages(java.lang.foreign.MemorySegment, int, Hazard)}), or retag a
+     * Tag memory pkrseq did not map itself ({@link ProtectionKey#protect(java.lang.foreign.MemorySegment, Protection,
+     * Hazard)}, {@link ProtectionKey#tagPages(java.lang.foreign.MemorySegment, Protection, Hazard)}), or retag a
      * thread's TLS ({@code dev.pkrseq.tls.Tls.retag}). Such memory is shared with code that does not know
      * about the key: malloc chunks of other threads, the Java heap, a thread's stack or TLS, libjvm's data.
      * Any thread whose PKRU denies the key and touches those pages dies of SIGSEGV, and with it the JVM,

@@ -117,10 +117,4 @@ final class Refusals {
                                 + " ProtectionKey.DEFAULT.protect(segment, prot, Hazard.MAY_KILL_THIS_JVM), with a segment"
                                 + " over its pages, also after its arena closed");
     }
-
-    /**
-     * The key that was not freed; it is still allocated and open.
-     *
-     * @return 1 to 15
-     */
 }
