@@ -10,8 +10,12 @@ module dev.pkrseq {
     exports dev.pkrseq.pkey;
     exports dev.pkrseq.rseq;
     exports dev.pkrseq.tls;
-    exports dev.pkrseq.observe;
+    exports dev.pkrseq.lab;
 
+    // The built-in experiments and the reports the CLI presents: the tool's, not a user's API.
+    exports dev.pkrseq.lab.pkey to dev.pkrseq.tool;
+    exports dev.pkrseq.lab.rseq to dev.pkrseq.tool;
+    exports dev.pkrseq.lab.tls to dev.pkrseq.tool;
     exports dev.pkrseq.proc to dev.pkrseq.tool;
     exports dev.pkrseq.sys to dev.pkrseq.tool;
 }

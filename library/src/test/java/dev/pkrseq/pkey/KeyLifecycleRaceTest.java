@@ -18,7 +18,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.function.Function;
 
-import dev.pkrseq.observe.PageKeys;
+import dev.pkrseq.lab.PageKeys;
 import dev.pkrseq.sys.NativeCallEvent;
 import dev.pkrseq.sys.MemoryCalls;
 import dev.pkrseq.sys.PkeyCalls;

@@ -12,8 +12,8 @@ import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CyclicBarrier;
 import java.util.concurrent.TimeUnit;
 
-import dev.pkrseq.observe.AccessProbe;
-import dev.pkrseq.observe.ThreadProbe;
+import dev.pkrseq.lab.AccessProbe;
+import dev.pkrseq.lab.ThreadProbe;
 import dev.pkrseq.sys.MemoryCalls;
 import dev.pkrseq.testing.Features;
 import org.junit.jupiter.api.Tag;

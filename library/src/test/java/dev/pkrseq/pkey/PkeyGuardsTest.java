@@ -19,7 +19,7 @@ import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.util.concurrent.atomic.AtomicReference;
 
-import dev.pkrseq.observe.PageKeys;
+import dev.pkrseq.lab.PageKeys;
 import dev.pkrseq.proc.Smaps;
 import dev.pkrseq.sys.MemoryCalls;
 import dev.pkrseq.sys.ThreadCalls;

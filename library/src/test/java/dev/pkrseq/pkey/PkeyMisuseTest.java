@@ -21,8 +21,8 @@ import java.time.Duration;
 import java.util.List;
 import java.util.concurrent.atomic.AtomicReference;
 
-import dev.pkrseq.observe.KeyReport;
-import dev.pkrseq.observe.TlsRetagProbe;
+import dev.pkrseq.lab.pkey.KeyReport;
+import dev.pkrseq.lab.tls.TlsRetagProbe;
 import dev.pkrseq.Errno;
 import dev.pkrseq.NativeException;
 import dev.pkrseq.sys.MemoryCalls;
@@ -400,7 +400,7 @@ class PkeyMisuseTest {
             }
             try (ProtectionKey key = ProtectionKey.allocate(Rights.READ_WRITE)) {
                 key.protect(raw, RW, Hazard.MAY_KILL_THIS_JVM);
-                assertEquals(key.number(), dev.pkrseq.observe.PageKeys.of(raw).key(0));
+                assertEquals(key.number(), dev.pkrseq.lab.PageKeys.of(raw).key(0));
                 // The refused free names the remedy that works for such memory.
                 refused(KeyInUseException.class, key::close, "refusing to free protection key " + key.number(),
                         "ProtectionKey.DEFAULT.protect(segment, prot, Hazard.MAY_KILL_THIS_JVM)");

@@ -13,8 +13,8 @@ import java.util.Arrays;
 import java.util.List;
 import java.util.Optional;
 
-import dev.pkrseq.observe.AccessProbe;
-import dev.pkrseq.observe.PageKeys;
+import dev.pkrseq.lab.AccessProbe;
+import dev.pkrseq.lab.PageKeys;
 import dev.pkrseq.Errno;
 import dev.pkrseq.KeysExhaustedException;
 import dev.pkrseq.NativeException;

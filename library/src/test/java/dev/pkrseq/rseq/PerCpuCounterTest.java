@@ -11,7 +11,7 @@ import java.util.BitSet;
 import java.util.List;
 import java.util.OptionalLong;
 
-import dev.pkrseq.observe.PerCpuStress;
+import dev.pkrseq.lab.rseq.PerCpuStress;
 import dev.pkrseq.sys.ThreadCalls;
 import dev.pkrseq.testing.Features;
 import org.junit.jupiter.api.BeforeAll;

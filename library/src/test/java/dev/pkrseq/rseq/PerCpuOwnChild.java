@@ -3,7 +3,7 @@ package dev.pkrseq.rseq;
 import dev.pkrseq.VirtualThreadException;
 import java.util.concurrent.atomic.AtomicReference;
 
-import dev.pkrseq.observe.PerCpuStress;
+import dev.pkrseq.lab.rseq.PerCpuStress;
 import dev.pkrseq.sys.ThreadCalls;
 
 /**

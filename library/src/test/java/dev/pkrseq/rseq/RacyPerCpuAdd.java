@@ -8,7 +8,7 @@ import java.lang.foreign.FunctionDescriptor;
 import java.lang.foreign.MemorySegment;
 import java.lang.invoke.MethodHandle;
 
-import dev.pkrseq.observe.PerCpuStress;
+import dev.pkrseq.lab.rseq.PerCpuStress;
 import dev.pkrseq.sys.MemoryCalls;
 import dev.pkrseq.sys.RseqCalls;
 

@@ -9,8 +9,8 @@ import dev.pkrseq.VirtualThreadException;
 import dev.pkrseq.RseqAreaGoneException;
 import java.util.concurrent.atomic.AtomicReference;
 
-import dev.pkrseq.observe.ChildJvm;
-import dev.pkrseq.observe.RseqExperiments;
+import dev.pkrseq.lab.ChildJvm;
+import dev.pkrseq.lab.rseq.RseqExperiments;
 import dev.pkrseq.Errno;
 import dev.pkrseq.testing.CarriesOn;
 import dev.pkrseq.testing.Features;

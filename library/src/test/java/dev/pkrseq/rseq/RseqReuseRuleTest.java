@@ -2,8 +2,8 @@ package dev.pkrseq.rseq;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 
-import dev.pkrseq.observe.ChildJvm;
-import dev.pkrseq.observe.RseqExperiments;
+import dev.pkrseq.lab.ChildJvm;
+import dev.pkrseq.lab.rseq.RseqExperiments;
 import dev.pkrseq.testing.Features;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;

@@ -19,9 +19,9 @@ import java.util.Optional;
 import java.util.stream.Collectors;
 import java.util.stream.Stream;
 
-import dev.pkrseq.observe.ChildJvm;
-import dev.pkrseq.observe.CrashLog;
-import dev.pkrseq.observe.RseqExperiments;
+import dev.pkrseq.lab.ChildJvm;
+import dev.pkrseq.lab.CrashLog;
+import dev.pkrseq.lab.rseq.RseqExperiments;
 import dev.pkrseq.sequences.Step.Kind;
 import net.jqwik.api.Arbitraries;
 import net.jqwik.api.Arbitrary;

@@ -11,7 +11,7 @@ import java.util.List;
 import java.util.concurrent.Callable;
 import java.util.concurrent.atomic.AtomicReference;
 
-import dev.pkrseq.observe.AccessProbe;
+import dev.pkrseq.lab.AccessProbe;
 import dev.pkrseq.pkey.Hazard;
 import dev.pkrseq.KeyClosedException;
 import dev.pkrseq.KeyInUseException;

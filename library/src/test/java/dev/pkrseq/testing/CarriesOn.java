@@ -9,7 +9,7 @@ import dev.pkrseq.pkey.Protection;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 
-import dev.pkrseq.observe.AccessProbe;
+import dev.pkrseq.lab.AccessProbe;
 import dev.pkrseq.pkey.Pages;
 import dev.pkrseq.pkey.Pkeys;
 import dev.pkrseq.pkey.ProtectionKey;

@@ -14,7 +14,7 @@ import java.util.concurrent.TimeUnit;
 import java.util.function.Predicate;
 import java.util.stream.Stream;
 
-import dev.pkrseq.observe.ChildJvm;
+import dev.pkrseq.lab.ChildJvm;
 
 /**
  * Runs a class's {@code main} in a JVM of its own with a private {@code java.io.tmpdir}, waits until that

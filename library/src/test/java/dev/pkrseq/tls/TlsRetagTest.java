@@ -8,7 +8,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import java.time.Duration;
 import java.util.concurrent.atomic.AtomicReference;
 
-import dev.pkrseq.observe.TlsRetagProbe;
+import dev.pkrseq.lab.tls.TlsRetagProbe;
 import dev.pkrseq.pkey.Hazard;
 import dev.pkrseq.pkey.Pkeys;
 import dev.pkrseq.pkey.ProtectionKey;

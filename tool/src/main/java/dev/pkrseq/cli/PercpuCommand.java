@@ -6,7 +6,7 @@ import java.util.List;
 import java.util.Locale;
 import java.util.concurrent.Callable;
 
-import dev.pkrseq.observe.PerCpuStress;
+import dev.pkrseq.lab.rseq.PerCpuStress;
 import dev.pkrseq.rseq.Owner;
 import dev.pkrseq.rseq.PerCpuCounter;
 import dev.pkrseq.rseq.Rseq;

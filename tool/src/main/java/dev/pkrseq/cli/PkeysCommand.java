@@ -4,8 +4,8 @@ import java.io.PrintWriter;
 import java.util.concurrent.Callable;
 import java.util.stream.Collectors;
 
-import dev.pkrseq.observe.KeyReport;
-import dev.pkrseq.observe.PkeysReport;
+import dev.pkrseq.lab.pkey.KeyReport;
+import dev.pkrseq.lab.pkey.PkeysReport;
 import dev.pkrseq.pkey.Pkru;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Model.CommandSpec;

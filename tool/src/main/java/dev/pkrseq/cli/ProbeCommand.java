@@ -7,10 +7,10 @@ import java.util.List;
 import java.util.Map;
 import java.util.concurrent.Callable;
 
-import dev.pkrseq.observe.ExperimentResult;
-import dev.pkrseq.observe.Outcome;
-import dev.pkrseq.observe.Probe;
-import dev.pkrseq.observe.ProbeReport;
+import dev.pkrseq.lab.ExperimentResult;
+import dev.pkrseq.lab.Outcome;
+import dev.pkrseq.lab.Probe;
+import dev.pkrseq.lab.ProbeReport;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;

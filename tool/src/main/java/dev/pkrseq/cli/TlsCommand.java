@@ -6,10 +6,10 @@ import java.util.List;
 import java.util.concurrent.Callable;
 import java.util.stream.Collectors;
 
-import dev.pkrseq.observe.ExperimentResult;
-import dev.pkrseq.observe.Experiments;
-import dev.pkrseq.observe.TlsExperiments;
-import dev.pkrseq.observe.TlsRetagProbe;
+import dev.pkrseq.lab.ExperimentResult;
+import dev.pkrseq.lab.Experiments;
+import dev.pkrseq.lab.tls.TlsExperiments;
+import dev.pkrseq.lab.tls.TlsRetagProbe;
 import dev.pkrseq.tls.InitialThread;
 import dev.pkrseq.tls.PageRule;
 import dev.pkrseq.tls.RuleCoverage;

@@ -4,8 +4,8 @@ import java.util.List;
 
 import com.fasterxml.jackson.annotation.JsonInclude;
 
-import dev.pkrseq.observe.ExperimentResult;
-import dev.pkrseq.observe.TlsRetagProbe;
+import dev.pkrseq.lab.ExperimentResult;
+import dev.pkrseq.lab.tls.TlsRetagProbe;
 import dev.pkrseq.Mapping;
 import dev.pkrseq.tls.InitialThread;
 import dev.pkrseq.tls.PageRule;

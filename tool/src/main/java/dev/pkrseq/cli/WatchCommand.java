@@ -19,9 +19,9 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.locks.LockSupport;
 
-import dev.pkrseq.observe.ChildJvm;
-import dev.pkrseq.observe.RseqExperiments;
-import dev.pkrseq.observe.RseqWatch;
+import dev.pkrseq.lab.ChildJvm;
+import dev.pkrseq.lab.rseq.RseqExperiments;
+import dev.pkrseq.lab.rseq.RseqWatch;
 import dev.pkrseq.rseq.Rseq;
 import dev.pkrseq.sys.ThreadCalls;
 import picocli.CommandLine;

@@ -34,8 +34,8 @@ import org.junit.jupiter.api.io.TempDir;
  */
 class ConsumerIT {
     /** The packages a user may use. */
-    private static final Set<String> API = Set.of("dev.pkrseq.pkey", "dev.pkrseq.rseq", "dev.pkrseq.tls",
-            "dev.pkrseq.observe");
+    private static final Set<String> API = Set.of("dev.pkrseq", "dev.pkrseq.pkey", "dev.pkrseq.rseq", "dev.pkrseq.tls",
+            "dev.pkrseq.lab");
     /** The modules of this project that hidden packages may be exported to. */
     private static final Set<String> FRIENDS = Set.of("dev.pkrseq.tool");
     /** An experiment whose observation runs in a child JVM (glibc's rseq registration off there). */
@@ -50,9 +50,9 @@ class ConsumerIT {
     private static final String MAIN = """
             package consumer;
 
-            import dev.pkrseq.observe.ChildJvm;
-            import dev.pkrseq.observe.ExperimentResult;
-            import dev.pkrseq.observe.Experiments;
+            import dev.pkrseq.lab.ChildJvm;
+            import dev.pkrseq.lab.ExperimentResult;
+            import dev.pkrseq.lab.Experiments;
             import dev.pkrseq.pkey.Pkeys;
             import dev.pkrseq.rseq.Rseq;
             import dev.pkrseq.tls.Tls;

@@ -7,9 +7,9 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import java.time.Duration;
 import java.util.List;
 
-import dev.pkrseq.observe.ChildJvm;
-import dev.pkrseq.observe.PerCpuStress;
-import dev.pkrseq.observe.RseqWatch;
+import dev.pkrseq.lab.ChildJvm;
+import dev.pkrseq.lab.rseq.PerCpuStress;
+import dev.pkrseq.lab.rseq.RseqWatch;
 import dev.pkrseq.pkey.Pkeys;
 import dev.pkrseq.testing.CarriesOn;
 import dev.pkrseq.testing.Features;

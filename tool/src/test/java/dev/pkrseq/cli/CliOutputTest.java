@@ -15,7 +15,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
 
-import dev.pkrseq.observe.ChildJvm;
+import dev.pkrseq.lab.ChildJvm;
 import dev.pkrseq.testing.Features;
 import org.junit.jupiter.api.Test;
 

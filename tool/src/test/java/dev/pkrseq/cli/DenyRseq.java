@@ -20,7 +20,7 @@ import java.util.Arrays;
 import java.util.Base64;
 import java.util.List;
 
-import dev.pkrseq.observe.ChildJvm;
+import dev.pkrseq.lab.ChildJvm;
 import dev.pkrseq.Errno;
 import dev.pkrseq.sys.Syscall;
 

@@ -7,7 +7,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
-import dev.pkrseq.observe.PerCpuStress;
+import dev.pkrseq.lab.rseq.PerCpuStress;
 import dev.pkrseq.rseq.PerCpuCounter;
 import dev.pkrseq.sys.ThreadCalls;
 import dev.pkrseq.testing.Features;

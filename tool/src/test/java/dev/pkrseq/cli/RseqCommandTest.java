@@ -8,8 +8,8 @@ import java.util.List;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
-import dev.pkrseq.observe.ChildJvm;
-import dev.pkrseq.observe.RseqExperiments;
+import dev.pkrseq.lab.ChildJvm;
+import dev.pkrseq.lab.rseq.RseqExperiments;
 import dev.pkrseq.rseq.Rseq;
 import dev.pkrseq.testing.Features;
 import org.junit.jupiter.api.Test;

@@ -12,7 +12,7 @@ import java.util.Map;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
-import dev.pkrseq.observe.ChildJvm;
+import dev.pkrseq.lab.ChildJvm;
 import dev.pkrseq.testing.Features;
 import dev.pkrseq.testing.JvmNotes;
 import org.junit.jupiter.api.Test;

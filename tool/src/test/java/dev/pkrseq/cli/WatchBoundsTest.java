@@ -12,8 +12,8 @@ import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 
-import dev.pkrseq.observe.ChildJvm;
-import dev.pkrseq.observe.RseqWatch;
+import dev.pkrseq.lab.ChildJvm;
+import dev.pkrseq.lab.rseq.RseqWatch;
 import dev.pkrseq.testing.Features;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;

@@ -10,7 +10,7 @@ import java.util.stream.Collectors;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
-import dev.pkrseq.observe.RseqWatch;
+import dev.pkrseq.lab.rseq.RseqWatch;
 import dev.pkrseq.rseq.RseqRegistry;
 import dev.pkrseq.sys.ThreadCalls;
 import dev.pkrseq.testing.Features;
