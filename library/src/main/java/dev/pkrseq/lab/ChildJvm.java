@@ -396,7 +396,17 @@ public final class ChildJvm {
          * @return the values, in order
          */
         public List<String> values(String prefix) {
-            return stdout.lines().filter(l -> l.startsWith(prefix)).map(l -> l.substring(prefix.length())).toList();
+            return stdout.lines().filter(l -> l.startsWith(prefix))
+                    .map(l -> ChildReport.unescape(l.substring(prefix.length()))).toList();
+        }
+
+        /**
+         * What the child reported through {@link ChildReport#put}, with typed getters.
+         *
+         * @return the report read from the child's standard output
+         */
+        public ChildReport report() {
+            return ChildReport.parse(stdout);
         }
 
         /**

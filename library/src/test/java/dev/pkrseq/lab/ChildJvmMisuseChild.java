@@ -48,13 +48,13 @@ public final class ChildJvmMisuseChild {
     public static void main(String[] args) throws Exception {
         Path fixtures = Path.of(args[0]);
         Path tmp = Path.of(System.getProperty("java.io.tmpdir"));
-        System.out.println("tmp=" + tmp);
+        ChildReport.put("tmp", tmp);
         for (int i = 1; i < args.length; i++) {
             String s = args[i];
             String error = capture(() -> scenario(s, fixtures));
-            System.out.println(s + ".error=" + error);
-            System.out.println(s + ".descendants=" + aliveDescendants());
-            System.out.println(s + ".leftover=" + list(tmp));
+            ChildReport.put(s + ".error", error);
+            ChildReport.put(s + ".descendants", aliveDescendants());
+            ChildReport.put(s + ".leftover", list(tmp));
         }
     }
 
@@ -82,7 +82,7 @@ public final class ChildJvmMisuseChild {
                 try {
                     ChildJvm.of(Hello.class).java(script).timeout(Duration.ofSeconds(2)).run();
                 } finally {
-                    System.out.println("hang-script.grandchildrenAlive=" + aliveOf(pids));
+                    ChildReport.put("hang-script.grandchildrenAlive", aliveOf(pids));
                 }
             }
             case "fault-missing-java" -> PkeyFaultProbe.run(Duration.ofSeconds(60), c -> c.java(missingJava));

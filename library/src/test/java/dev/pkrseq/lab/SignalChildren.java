@@ -149,14 +149,14 @@ public final class SignalChildren {
                 }
                 try {
                     ChildJvm.of(Sleeper.class).run();
-                    System.out.println("child=started");
+                    ChildReport.put("child", "started");
                 } catch (RuntimeException e) {
-                    System.out.println("child=" + e.getClass().getSimpleName() + "|" + e.getMessage());
+                    ChildReport.put("child", e.getClass().getSimpleName() + "|" + e.getMessage());
                 }
                 try {
-                    System.out.println("directory=created " + CrashLog.directory("pkrseq-fault-"));
+                    ChildReport.put("directory", "created " + CrashLog.directory("pkrseq-fault-"));
                 } catch (RuntimeException e) {
-                    System.out.println("directory=" + e.getClass().getSimpleName() + "|" + e.getMessage());
+                    ChildReport.put("directory", e.getClass().getSimpleName() + "|" + e.getMessage());
                 }
                 System.out.flush();
             }));

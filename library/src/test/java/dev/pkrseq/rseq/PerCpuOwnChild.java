@@ -1,5 +1,6 @@
 package dev.pkrseq.rseq;
 
+import dev.pkrseq.lab.ChildReport;
 import dev.pkrseq.VirtualThreadException;
 import java.util.concurrent.atomic.AtomicReference;
 
@@ -22,32 +23,32 @@ public final class PerCpuOwnChild {
      * @throws Exception when a scenario cannot run
      */
     public static void main(String[] args) throws Exception {
-        System.out.println("glibcSize=" + Rseq.glibcSize());
-        System.out.println("ownerBefore=" + Rseq.owner());
+        ChildReport.put("glibcSize", Rseq.glibcSize());
+        ChildReport.put("ownerBefore", Rseq.owner());
         PerCpuCounter c = new PerCpuCounter();
-        System.out.println("counterOwner=" + c.owner());
+        ChildReport.put("counterOwner", c.owner());
         PerCpuStress.Result r = PerCpuStress.run(PerCpuStress.of(c), 2, 2_000_000, true);
-        System.out.println("two.expected=" + r.expected());
-        System.out.println("two.sum=" + r.sum());
-        System.out.println("two.changes=" + r.affinityChanges());
+        ChildReport.put("two.expected", r.expected());
+        ChildReport.put("two.sum", r.sum());
+        ChildReport.put("two.changes", r.affinityChanges());
         int many = 4 * ThreadCalls.onlineCpus();
         PerCpuCounter m = new PerCpuCounter();
         r = PerCpuStress.run(PerCpuStress.of(m), many, 500_000, true);
-        System.out.println("many.expected=" + r.expected());
-        System.out.println("many.sum=" + r.sum());
+        ChildReport.put("many.expected", r.expected());
+        ChildReport.put("many.sum", r.sum());
         RseqCode widened = RseqCode.map(RseqCode.usableGlibcOffset(), RseqCode.possibleCpus(), PerCpuCounterTest.DELAY);
         PerCpuCounter w = new PerCpuCounter(widened, Owner.PKRSEQ);
         r = PerCpuStress.run(PerCpuStress.of(w), many, 20_000, true);
-        System.out.println("widened.expected=" + r.expected());
-        System.out.println("widened.sum=" + r.sum());
-        System.out.println("widened.restarts=" + r.restarts());
+        ChildReport.put("widened.expected", r.expected());
+        ChildReport.put("widened.sum", r.sum());
+        ChildReport.put("widened.restarts", r.restarts());
         // The main thread: registered on its first add, the same area on later adds, unregistered after.
         c.increment();
-        System.out.println("main.ownerAfterAdd=" + Rseq.owner());
+        ChildReport.put("main.ownerAfterAdd", Rseq.owner());
         long area = Rseq.current().orElseThrow().address();
         c.increment();
-        System.out.println("main.sameArea=" + (Rseq.current().orElseThrow().address() == area));
-        System.out.println("main.unregistered=" + Rseq.unregister());
+        ChildReport.put("main.sameArea", (Rseq.current().orElseThrow().address() == area));
+        ChildReport.put("main.unregistered", Rseq.unregister());
         AtomicReference<String> virtual = new AtomicReference<>();
         Thread.ofVirtual().start(() -> {
             try {
@@ -57,8 +58,8 @@ public final class PerCpuOwnChild {
                 virtual.set("refused: " + e.getMessage());
             }
         }).join();
-        System.out.println("virtual=" + virtual.get());
-        System.out.println("sumAfter=" + c.sum());
+        ChildReport.put("virtual", virtual.get());
+        ChildReport.put("sumAfter", c.sum());
         System.out.flush();
     }
 }

@@ -1,5 +1,6 @@
 package dev.pkrseq.rseq;
 
+import dev.pkrseq.lab.ChildReport;
 import dev.pkrseq.RseqAreaGoneException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -24,12 +25,12 @@ public final class ReuseRuleChild {
      * @throws Exception when a scenario cannot run
      */
     public static void main(String[] args) throws Exception {
-        System.out.println("owner=" + Rseq.owner());
+        ChildReport.put("owner", Rseq.owner());
         heldWhileTaskExists();
         reusedOnceTaskIsGone();
         reusedAtOnceAfterUnregister();
         viewClosedOnUnregister();
-        System.out.println("registered.after=" + RseqRegistry.registeredCount());
+        ChildReport.put("registered.after", RseqRegistry.registeredCount());
     }
 
     /** With every task reported alive, an ended thread's area stays out of the pool. */
@@ -39,15 +40,15 @@ public final class ReuseRuleChild {
         try {
             long[] ended = endWithoutUnregistering();
             RseqRegistry.Snapshot s = RseqRegistry.snapshot();
-            System.out.println("held.state=" + s.inUse().stream().filter(e -> e.address() == ended[0])
+            ChildReport.put("held.state", s.inUse().stream().filter(e -> e.address() == ended[0])
                     .map(e -> e.state().name()).findFirst().orElse("FREE"));
             RseqArea next = Rseq.register();
-            System.out.println("held.sameAddress=" + (next.address() == ended[0]));
-            System.out.println("held.reclaimedWhileTaskExists=" + RseqRegistry.reclaim());
+            ChildReport.put("held.sameAddress", (next.address() == ended[0]));
+            ChildReport.put("held.reclaimedWhileTaskExists", RseqRegistry.reclaim());
             Rseq.unregister();
             RseqRegistry.taskExists = real;
             waitForTaskExit((int) ended[1]);
-            System.out.println("held.reclaimedAfterTaskExit=" + RseqRegistry.reclaim());
+            ChildReport.put("held.reclaimedAfterTaskExit", RseqRegistry.reclaim());
         } finally {
             RseqRegistry.taskExists = real;
         }
@@ -56,11 +57,11 @@ public final class ReuseRuleChild {
     /** The real rule: once /proc/self/task/<tid> is gone, the next registration gets the area back. */
     private static void reusedOnceTaskIsGone() throws Exception {
         long[] ended = endWithoutUnregistering();
-        System.out.println("gone.countBeforeExit=" + RseqRegistry.registeredCount());
+        ChildReport.put("gone.countBeforeExit", RseqRegistry.registeredCount());
         boolean gone = waitForTaskExit((int) ended[1]);
-        System.out.println("gone.taskDirectoryGone=" + gone);
+        ChildReport.put("gone.taskDirectoryGone", gone);
         RseqArea next = Rseq.register();
-        System.out.println("gone.sameAddress=" + (next.address() == ended[0]));
+        ChildReport.put("gone.sameAddress", (next.address() == ended[0]));
         Rseq.unregister();
     }
 
@@ -73,7 +74,7 @@ public final class ReuseRuleChild {
         });
         t.join();
         RseqArea next = Rseq.register();
-        System.out.println("unregistered.sameAddress=" + (next.address() == address[0]));
+        ChildReport.put("unregistered.sameAddress", (next.address() == address[0]));
         Rseq.unregister();
     }
 
@@ -93,8 +94,8 @@ public final class ReuseRuleChild {
             }
         });
         after.join();
-        System.out.println("view.before=" + read[0]);
-        System.out.println("view.after=" + read[1]);
+        ChildReport.put("view.before", read[0]);
+        ChildReport.put("view.after", read[1]);
     }
 
     /** Starts a thread that registers and ends without unregistering; returns {address, tid}. */

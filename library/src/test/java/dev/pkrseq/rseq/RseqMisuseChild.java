@@ -1,5 +1,6 @@
 package dev.pkrseq.rseq;
 
+import dev.pkrseq.lab.ChildReport;
 import java.util.concurrent.atomic.AtomicReference;
 
 import dev.pkrseq.sys.ThreadCalls;
@@ -20,28 +21,30 @@ public final class RseqMisuseChild {
      * @throws InterruptedException if interrupted while joining
      */
     public static void main(String[] args) throws InterruptedException {
-        System.out.println("owner=" + Rseq.owner());
+        ChildReport.put("owner", Rseq.owner());
         // Registered twice: the second register() returns the same registration; naming the same area to
         // the kernel again is its EBUSY.
         RseqArea first = Rseq.register();
         RseqArea second = Rseq.register();
-        System.out.println("twice.same=" + (first == second && first.address() == second.address()));
+        ChildReport.put("twice.same", (first == second && first.address() == second.address()));
         report("twice", () -> RseqSyscall.register(first.address(), Rseq.registrationLength(), Rseq.signature()));
-        System.out.println("twice.after=" + cpuOk(Rseq.cpuId()) + "," + Rseq.owner());
-        System.out.println("twice.unregister=" + Rseq.unregister());
+        ChildReport.put("twice.after", cpuOk(Rseq.cpuId()) + "," + Rseq.owner());
+        ChildReport.put("twice.unregister", Rseq.unregister());
         // Never registered: unregister() says false; the raw call is the kernel's EINVAL, explained.
-        AtomicReference<String> never = new AtomicReference<>();
+        AtomicReference<String[]> never = new AtomicReference<>();
         Thread t = Thread.ofPlatform().name("never-registered").start(() -> {
-            String u = "unregister=" + Rseq.unregister();
+            boolean u = Rseq.unregister();
             String e = capture(() -> RseqSyscall.unregister(first.address(), Rseq.registrationLength(), Rseq.signature()));
             RseqArea a = Rseq.register();
             String after = cpuOk(a.cpuId()) + "," + Rseq.owner();
             Rseq.unregister();
-            never.set(u + "\nnever.error=" + e + "\nnever.after=" + after);
+            never.set(new String[] {String.valueOf(u), e, after});
         });
         t.join();
-        System.out.println("never." + never.get());
-        System.out.println("registered.after=" + RseqRegistry.registeredCount());
+        ChildReport.put("never.unregister", never.get()[0]);
+        ChildReport.put("never.error", never.get()[1]);
+        ChildReport.put("never.after", never.get()[2]);
+        ChildReport.put("registered.after", RseqRegistry.registeredCount());
     }
 
     private static String cpuOk(int cpu) {
@@ -49,7 +52,7 @@ public final class RseqMisuseChild {
     }
 
     private static void report(String row, Runnable misuse) {
-        System.out.println(row + ".error=" + capture(misuse));
+        ChildReport.put(row + ".error", capture(misuse));
     }
 
     private static String capture(Runnable misuse) {

@@ -1,5 +1,7 @@
 package dev.pkrseq.sequences;
 
+import java.util.Map;
+import dev.pkrseq.lab.ChildReport;
 import dev.pkrseq.KeyClosedException;
 import dev.pkrseq.KeyInUseException;
 import dev.pkrseq.KeyZeroException;
@@ -208,18 +210,17 @@ class OperationSequenceTest {
                     .env("GLIBC_TUNABLES", RseqExperiments.tunablesWithGlibcRseqOff())
                     .jvmArgs(CrashLog.jvmArgs(dir))
                     .timeout(Duration.ofMinutes(30)).args(input.toString()).args(crashAt).run();
-            List<String> out = r.stdout().lines().toList();
-            out.stream().filter(l -> l.startsWith("outcome ")).forEach(l -> Statistics.label("forked outcomes")
-                    .collect(l.substring("outcome ".length())));
-            String fail = out.stream().filter(l -> l.startsWith("fail ")).findFirst().orElse(null);
-            if (fail != null) {
-                int i = Integer.parseInt(fail.split(" ")[1]);
+            ChildReport out = r.report();
+            out.all("outcome").forEach(o -> Statistics.label("forked outcomes").collect(o));
+            Map<String, String> failed = out.under("fail.");
+            if (!failed.isEmpty()) {
+                Map.Entry<String, String> fail = failed.entrySet().iterator().next();
+                int i = Integer.parseInt(fail.getKey());
                 throw new AssertionError("forked sequence " + i + " of " + batch.size() + " failed: " + journaled(out, i)
-                        + "\n" + fail.substring(fail.indexOf(' ', 5) + 1));
+                        + "\n" + fail.getValue());
             }
-            if (r.exitCode() != 0 || out.stream().noneMatch(l -> l.equals("done " + batch.size()))) {
-                String last = out.stream().filter(l -> l.startsWith("run ")).reduce((a, b) -> b).orElse("run -1 (none)");
-                int i = Integer.parseInt(last.split(" ")[1]);
+            if (r.exitCode() != 0 || !out.first("done").equals(Optional.of(Integer.toString(batch.size())))) {
+                int i = out.under("run.").keySet().stream().mapToInt(Integer::parseInt).max().orElse(-1);
                 throw new AssertionError("the child JVM died (exit " + r.exitCode() + ") while running sequence " + i + " of "
                         + batch.size() + ": " + journaled(out, i) + crash(dir) + "\nstderr: " + tail(r.stderr()));
             }
@@ -230,10 +231,8 @@ class OperationSequenceTest {
         }
     }
 
-    private static String journaled(List<String> out, int i) {
-        String prefix = "run " + i + " ";
-        return out.stream().filter(l -> l.startsWith(prefix)).map(l -> l.substring(prefix.length())).findFirst()
-                .orElse("(not journaled)");
+    private static String journaled(ChildReport out, int i) {
+        return out.first("run." + i).orElse("(not journaled)");
     }
 
     private static String crash(Path dir) throws IOException {

@@ -1,5 +1,6 @@
 package dev.pkrseq.sequences;
 
+import dev.pkrseq.lab.ChildReport;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
@@ -32,8 +33,7 @@ public final class SequenceChild {
         int done = 0;
         for (int i = 0; i < lines.size(); i++) {
             String text = lines.get(i);
-            System.out.println("run " + i + " " + text);
-            System.out.flush();
+            ChildReport.put("run." + i, text);
             if (i == crashAt) {
                 // A Java access to a bad address becomes an InternalError; a signal from the kernel does not.
                 ThreadCalls.tgkill(ThreadCalls.getpid(), ThreadCalls.gettid(), ThreadCalls.SIGSEGV);
@@ -42,16 +42,15 @@ public final class SequenceChild {
                 SequenceRunner r = new SequenceRunner(Sequence.parse(text), true, 300);
                 r.run();
                 for (String o : r.outcomes()) {
-                    System.out.println("outcome " + o);
+                    ChildReport.put("outcome", o);
                 }
-                System.out.println("ok " + i);
+                ChildReport.put("ok", i);
                 done++;
             } catch (Throwable e) {
-                System.out.println("fail " + i + " " + String.valueOf(e).replace('\n', ' '));
+                ChildReport.put("fail." + i, e);
                 break;
             }
         }
-        System.out.println("done " + done);
-        System.out.flush();
+        ChildReport.put("done", done);
     }
 }

@@ -6,6 +6,7 @@ import static java.lang.foreign.ValueLayout.JAVA_INT;
 import static java.lang.foreign.ValueLayout.JAVA_LONG;
 import static java.lang.foreign.ValueLayout.JAVA_SHORT;
 
+import dev.pkrseq.lab.ChildReport;
 import java.lang.foreign.Arena;
 import java.lang.foreign.FunctionDescriptor;
 import java.lang.foreign.Linker;
@@ -110,9 +111,9 @@ public final class DenyRseq {
         Base64.Encoder b64 = Base64.getEncoder();
         for (int i = 0; i < commands.size(); i++) {
             ChildJvm.Result r = ChildJvm.of(Main.class).args(commands.get(i).toArray(String[]::new)).run();
-            System.out.println("cmd." + i + ".exit=" + r.exitCode());
-            System.out.println("cmd." + i + ".out=" + b64.encodeToString(r.stdout().getBytes(StandardCharsets.UTF_8)));
-            System.out.println("cmd." + i + ".err=" + b64.encodeToString(r.stderr().getBytes(StandardCharsets.UTF_8)));
+            ChildReport.put("cmd." + i + ".exit", r.exitCode());
+            ChildReport.put("cmd." + i + ".out", b64.encodeToString(r.stdout().getBytes(StandardCharsets.UTF_8)));
+            ChildReport.put("cmd." + i + ".err", b64.encodeToString(r.stderr().getBytes(StandardCharsets.UTF_8)));
         }
     }
 

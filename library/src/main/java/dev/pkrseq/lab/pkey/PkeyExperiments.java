@@ -1,5 +1,6 @@
 package dev.pkrseq.lab.pkey;
 
+import dev.pkrseq.lab.ChildReport;
 import dev.pkrseq.lab.ChildJvm;
 import dev.pkrseq.lab.ThreadProbe;
 import dev.pkrseq.lab.AccessProbe;
@@ -425,11 +426,11 @@ public final class PkeyExperiments {
             Rights rights = Pkru.current().rights(key == null ? 0 : key);
             MemoryCalls.munmap(page, size);
             int after = Pkeys.allocatableNow();
-            System.out.println("before=" + before);
-            System.out.println("key=" + key);
-            System.out.println("rights=" + rights);
-            System.out.println("during=" + during);
-            System.out.println("after=" + after);
+            ChildReport.put("before", before);
+            ChildReport.put("key", key);
+            ChildReport.put("rights", rights);
+            ChildReport.put("during", during);
+            ChildReport.put("after", after);
             System.out.flush();
         }
     }

@@ -2,6 +2,7 @@ package dev.pkrseq.lab.pkey;
 
 import static java.lang.foreign.ValueLayout.JAVA_BYTE;
 
+import dev.pkrseq.lab.ChildReport;
 import dev.pkrseq.lab.ChildJvm;
 import dev.pkrseq.lab.CrashLog;
 import java.lang.foreign.Arena;
@@ -165,13 +166,13 @@ public final class PkeyFaultProbe {
             MemorySegment page = Pages.allocate(Arena.global(), 1);
             page.set(JAVA_BYTE, 0, (byte) 42);
             key.protect(page, Protection.READ_WRITE);
-            System.out.println("page=0x" + Long.toHexString(page.address()));
-            System.out.println("key=" + key.number());
+            ChildReport.put("page", "0x" + Long.toHexString(page.address()));
+            ChildReport.put("key", key.number());
             System.out.flush();
             key.setRights(Rights.NO_ACCESS);
             byte b = page.get(JAVA_BYTE, 0);
             key.setRights(Rights.READ_WRITE);
-            System.out.println("survived=" + b);
+            ChildReport.put("survived", b);
             System.out.flush();
         }
     }

@@ -1,5 +1,7 @@
 package dev.pkrseq.lab.rseq;
 
+import dev.pkrseq.lab.ChildReport;
+import dev.pkrseq.lab.Outcome;
 import java.util.List;
 import java.util.Map;
 
@@ -38,8 +40,8 @@ public final class RseqChild {
             setup = "glibc registered this child's threads although GLIBC_TUNABLES=" + System.getenv("GLIBC_TUNABLES")
                     + " asks it not to";
         }
-        System.out.println("child.owner=" + Rseq.owner());
-        System.out.println("child.glibcSize=" + Rseq.glibcSize());
+        ChildReport.put("child.owner", Rseq.owner());
+        ChildReport.put("child.glibcSize", Rseq.glibcSize());
         for (String name : names) {
             if (setup != null) {
                 print(name, RseqScenarios.Finding.skip(setup));
@@ -53,7 +55,7 @@ public final class RseqChild {
             }
             print(name, f);
         }
-        System.out.println("registered.after=" + RseqRegistry.registeredCount());
+        ChildReport.put("registered.after", RseqRegistry.registeredCount());
         System.out.flush();
     }
 
@@ -72,19 +74,16 @@ public final class RseqChild {
     }
 
     private static void print(String name, RseqScenarios.Finding f) {
-        if (f.ok() == null) {
-            System.out.println(name + ".skip=" + oneLine(f.observed()));
+        if (f.outcome() == Outcome.SKIPPED) {
+            ChildReport.put(name + ".skip", f.observed());
             return;
         }
-        System.out.println(name + ".ok=" + f.ok());
-        System.out.println(name + ".observed=" + oneLine(f.observed()));
-        System.out.println(name + ".detail=" + oneLine(f.detail()));
+        ChildReport.put(name + ".outcome", f.outcome());
+        ChildReport.put(name + ".observed", f.observed());
+        ChildReport.put(name + ".detail", f.detail());
         for (Map.Entry<String, String> e : f.facts().entrySet()) {
-            System.out.println(name + "." + e.getKey() + "=" + oneLine(e.getValue()));
+            ChildReport.put(name + "." + e.getKey(), e.getValue());
         }
     }
 
-    private static String oneLine(String s) {
-        return s.replace('\n', ' ');
-    }
 }

@@ -1,6 +1,8 @@
 package dev.pkrseq.lab.rseq;
 
+import dev.pkrseq.lab.Outcome;
 import dev.pkrseq.lab.ChildJvm;
+import dev.pkrseq.lab.ChildReport;
 import dev.pkrseq.lab.DescribedExperiment;
 import dev.pkrseq.lab.Experiment;
 import dev.pkrseq.lab.ExperimentResult;
@@ -85,10 +87,10 @@ public final class RseqExperiments {
         }
 
         ExperimentResult result(RseqScenarios.Finding f) {
-            if (f.ok() == null) {
+            if (f.outcome() == Outcome.SKIPPED) {
                 return ExperimentResult.skipped(this, f.observed());
             }
-            return ExperimentResult.of(this, f.ok(), f.observed(), f.detail());
+            return ExperimentResult.of(this, f.outcome() == Outcome.AS_EXPECTED, f.observed(), f.detail());
         }
 
         static String inProcessUnavailable() {
@@ -149,15 +151,16 @@ public final class RseqExperiments {
                 return ExperimentResult.skipped(this, missing);
             }
             RseqScenarios.Finding here = RseqScenarios.followsAffinity();
-            if (here.ok() == null || Boolean.parseBoolean(here.facts().get("nodeCovered"))) {
+            if (here.outcome() == Outcome.SKIPPED || Boolean.parseBoolean(here.facts().get("nodeCovered"))) {
                 return result(here);
             }
             RseqScenarios.Finding there = child.finding("follows-affinity");
-            if (there.ok() == null) {
-                return ExperimentResult.of(this, here.ok(), here.observed() + "; node_id not checked: " + there.observed(),
+            boolean hereOk = here.outcome() == Outcome.AS_EXPECTED;
+            if (there.outcome() == Outcome.SKIPPED) {
+                return ExperimentResult.of(this, hereOk, here.observed() + "; node_id not checked: " + there.observed(),
                         here.detail());
             }
-            return ExperimentResult.of(this, here.ok() && there.ok(), here.observed()
+            return ExperimentResult.of(this, hereOk && there.outcome() == Outcome.AS_EXPECTED, here.observed()
                     + "; in a child JVM under pkrseq's own registration: " + there.observed(),
                     here.detail() + "; child: " + there.detail());
         }
@@ -199,29 +202,24 @@ public final class RseqExperiments {
 
     /** Reads one scenario's lines back from a child's output. */
     static RseqScenarios.Finding parse(ChildJvm.Result r, String scenario) {
-        Map<String, String> facts = new LinkedHashMap<>();
-        for (String fact : r.values(scenario + ".")) {
-            int eq = fact.indexOf('=');
-            if (eq > 0) {
-                facts.putIfAbsent(fact.substring(0, eq), fact.substring(eq + 1));
-            }
-        }
+        ChildReport report = r.report();
+        Map<String, String> facts = new LinkedHashMap<>(report.under(scenario + "."));
         if (facts.containsKey("skip")) {
             return RseqScenarios.Finding.skip(facts.get("skip"));
         }
-        if (!facts.containsKey("ok")) {
+        if (!facts.containsKey("outcome")) {
             String why = r.stderr().isBlank() ? r.stdout().strip() : r.stderr().strip();
             return RseqScenarios.Finding.of(false, "the child JVM reported nothing for " + scenario + " (exit "
                     + r.exitCode() + ")", why.length() > 2000 ? why.substring(0, 2000) : why);
         }
-        String left = r.values("registered.after=").stream().findFirst().orElse("?");
-        boolean ok = Boolean.parseBoolean(facts.remove("ok"));
+        String left = report.first("registered.after").orElse("?");
+        boolean ok = Outcome.AS_EXPECTED.toString().equals(facts.remove("outcome"));
         String observed = facts.remove("observed");
         String detail = facts.remove("detail");
         if (!left.equals("0")) {
             ok = false;
             detail = detail + "; the child left " + left + " areas registered";
         }
-        return new RseqScenarios.Finding(ok, observed, detail, facts);
+        return RseqScenarios.Finding.of(ok, observed, detail, facts);
     }
 }

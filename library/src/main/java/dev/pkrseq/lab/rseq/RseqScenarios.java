@@ -13,6 +13,7 @@ import java.util.concurrent.CyclicBarrier;
 import java.util.concurrent.TimeUnit;
 import java.util.function.Function;
 
+import dev.pkrseq.lab.Outcome;
 import dev.pkrseq.rseq.Owner;
 import dev.pkrseq.rseq.Rseq;
 import dev.pkrseq.rseq.RseqArea;
@@ -38,18 +39,22 @@ final class RseqScenarios {
     /**
      * What a scenario saw.
      *
-     * @param ok whether it matched the expectation; null when it could not run
+     * @param outcome whether it matched the expectation, or skipped when it could not run
      * @param observed one line on what happened, or the reason for a skip
      * @param detail supporting numbers
      * @param facts named values for tests and for combining results, in order
      */
-    record Finding(Boolean ok, String observed, String detail, Map<String, String> facts) {
+    record Finding(Outcome outcome, String observed, String detail, Map<String, String> facts) {
         static Finding skip(String reason) {
-            return new Finding(null, reason, "", Map.of());
+            return new Finding(Outcome.SKIPPED, reason, "", Map.of());
         }
 
         static Finding of(boolean ok, String observed, String detail) {
-            return new Finding(ok, observed, detail, Map.of());
+            return of(ok, observed, detail, Map.of());
+        }
+
+        static Finding of(boolean ok, String observed, String detail, Map<String, String> facts) {
+            return new Finding(ok ? Outcome.AS_EXPECTED : Outcome.UNEXPECTED, observed, detail, facts);
         }
     }
 
@@ -94,7 +99,7 @@ final class RseqScenarios {
                     + " samples skipped for a migration between the reads"
                     + (area.owner() == Owner.GLIBC ? "; glibc's sched_getcpu itself reads this cpu_id, the getcpu"
                             + " system call is the independent check" : "");
-            return new Finding(ok, observed, detail, Map.of("owner", area.owner().toString(),
+            return Finding.of(ok, observed, detail, Map.of("owner", area.owner().toString(),
                     "compared", Integer.toString(compared), "mismatched", Integer.toString(mismatched)));
         });
     }
@@ -148,7 +153,7 @@ final class RseqScenarios {
             facts.put("cpus", join(visited));
             facts.put("nodes", String.join(" ", nodes));
             facts.put("restored", Boolean.toString(restored));
-            return new Finding(ok, observed, detail, facts);
+            return Finding.of(ok, observed, detail, facts);
         });
     }
 
@@ -166,7 +171,7 @@ final class RseqScenarios {
                     "it was unregistered again");
         } catch (RseqException e) {
             boolean ok = e.errno() == dev.pkrseq.Errno.EINVAL && RseqRegistry.registeredCount() == before;
-            return new Finding(ok, e.errno() + ": " + e.explanation(), e.getMessage() + "; registered areas in the pool: "
+            return Finding.of(ok, e.errno() + ": " + e.explanation(), e.getMessage() + "; registered areas in the pool: "
                     + RseqRegistry.registeredCount(), Map.of("errno", e.errno().name(), "explanation", e.explanation()));
         }
     }
@@ -234,7 +239,7 @@ final class RseqScenarios {
         facts.put("covered", Integer.toString(area.coveredLength()));
         facts.put("address", Long.toString(area.address()));
         facts.put("registeredAfter", Integer.toString(countAfter));
-        return new Finding(ok, observed, detail, facts);
+        return Finding.of(ok, observed, detail, facts);
     }
 
     /** A field as the findings print it: its value, or "absent" where the area does not cover it. */
@@ -248,7 +253,7 @@ final class RseqScenarios {
             RseqException e = expectRefusal(() -> RseqSyscall.register(area.address(), Rseq.registrationLength(),
                     Rseq.signature()));
             boolean stillRegistered = area.cpuId() >= 0 && Rseq.owner() == Owner.PKRSEQ;
-            return new Finding(e.errno() == dev.pkrseq.Errno.EBUSY && stillRegistered,
+            return Finding.of(e.errno() == dev.pkrseq.Errno.EBUSY && stillRegistered,
                     e.errno() + ": " + e.explanation(), e.getMessage() + "; the registration stays in place",
                     Map.of("errno", e.errno().name()));
         });
@@ -260,7 +265,7 @@ final class RseqScenarios {
             int wrong = Rseq.signature() ^ 0x1;
             RseqException e = expectRefusal(() -> RseqSyscall.unregister(area.address(), Rseq.registrationLength(), wrong));
             boolean stillRegistered = area.cpuId() >= 0 && Rseq.owner() == Owner.PKRSEQ;
-            return new Finding(e.errno() == dev.pkrseq.Errno.EPERM && stillRegistered,
+            return Finding.of(e.errno() == dev.pkrseq.Errno.EPERM && stillRegistered,
                     e.errno() + ": " + e.explanation(), e.getMessage() + (stillRegistered
                             ? "; the area stays registered" : "; the area is NOT registered any more"),
                     Map.of("errno", e.errno().name(), "stillRegistered", Boolean.toString(stillRegistered)));
@@ -299,7 +304,7 @@ final class RseqScenarios {
         facts.put("owner", after.toString());
         facts.put("again", again.errno().name());
         facts.put("reused", Boolean.toString(reused));
-        return new Finding(ok, observed, detail, facts);
+        return Finding.of(ok, observed, detail, facts);
     }
 
     /**
@@ -373,7 +378,7 @@ final class RseqScenarios {
         facts.put("maxCid", Integer.toString(allCids.length() - 1));
         facts.put("cids", allCids.toString());
         facts.put("cpuIds", allCpus.toString());
-        return new Finding(ok, observed, "each thread spun " + DENSE_MILLIS + " ms reading its own area; " + per, facts);
+        return Finding.of(ok, observed, "each thread spun " + DENSE_MILLIS + " ms reading its own area; " + per, facts);
     }
 
     /**
@@ -410,7 +415,7 @@ final class RseqScenarios {
             }
         }
         facts.put("registeredAfter", Integer.toString(RseqRegistry.registeredCount()));
-        return new Finding(true, "error table provoked", "", facts);
+        return Finding.of(true, "error table provoked", "", facts);
     }
 
     // ---- Helpers ------------------------------------------------------------------------------------

@@ -1,5 +1,6 @@
 package dev.pkrseq.lab.tls;
 
+import dev.pkrseq.lab.ChildReport;
 import dev.pkrseq.lab.AccessProbe;
 import dev.pkrseq.lab.ThreadProbe;
 import java.io.IOException;
@@ -309,6 +310,6 @@ public final class TlsRetagChild {
     }
 
     private static void out(String name, Object value) {
-        System.out.println(name + "=" + String.valueOf(value).replace('\n', ' '));
+        ChildReport.put(name, value);
     }
 }
