@@ -58,6 +58,11 @@ public final class Cleanup {
     public static final class ShuttingDownException extends IllegalStateException {
         private static final long serialVersionUID = 1L;
 
+        /**
+         * Creates the exception.
+         *
+         * @param what what was refused, for example "start a child process"
+         */
         public ShuttingDownException(String what) {
             super("cannot " + what + ": this JVM is shutting down (SIGINT, SIGTERM, SIGHUP or System.exit), and its"
                     + " shutdown hook has already ended the lab's children and removed their files");
@@ -73,6 +78,9 @@ public final class Cleanup {
     /**
      * Starts a process and registers it, atomically with respect to the hook.
      *
+     * @param pb the process to start
+     * @return the started process
+     * @throws IOException when it cannot start
      * @throws ShuttingDownException once the hook has run or is running
      */
     public static Process start(ProcessBuilder pb) throws IOException {
@@ -105,24 +113,45 @@ public final class Cleanup {
         }
     }
 
-    /** {@link Files#createTempFile}, registered. */
+    /**
+     * {@link Files#createTempFile}, registered.
+     *
+     * @param prefix the file name's start
+     * @param suffix the file name's end
+     * @return the new file
+     * @throws IOException when it cannot be created
+     */
     public static Path tempFile(String prefix, String suffix) throws IOException {
         return create("create a temporary file", () -> Files.createTempFile(prefix, suffix));
     }
 
-    /** {@link Files#createTempDirectory}, registered. */
+    /**
+     * {@link Files#createTempDirectory}, registered.
+     *
+     * @param prefix the directory name's start
+     * @return the new directory
+     * @throws IOException when it cannot be created
+     */
     public static Path tempDirectory(String prefix) throws IOException {
         return create("create a temporary directory", () -> Files.createTempDirectory(prefix));
     }
 
-    /** Forgets a child that has ended or was ended by its owner. */
+    /**
+     * Forgets a child that has ended or was ended by its owner.
+     *
+     * @param p the child
+     */
     public static void forget(Process p) {
         synchronized (LOCK) {
             CHILDREN.remove(p.pid(), p);
         }
     }
 
-    /** Removes a registered file, or a directory and everything in it, and forgets it. Missing is fine. */
+    /**
+     * Removes a registered file, or a directory and everything in it, and forgets it. Missing is fine.
+     *
+     * @param path the file or directory
+     */
     public static void delete(Path path) {
         try {
             deleteTree(path);
@@ -144,14 +173,22 @@ public final class Cleanup {
         }
     }
 
-    /** The children the hook would end now, for tests. */
+    /**
+     * The children the hook would end now, for tests.
+     *
+     * @return the registered children
+     */
     public static List<Process> children() {
         synchronized (LOCK) {
             return List.copyOf(CHILDREN.values());
         }
     }
 
-    /** The paths the hook would remove now, for tests. */
+    /**
+     * The paths the hook would remove now, for tests.
+     *
+     * @return the registered paths
+     */
     public static List<Path> paths() {
         synchronized (LOCK) {
             return List.copyOf(PATHS);
@@ -182,6 +219,8 @@ public final class Cleanup {
      * files, a terminal's cursor), SIGKILL after {@link #GRACE} for the children and for every descendant
      * seen meanwhile (a descendant whose parent died is no longer reachable through it, so each is
      * remembered when seen).
+     *
+     * @param children the processes to end
      */
     public static void end(List<Process> children) {
         Set<ProcessHandle> seen = new LinkedHashSet<>();
@@ -222,6 +261,7 @@ public final class Cleanup {
      * Removes a file, or a directory and everything in it. Another thread removing the same tree at the
      * same time (the hook and the owner's own clean-up) is fine.
      *
+     * @param dir the directory
      * @throws UncheckedIOException when something that exists cannot be removed
      */
     public static void deleteTree(Path dir) {
