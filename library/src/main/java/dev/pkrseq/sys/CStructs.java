@@ -8,6 +8,7 @@ import static java.lang.foreign.ValueLayout.JAVA_SHORT;
 
 import java.lang.foreign.MemoryLayout;
 import java.lang.foreign.StructLayout;
+import java.util.stream.Stream;
 
 /**
  * The C library's and the loader's structs, as layouts with the C field names (x86_64, LP64). Every
@@ -40,14 +41,10 @@ public final class CStructs {
     /** One {@code char[65]} field of {@code struct utsname} ({@code _UTSNAME_LENGTH} on Linux). */
     private static final MemoryLayout UTSNAME_FIELD = MemoryLayout.sequenceLayout(65, java.lang.foreign.ValueLayout.JAVA_BYTE);
 
-    /** {@code struct utsname} of {@code <sys/utsname.h>} (glibc, with {@code domainname}). */
+    /** {@code struct utsname} of {@code <sys/utsname.h>} (glibc, with {@code domainname}): six char[65]. */
     public static final StructLayout UTSNAME = MemoryLayout.structLayout(
-            UTSNAME_FIELD.withName("sysname"),
-            UTSNAME_FIELD.withName("nodename"),
-            UTSNAME_FIELD.withName("release"),
-            UTSNAME_FIELD.withName("version"),
-            UTSNAME_FIELD.withName("machine"),
-            UTSNAME_FIELD.withName("domainname")).withName("utsname");
+            Stream.of("sysname", "nodename", "release", "version", "machine", "domainname")
+                    .map(UTSNAME_FIELD::withName).toArray(MemoryLayout[]::new)).withName("utsname");
 
     /**
      * The head of glibc's {@code tcbhead_t} (sysdeps/x86_64/nptl/tls.h, no public header): {@code void *tcb}
@@ -77,9 +74,6 @@ public final class CStructs {
     public static final long DTV_ENTRY_SIZE = DTV_ENTRY.byteSize();
     /** {@code dtv_t.pointer.to_free}'s offset within an entry. */
     public static final long DTV_TO_FREE = offset(DTV_ENTRY, "to_free");
-
-    /** {@code PT_TLS}: the p_type of the TLS program header. */
-    public static final int PT_TLS = 7;
 
     private CStructs() {
     }

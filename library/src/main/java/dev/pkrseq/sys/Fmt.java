@@ -11,25 +11,14 @@ final class Fmt {
         return "0x" + Long.toHexString(v);
     }
 
+    private static final int[] PROT_BITS = {MemoryCalls.PROT_READ, MemoryCalls.PROT_WRITE, MemoryCalls.PROT_EXEC};
+    private static final String[] PROT_NAMES = {"PROT_READ", "PROT_WRITE", "PROT_EXEC"};
+    private static final int[] MAP_BITS = {MemoryCalls.MAP_PRIVATE, MemoryCalls.MAP_ANONYMOUS,
+        MemoryCalls.MAP_FIXED_NOREPLACE, MemoryCalls.MAP_POPULATE};
+    private static final String[] MAP_NAMES = {"MAP_PRIVATE", "MAP_ANONYMOUS", "MAP_FIXED_NOREPLACE", "MAP_POPULATE"};
+
     static String prot(int prot) {
-        if (prot == MemoryCalls.PROT_NONE) {
-            return "PROT_NONE";
-        }
-        StringJoiner j = new StringJoiner("|");
-        if ((prot & MemoryCalls.PROT_READ) != 0) {
-            j.add("PROT_READ");
-        }
-        if ((prot & MemoryCalls.PROT_WRITE) != 0) {
-            j.add("PROT_WRITE");
-        }
-        if ((prot & MemoryCalls.PROT_EXEC) != 0) {
-            j.add("PROT_EXEC");
-        }
-        int rest = prot & ~(MemoryCalls.PROT_READ | MemoryCalls.PROT_WRITE | MemoryCalls.PROT_EXEC);
-        if (rest != 0) {
-            j.add(hex(rest));
-        }
-        return j.toString();
+        return flags(prot, PROT_BITS, PROT_NAMES, "PROT_NONE");
     }
 
     static String rights(int rights) {
@@ -43,23 +32,23 @@ final class Fmt {
     }
 
     static String mapFlags(int flags) {
+        return flags(flags, MAP_BITS, MAP_NAMES, "0");
+    }
+
+    /** Or'ed flag names, unknown bits in hex; {@code none} for no bit at all. */
+    private static String flags(int value, int[] bits, String[] names, String none) {
         StringJoiner j = new StringJoiner("|");
-        if ((flags & MemoryCalls.MAP_PRIVATE) != 0) {
-            j.add("MAP_PRIVATE");
+        int known = 0;
+        for (int i = 0; i < bits.length; i++) {
+            known |= bits[i];
+            if ((value & bits[i]) != 0) {
+                j.add(names[i]);
+            }
         }
-        if ((flags & MemoryCalls.MAP_ANONYMOUS) != 0) {
-            j.add("MAP_ANONYMOUS");
-        }
-        if ((flags & MemoryCalls.MAP_FIXED_NOREPLACE) != 0) {
-            j.add("MAP_FIXED_NOREPLACE");
-        }
-        if ((flags & MemoryCalls.MAP_POPULATE) != 0) {
-            j.add("MAP_POPULATE");
-        }
-        int rest = flags & ~(MemoryCalls.MAP_PRIVATE | MemoryCalls.MAP_ANONYMOUS | MemoryCalls.MAP_FIXED_NOREPLACE | MemoryCalls.MAP_POPULATE);
+        int rest = value & ~known;
         if (rest != 0) {
             j.add(hex(rest));
         }
-        return j.length() == 0 ? "0" : j.toString();
+        return j.length() == 0 ? none : j.toString();
     }
 }

@@ -56,7 +56,10 @@ public final class LoaderCalls {
     private static final long DLPI_TLS_DATA = CStructs.offset(CStructs.DL_PHDR_INFO, "dlpi_tls_data");
     private static final long PHDR_SIZE = CStructs.ELF64_PHDR.byteSize();
     private static final long P_TYPE = CStructs.offset(CStructs.ELF64_PHDR, "p_type");
+    private static final long P_FLAGS = CStructs.offset(CStructs.ELF64_PHDR, "p_flags");
+    private static final long P_OFFSET = CStructs.offset(CStructs.ELF64_PHDR, "p_offset");
     private static final long P_VADDR = CStructs.offset(CStructs.ELF64_PHDR, "p_vaddr");
+    private static final long P_PADDR = CStructs.offset(CStructs.ELF64_PHDR, "p_paddr");
     private static final long P_FILESZ = CStructs.offset(CStructs.ELF64_PHDR, "p_filesz");
     private static final long P_MEMSZ = CStructs.offset(CStructs.ELF64_PHDR, "p_memsz");
     private static final long P_ALIGN = CStructs.offset(CStructs.ELF64_PHDR, "p_align");
@@ -193,13 +196,13 @@ public final class LoaderCalls {
     }
 
     /**
-     * {@code dl_iterate_phdr}: every object the dynamic loader has mapped, with its PT_TLS segment and
+     * {@code dl_iterate_phdr}: every object the dynamic loader has mapped, with its program headers and
      * the calling thread's TLS block for it.
      *
      * @return the objects in the loader's order, the main program first
      * @see <a href="https://man7.org/linux/man-pages/man3/dl_iterate_phdr.3.html">dl_iterate_phdr(3)</a>
      */
-    public static List<ElfModule> loadedModules() {
+    public static List<LoadedObject> loadedObjects() {
         PhdrWalk walk = new PhdrWalk();
         PHDR_WALK.set(walk);
         try {
@@ -215,7 +218,7 @@ public final class LoaderCalls {
     }
 
     private static final class PhdrWalk {
-        final List<ElfModule> modules = new ArrayList<>();
+        final List<LoadedObject> modules = new ArrayList<>();
         Throwable failure;
     }
 
@@ -233,15 +236,15 @@ public final class LoaderCalls {
             long modid = size >= DLPI_TLS_MODID + 8 ? info.get(JAVA_LONG, DLPI_TLS_MODID) : 0;
             long tlsData = size >= DLPI_TLS_DATA + 8 ? info.get(JAVA_LONG, DLPI_TLS_DATA) : 0;
             MemorySegment table = phdrs.reinterpret(PHDR_SIZE * phnum);
-            ElfModule.TlsSegment tls = null;
+            List<LoadedObject.ProgramHeader> headers = new ArrayList<>(phnum);
             for (int i = 0; i < phnum; i++) {
                 long p = PHDR_SIZE * i;
-                if (table.get(JAVA_INT, p + P_TYPE) == CStructs.PT_TLS) {
-                    tls = new ElfModule.TlsSegment(table.get(JAVA_LONG, p + P_VADDR), table.get(JAVA_LONG, p + P_FILESZ),
-                            table.get(JAVA_LONG, p + P_MEMSZ), table.get(JAVA_LONG, p + P_ALIGN));
-                }
+                headers.add(new LoadedObject.ProgramHeader(table.get(JAVA_INT, p + P_TYPE), table.get(JAVA_INT, p + P_FLAGS),
+                        table.get(JAVA_LONG, p + P_OFFSET), table.get(JAVA_LONG, p + P_VADDR),
+                        table.get(JAVA_LONG, p + P_PADDR), table.get(JAVA_LONG, p + P_FILESZ),
+                        table.get(JAVA_LONG, p + P_MEMSZ), table.get(JAVA_LONG, p + P_ALIGN)));
             }
-            walk.modules.add(new ElfModule(name, base, phnum, modid, tlsData, tls));
+            walk.modules.add(new LoadedObject(name, base, modid, tlsData, List.copyOf(headers)));
             return 0;
         } catch (Throwable t) {
             if (walk != null) {

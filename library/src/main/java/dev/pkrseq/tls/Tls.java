@@ -23,7 +23,6 @@ import dev.pkrseq.proc.Smaps;
 import dev.pkrseq.proc.Task;
 import dev.pkrseq.Mapping;
 import dev.pkrseq.sys.CStructs;
-import dev.pkrseq.sys.ElfModule;
 import dev.pkrseq.sys.LoaderCalls;
 import dev.pkrseq.sys.MemoryCalls;
 import dev.pkrseq.sys.ThreadCalls;
@@ -72,7 +71,7 @@ public final class Tls {
             long dtv = head.get(JAVA_LONG, CStructs.TCB_DTV);
             long self = head.get(JAVA_LONG, CStructs.TCB_SELF);
             List<Mapping> vmas = Smaps.self();
-            List<ElfModule> elf = LoaderCalls.loadedModules();
+            List<ElfModule> elf = LoaderCalls.loadedObjects().stream().map(ElfModule::of).toList();
             long errno = LoaderCalls.errnoLocation();
             if (LoaderCalls.threadPointer() != tp || ThreadCalls.gettid() != id.tid()) {
                 continue;
@@ -215,7 +214,7 @@ public final class Tls {
             String name = Task.comm(pid).orElse("");
             ThreadIdentity id = new ThreadIdentity(name, pid, pid, false, null);
             TlsStaticInfo info = new TlsStaticInfo(self.staticSize(), self.staticAlign());
-            TlsLayout layout = build(id, a, a, a, dtv, info, self.tcb().forAnotherThread(), self.snapshot(), LoaderCalls.loadedModules(),
+            TlsLayout layout = build(id, a, a, a, dtv, info, self.tcb().forAnotherThread(), self.snapshot(), LoaderCalls.loadedObjects().stream().map(ElfModule::of).toList(),
                     Placement.Kind.LOADER, null, false, mem);
             return new InitialThread(pid, layout, "found by scan: words at A and A+16 equal A, and the tid field (offset "
                     + hit[1] + ") holds the pid", state.orElse(null), syscall.orElse(null), hit[1]);
