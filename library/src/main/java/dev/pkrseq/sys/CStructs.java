@@ -7,7 +7,10 @@ import static java.lang.foreign.ValueLayout.JAVA_LONG;
 import static java.lang.foreign.ValueLayout.JAVA_SHORT;
 
 import java.lang.foreign.MemoryLayout;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.PaddingLayout;
 import java.lang.foreign.StructLayout;
+import java.util.List;
 import java.util.stream.Stream;
 
 /**
@@ -76,6 +79,38 @@ public final class CStructs {
     public static final long DTV_TO_FREE = offset(DTV_ENTRY, "to_free");
 
     private CStructs() {
+    }
+
+    /**
+     * Reads a struct of integer and pointer fields, in the layout's order, padding skipped: 2-byte fields
+     * unsigned, 4-byte fields as C's int, pointers as addresses. A field that ends past the segment (a
+     * shorter struct of an older C library) reads as 0.
+     *
+     * @param s the struct's memory
+     * @param struct its layout
+     * @return one value per field
+     */
+    static long[] read(MemorySegment s, StructLayout struct) {
+        List<MemoryLayout> members = struct.memberLayouts();
+        long[] out = new long[(int) members.stream().filter(f -> !(f instanceof PaddingLayout)).count()];
+        int i = 0;
+        long offset = 0;
+        for (MemoryLayout f : members) {
+            if (!(f instanceof PaddingLayout)) {
+                if (offset + f.byteSize() <= s.byteSize()) {
+                    out[i] = switch ((int) f.byteSize()) {
+                        case 2 -> Short.toUnsignedLong(s.get(JAVA_SHORT, offset));
+                        case 4 -> s.get(JAVA_INT, offset);
+                        case 8 -> s.get(JAVA_LONG, offset);
+                        default -> throw new IllegalArgumentException(struct.name().orElse("struct") + " has a field of "
+                                + f.byteSize() + " bytes");
+                    };
+                }
+                i++;
+            }
+            offset += f.byteSize();
+        }
+        return out;
     }
 
     /**

@@ -3,7 +3,6 @@ package dev.pkrseq.sys;
 import static java.lang.foreign.ValueLayout.ADDRESS;
 import static java.lang.foreign.ValueLayout.JAVA_INT;
 import static java.lang.foreign.ValueLayout.JAVA_LONG;
-import static java.lang.foreign.ValueLayout.JAVA_SHORT;
 
 import dev.pkrseq.NativeException;
 import java.lang.foreign.FunctionDescriptor;
@@ -48,21 +47,7 @@ public final class LoaderCalls {
     private static final MemorySegment PHDR_CALLBACK = phdrCallback();
     private static final ThreadLocal<PhdrWalk> PHDR_WALK = new ThreadLocal<>();
 
-    private static final long DLPI_ADDR = CStructs.offset(CStructs.DL_PHDR_INFO, "dlpi_addr");
-    private static final long DLPI_NAME = CStructs.offset(CStructs.DL_PHDR_INFO, "dlpi_name");
-    private static final long DLPI_PHDR = CStructs.offset(CStructs.DL_PHDR_INFO, "dlpi_phdr");
-    private static final long DLPI_PHNUM = CStructs.offset(CStructs.DL_PHDR_INFO, "dlpi_phnum");
-    private static final long DLPI_TLS_MODID = CStructs.offset(CStructs.DL_PHDR_INFO, "dlpi_tls_modid");
-    private static final long DLPI_TLS_DATA = CStructs.offset(CStructs.DL_PHDR_INFO, "dlpi_tls_data");
     private static final long PHDR_SIZE = CStructs.ELF64_PHDR.byteSize();
-    private static final long P_TYPE = CStructs.offset(CStructs.ELF64_PHDR, "p_type");
-    private static final long P_FLAGS = CStructs.offset(CStructs.ELF64_PHDR, "p_flags");
-    private static final long P_OFFSET = CStructs.offset(CStructs.ELF64_PHDR, "p_offset");
-    private static final long P_VADDR = CStructs.offset(CStructs.ELF64_PHDR, "p_vaddr");
-    private static final long P_PADDR = CStructs.offset(CStructs.ELF64_PHDR, "p_paddr");
-    private static final long P_FILESZ = CStructs.offset(CStructs.ELF64_PHDR, "p_filesz");
-    private static final long P_MEMSZ = CStructs.offset(CStructs.ELF64_PHDR, "p_memsz");
-    private static final long P_ALIGN = CStructs.offset(CStructs.ELF64_PHDR, "p_align");
 
     private LoaderCalls() {
     }
@@ -227,24 +212,17 @@ public final class LoaderCalls {
         PhdrWalk walk = PHDR_WALK.get();
         try {
             MemorySegment info = infoAddress.reinterpret(size);
-            long base = info.get(JAVA_LONG, DLPI_ADDR);
-            MemorySegment namePtr = info.get(ADDRESS, DLPI_NAME);
-            String name = namePtr.equals(MemorySegment.NULL) ? "" : namePtr.reinterpret(4096).getString(0);
-            MemorySegment phdrs = info.get(ADDRESS, DLPI_PHDR);
-            int phnum = Short.toUnsignedInt(info.get(JAVA_SHORT, DLPI_PHNUM));
-            // Older loaders pass a shorter struct: the size says which trailing fields exist.
-            long modid = size >= DLPI_TLS_MODID + 8 ? info.get(JAVA_LONG, DLPI_TLS_MODID) : 0;
-            long tlsData = size >= DLPI_TLS_DATA + 8 ? info.get(JAVA_LONG, DLPI_TLS_DATA) : 0;
-            MemorySegment table = phdrs.reinterpret(PHDR_SIZE * phnum);
+            // dl_phdr_info in its layout's order: addr, name, phdr, phnum, adds, subs, tls_modid, tls_data.
+            long[] d = CStructs.read(info, CStructs.DL_PHDR_INFO);
+            String name = d[1] == 0 ? "" : Native.reinterpret(d[1], 4096).getString(0);
+            int phnum = (int) d[3];
+            MemorySegment table = Native.reinterpret(d[2], PHDR_SIZE * phnum);
             List<LoadedObject.ProgramHeader> headers = new ArrayList<>(phnum);
             for (int i = 0; i < phnum; i++) {
-                long p = PHDR_SIZE * i;
-                headers.add(new LoadedObject.ProgramHeader(table.get(JAVA_INT, p + P_TYPE), table.get(JAVA_INT, p + P_FLAGS),
-                        table.get(JAVA_LONG, p + P_OFFSET), table.get(JAVA_LONG, p + P_VADDR),
-                        table.get(JAVA_LONG, p + P_PADDR), table.get(JAVA_LONG, p + P_FILESZ),
-                        table.get(JAVA_LONG, p + P_MEMSZ), table.get(JAVA_LONG, p + P_ALIGN)));
+                long[] h = CStructs.read(table.asSlice(PHDR_SIZE * i, PHDR_SIZE), CStructs.ELF64_PHDR);
+                headers.add(new LoadedObject.ProgramHeader((int) h[0], (int) h[1], h[2], h[3], h[4], h[5], h[6], h[7]));
             }
-            walk.modules.add(new LoadedObject(name, base, modid, tlsData, List.copyOf(headers)));
+            walk.modules.add(new LoadedObject(name, d[0], d[6], d[7], List.copyOf(headers)));
             return 0;
         } catch (Throwable t) {
             if (walk != null) {

@@ -113,6 +113,23 @@ class CStructsTest {
         assertEquals(8, CStructs.DTV_TO_FREE);
     }
 
+    @Test
+    void aShorterStructOfAnOlderLoaderReadsItsMissingFieldsAsZero() {
+        try (java.lang.foreign.Arena arena = java.lang.foreign.Arena.ofConfined()) {
+            java.lang.foreign.MemorySegment info = arena.allocate(CStructs.DL_PHDR_INFO);
+            for (long i = 0; i < info.byteSize() / 8; i++) {
+                info.setAtIndex(java.lang.foreign.ValueLayout.JAVA_LONG, i, i + 1);
+            }
+            long[] all = CStructs.read(info, CStructs.DL_PHDR_INFO);
+            assertEquals(java.util.List.of(1L, 2L, 3L, 4L, 5L, 6L, 7L, 8L), java.util.Arrays.stream(all).boxed().toList(),
+                    "addr, name, phdr, phnum (its low 2 bytes), adds, subs, tls_modid, tls_data");
+            long[] older = CStructs.read(info.asSlice(0, 48), CStructs.DL_PHDR_INFO);
+            assertEquals(0, older[6], "dlpi_tls_modid lies past a 48-byte struct");
+            assertEquals(0, older[7]);
+            assertEquals(6, older[5]);
+        }
+    }
+
     private static void describe(Map<String, Long> out, GroupLayout struct, boolean alignment) {
         String name = struct.name().orElseThrow();
         long offset = 0;
