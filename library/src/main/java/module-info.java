@@ -16,6 +16,4 @@ module dev.pkrseq {
     exports dev.pkrseq.lab.pkey to dev.pkrseq.tool;
     exports dev.pkrseq.lab.rseq to dev.pkrseq.tool;
     exports dev.pkrseq.lab.tls to dev.pkrseq.tool;
-    exports dev.pkrseq.proc to dev.pkrseq.tool;
-    exports dev.pkrseq.sys to dev.pkrseq.tool;
 }

@@ -31,6 +31,16 @@ public final class Platform {
     }
 
     /**
+     * How many CPUs the calling thread may run on, {@code sched_getaffinity(0)}: what bounds the CPUs it
+     * can be seen on, where {@link #onlineCpus()} counts them all.
+     *
+     * @return the CPUs in the calling thread's affinity mask
+     */
+    public static int allowedCpus() {
+        return ThreadCalls.schedGetaffinity(0).cardinality();
+    }
+
+    /**
      * Whether pkrseq's native layer knows this architecture's system calls; where it does not, the
      * calls that need them throw {@link UnavailableException} with {@link UnavailableException.Feature#ARCHITECTURE}.
      *

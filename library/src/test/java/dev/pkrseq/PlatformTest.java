@@ -21,6 +21,8 @@ class PlatformTest {
         assertEquals(MemoryCalls.pageSize(), Platform.pageSize());
         assertTrue(Platform.onlineCpus() >= 1);
         assertTrue(Platform.onlineCpus() >= Runtime.getRuntime().availableProcessors());
+        assertEquals(ThreadCalls.schedGetaffinity(0).cardinality(), Platform.allowedCpus());
+        assertTrue(Platform.allowedCpus() >= 1 && Platform.allowedCpus() <= Platform.onlineCpus());
     }
 
     @Test

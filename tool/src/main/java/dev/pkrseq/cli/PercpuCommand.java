@@ -6,12 +6,12 @@ import java.util.List;
 import java.util.Locale;
 import java.util.concurrent.Callable;
 
+import dev.pkrseq.Platform;
 import dev.pkrseq.lab.rseq.PerCpuStress;
 import dev.pkrseq.rseq.Owner;
 import dev.pkrseq.rseq.PerCpuCounter;
 import dev.pkrseq.rseq.Rseq;
 import dev.pkrseq.rseq.RseqRegistry;
-import dev.pkrseq.sys.ThreadCalls;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
@@ -36,7 +36,7 @@ final class PercpuCommand implements Callable<Integer> {
     @Option(names = "--threads", paramLabel = "N",
             description = {"Platform threads that add, 1 to 64 per CPU (4096 at most), under SCHED_IDLE",
                     "(default: twice the CPUs, ${DEFAULT-VALUE})."})
-    int threads = 2 * Math.max(1, ThreadCalls.onlineCpus());
+    int threads = 2 * Math.max(1, Platform.onlineCpus());
 
     @Option(names = "--adds", paramLabel = "M", description = {"Adds of 1 by each thread (default: ${DEFAULT-VALUE});",
             "threads × adds at most 10000000000."})

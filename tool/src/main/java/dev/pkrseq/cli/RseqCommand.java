@@ -1,5 +1,6 @@
 package dev.pkrseq.cli;
 
+import dev.pkrseq.Platform;
 import dev.pkrseq.UnavailableException;
 import java.io.PrintWriter;
 import java.util.List;
@@ -12,8 +13,6 @@ import dev.pkrseq.rseq.Rseq;
 import dev.pkrseq.rseq.RseqArea;
 import dev.pkrseq.rseq.RseqRegistry;
 import dev.pkrseq.rseq.RseqSyscall;
-import dev.pkrseq.sys.ThreadCalls;
-import dev.pkrseq.sys.Syscall;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
@@ -106,8 +105,8 @@ final class RseqCommand implements Callable<Integer> {
 
     @Override
     public Integer call() {
-        if (!Syscall.architectureSupported()) {
-            throw new UnavailableException(UnavailableException.Feature.ARCHITECTURE, "rseq: " + Syscall.architecture() + " is not supported");
+        if (!Platform.architectureSupported()) {
+            throw new UnavailableException(UnavailableException.Feature.ARCHITECTURE, "rseq: " + Platform.architecture() + " is not supported");
         }
         boolean registered = register && Rseq.owner() == Owner.NONE;
         Report report;
@@ -139,7 +138,7 @@ final class RseqCommand implements Callable<Integer> {
                     a.coveredLength(), a.cpuIdStart(), a.cpuId(), TlsReport.hex(a.rseqCs()), a.flags(), boxed(a.nodeId()),
                     boxed(a.mmCid()), note);
         } else {
-            fields = new ThreadFields(t.getName(), ThreadCalls.gettid(), false, null, null, null, null, null, null, null, null,
+            fields = new ThreadFields(t.getName(), Platform.currentTid(), false, null, null, null, null, null, null, null, null,
                     "not registered: " + Rseq.whyNotRegistered() + "; --register registers pkrseq's own area for the report");
         }
         RseqRegistry.Snapshot s = RseqRegistry.snapshot();

@@ -354,7 +354,7 @@ final class TlsCommand implements Callable<Integer> {
     }
 
     private static String where(TlsLayout l, long address) {
-        return dev.pkrseq.proc.Smaps.containing(l.snapshot(), address)
+        return l.snapshot().stream().filter(v -> v.contains(address)).findFirst()
                 .map(v -> v.name() + (v.path().isEmpty() ? String.format(" %x-%x", v.start(), v.end()) : ""))
                 .map(s -> s + (l.contains(address) ? " (inside [low, high))" : ""))
                 .orElse("unmapped");

@@ -19,11 +19,11 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.locks.LockSupport;
 
+import dev.pkrseq.Platform;
 import dev.pkrseq.lab.ChildJvm;
 import dev.pkrseq.lab.rseq.RseqExperiments;
 import dev.pkrseq.lab.rseq.RseqWatch;
 import dev.pkrseq.rseq.Rseq;
-import dev.pkrseq.sys.ThreadCalls;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Model.CommandSpec;
@@ -46,7 +46,7 @@ final class WatchCommand implements Callable<Integer> {
 
     @Option(names = "--threads", paramLabel = "N", description = {"Worker threads to start, 1 to 512 per CPU (4096 at most);",
             "default: the number of CPUs, ${DEFAULT-VALUE}. They run under SCHED_IDLE, the lowest priority."})
-    int threads = ThreadCalls.onlineCpus();
+    int threads = Platform.onlineCpus();
 
     @Option(names = "--workload", paramLabel = "KIND", converter = WorkloadConverter.class,
             description = "What the workers do: spin (busy loop), yield (sched_yield in a loop) or sleep (1 ms sleeps). Default: ${DEFAULT-VALUE}.")

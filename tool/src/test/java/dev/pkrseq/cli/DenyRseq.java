@@ -23,7 +23,6 @@ import java.util.List;
 
 import dev.pkrseq.lab.ChildJvm;
 import dev.pkrseq.Errno;
-import dev.pkrseq.sys.Syscall;
 
 /**
  * A JVM that denies itself the rseq system call with a real seccomp filter, then runs pkrseq commands in
@@ -44,6 +43,8 @@ import dev.pkrseq.sys.Syscall;
  */
 @SuppressWarnings("restricted")
 public final class DenyRseq {
+    /** {@code __NR_rseq} on x86_64; the filter allows every other architecture, so one number is all it needs. */
+    private static final int NR_RSEQ_X86_64 = 334;
     private static final int PR_SET_NO_NEW_PRIVS = 38;
     /** seccomp(2) on x86_64; the library's system call table has no use for it. */
     private static final long SYS_SECCOMP = 317;
@@ -132,7 +133,7 @@ public final class DenyRseq {
             // Another architecture: allow (jump to the last instruction).
             {BPF_JMP_JEQ_K, 0, 3, AUDIT_ARCH_X86_64},
             {BPF_LD_W_ABS, 0, 0, DATA_NR},
-            {BPF_JMP_JEQ_K, 0, 1, Syscall.RSEQ.number()},
+            {BPF_JMP_JEQ_K, 0, 1, NR_RSEQ_X86_64},
             {BPF_RET_K, 0, 0, SECCOMP_RET_ERRNO | errno.number()},
             {BPF_RET_K, 0, 0, SECCOMP_RET_ALLOW},
         };

@@ -9,7 +9,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.pkrseq.lab.rseq.PerCpuStress;
 import dev.pkrseq.rseq.PerCpuCounter;
-import dev.pkrseq.sys.ThreadCalls;
+import dev.pkrseq.Platform;
 import dev.pkrseq.testing.Features;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -78,7 +78,7 @@ class PercpuCommandTest {
     void moreThreadsThanTheCpusCanServeIsAUsageErrorThatSaysWhy() {
         int max = PerCpuStress.maxThreads();
         assertEquals(Math.min(PerCpuStress.MAX_THREADS, PerCpuStress.MAX_THREADS_PER_CPU
-                * ThreadCalls.schedGetaffinity(0).cardinality()), max);
+                * Platform.allowedCpus()), max);
         ProbeCommandTest.Run r = new ProbeCommandTest.Run("percpu", "--threads", Integer.toString(max + 1));
         assertEquals(2, r.status, r.err);
         assertEquals("pkrseq: --threads must be 1 to " + max + " here (" + PerCpuStress.maxThreadsReason() + "), not "

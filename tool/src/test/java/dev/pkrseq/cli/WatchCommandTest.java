@@ -12,7 +12,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.pkrseq.lab.rseq.RseqWatch;
 import dev.pkrseq.rseq.RseqRegistry;
-import dev.pkrseq.sys.ThreadCalls;
+import dev.pkrseq.Platform;
 import dev.pkrseq.testing.Features;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -33,7 +33,7 @@ class WatchCommandTest {
         for (String line : lines) {
             JsonNode j = MAPPER.readTree(line);
             assertTrue(j.get("tid").isInt(), line);
-            assertTrue(j.get("cpuId").isInt() && j.get("cpuId").asInt() >= 0 && j.get("cpuId").asInt() < ThreadCalls.onlineCpus(), line);
+            assertTrue(j.get("cpuId").isInt() && j.get("cpuId").asInt() >= 0 && j.get("cpuId").asInt() < Platform.onlineCpus(), line);
             assertTrue(j.has("mmCid") && j.get("mmCid").isNull(), "glibc's area does not cover mm_cid: " + line);
             assertTrue(j.has("nodeId") && j.get("nodeId").isNull(), line);
             assertTrue(j.get("migrations").isIntegralNumber(), line);
@@ -83,7 +83,7 @@ class WatchCommandTest {
             JsonNode j = MAPPER.readTree(line);
             assertEquals("pkrseq", j.get("owner").asText(), line);
             int cid = j.get("mmCid").asInt(-1);
-            assertTrue(cid >= 0 && cid < ThreadCalls.onlineCpus(), line);
+            assertTrue(cid >= 0 && cid < Platform.onlineCpus(), line);
             assertTrue(j.get("nodeId").asInt(-1) >= 0, line);
         }
     }
@@ -114,7 +114,7 @@ class WatchCommandTest {
     void moreThreadsThanTheCpusCanServeIsAUsageErrorThatSaysWhy() {
         int max = RseqWatch.maxThreads();
         assertEquals(Math.min(RseqWatch.MAX_THREADS, RseqWatch.MAX_THREADS_PER_CPU
-                * ThreadCalls.schedGetaffinity(0).cardinality()), max);
+                * Platform.allowedCpus()), max);
         ProbeCommandTest.Run r = new ProbeCommandTest.Run("watch", "--threads", Integer.toString(max + 1), "--samples", "1");
         assertEquals(2, r.status, r.err);
         assertEquals("pkrseq: --threads must be 1 to " + max + " here (" + RseqWatch.maxThreadsReason() + "), not " + (max + 1)
