@@ -13,7 +13,7 @@ import dev.pkrseq.sys.Syscall;
 /**
  * Bare FFM handles: the baselines the benchmarks set pkrseq against. They skip everything pkrseq's
  * native layer adds (errno capture, the JFR event, the exception), so the difference is the layer's
- * cost. The library itself never uses these; its only Linker user is {@code dev.pkrseq.sys.Sys}.
+ * cost. The library itself never uses these; its only Linker user is {@code dev.pkrseq.sys.Native}.
  */
 @SuppressWarnings("restricted")
 public final class Bare {

@@ -5,7 +5,8 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 
 import dev.pkrseq.pkey.Pkeys;
-import dev.pkrseq.sys.Sys;
+import dev.pkrseq.sys.LoaderCalls;
+import dev.pkrseq.sys.ThreadCalls;
 
 /**
  * Where a run happened.
@@ -31,7 +32,7 @@ public record Machine(String cpu, int cores, String kernel, String glibc, boolea
         } catch (IOException e) {
             // keep "unknown CPU": the report says so rather than failing
         }
-        return new Machine(cpu, Sys.onlineCpus(), Sys.uname().release(), Sys.glibcVersion().orElse("none"),
+        return new Machine(cpu, ThreadCalls.onlineCpus(), LoaderCalls.uname().release(), LoaderCalls.glibcVersion().orElse("none"),
                 Pkeys.supported());
     }
 

@@ -9,7 +9,6 @@ import java.util.List;
 import com.sun.management.HotSpotDiagnosticMXBean;
 
 import dev.pkrseq.bench.NanoBenchmark;
-import dev.pkrseq.sys.Sys;
 import dev.pkrseq.tls.Tls;
 import dev.pkrseq.tls.TlsLayout;
 import dev.pkrseq.tls.TlsRetag;
@@ -31,7 +30,7 @@ import org.openjdk.jmh.annotations.TearDown;
 @State(Scope.Thread)
 public class TagBench extends NanoBenchmark {
     private static final int PAGES = 64;
-    private static final int RW = Sys.PROT_READ | Sys.PROT_WRITE;
+    private static final Protection RW = Protection.READ_WRITE;
 
     private Arena arena;
     private MemorySegment region;

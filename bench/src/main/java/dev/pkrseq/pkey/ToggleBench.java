@@ -6,7 +6,8 @@ import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 
 import dev.pkrseq.bench.NanoBenchmark;
-import dev.pkrseq.sys.Sys;
+import dev.pkrseq.sys.MemoryCalls;
+import dev.pkrseq.sys.PkeyCalls;
 import org.openjdk.jmh.annotations.Benchmark;
 import org.openjdk.jmh.annotations.Level;
 import org.openjdk.jmh.annotations.Param;
@@ -50,7 +51,7 @@ public class ToggleBench extends NanoBenchmark {
         if (Pkeys.supported()) {
             key = ProtectionKey.allocate(Rights.READ_WRITE);
             number = key.number();
-            key.protect(region, Sys.PROT_READ | Sys.PROT_WRITE);
+            key.protect(region, Protection.READ_WRITE);
         }
     }
 
@@ -58,7 +59,7 @@ public class ToggleBench extends NanoBenchmark {
     @TearDown(Level.Trial)
     public void tearDown() {
         if (key != null) {
-            ProtectionKey.DEFAULT.protect(region, Sys.PROT_READ | Sys.PROT_WRITE);
+            ProtectionKey.DEFAULT.protect(region, Protection.READ_WRITE);
             key.setRights(Rights.NO_ACCESS);
             key.close();
         }
@@ -68,21 +69,21 @@ public class ToggleBench extends NanoBenchmark {
     /** Two pkey_set calls: deny access to the region's key, then allow it again. */
     @Benchmark
     public void pkru() {
-        Sys.pkeySet(number, Sys.PKEY_DISABLE_ACCESS);
-        Sys.pkeySet(number, 0);
+        PkeyCalls.pkeySet(number, PkeyCalls.PKEY_DISABLE_ACCESS);
+        PkeyCalls.pkeySet(number, 0);
     }
 
     /** Two mprotect calls: PROT_NONE, then read-write again. */
     @Benchmark
     public void mprotect() {
-        Sys.mprotect(address, length, Sys.PROT_NONE);
-        Sys.mprotect(address, length, Sys.PROT_READ | Sys.PROT_WRITE);
+        MemoryCalls.mprotect(address, length, MemoryCalls.PROT_NONE);
+        MemoryCalls.mprotect(address, length, MemoryCalls.PROT_READ | MemoryCalls.PROT_WRITE);
     }
 
     /** Two pkey_mprotect calls with the region's key: PROT_NONE, then read-write again. */
     @Benchmark
     public void pkeyMprotect() {
-        Sys.pkeyMprotect(address, length, Sys.PROT_NONE, number);
-        Sys.pkeyMprotect(address, length, Sys.PROT_READ | Sys.PROT_WRITE, number);
+        PkeyCalls.pkeyMprotect(address, length, MemoryCalls.PROT_NONE, number);
+        PkeyCalls.pkeyMprotect(address, length, MemoryCalls.PROT_READ | MemoryCalls.PROT_WRITE, number);
     }
 }

@@ -28,13 +28,13 @@ public class JfrBench extends NanoBenchmark {
     /** The layer's call with no recording: the event is created and checked, never filled. */
     @Benchmark
     public int layerCallNoRecording() {
-        return Sys.schedGetcpu();
+        return ThreadCalls.schedGetcpu();
     }
 
     /** The layer's call while a recording takes every {@code dev.pkrseq.NativeCall} event. */
     @Benchmark
     public int layerCallRecording(Recorded recorded) {
-        return Sys.schedGetcpu();
+        return ThreadCalls.schedGetcpu();
     }
 
     /** A recording in memory that enables the native-call event with no threshold. */

@@ -1,0 +1,85 @@
+package dev.pkrseq.rseq;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertSame;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.pkrseq.Errno;
+import dev.pkrseq.testing.Features;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+
+/** pkrseq's registration on a thread glibc registered: the kernel's EINVAL, explained, and nothing left behind. */
+class RseqBesideGlibcTest {
+
+    @AfterEach
+    void nothingRegistered() {
+        assertEquals(0, RseqRegistry.registeredCount());
+        assertEquals(Owner.GLIBC, Rseq.owner());
+    }
+
+    @Test
+    void registerBesideGlibcGivesEinvalExplainedAsAlreadyRegisteredByGlibc() {
+        Features.assumeRseq();
+        RseqException e = assertThrows(RseqException.class, Rseq::register);
+        assertEquals(Errno.EINVAL, e.errno());
+        assertEquals(RseqException.Operation.REGISTER, e.operation());
+        assertEquals("this thread is already registered (by glibc)", e.explanation());
+        assertTrue(e.getMessage().matches("rseq\\(0x[0-9a-f]+, 32, 0, 0x53053053\\) failed: EINVAL \\(Invalid argument\\):"
+                + " this thread is already registered \\(by glibc\\)"), e.getMessage());
+    }
+
+    @Test
+    void registerBesideGlibcLeavesThePoolUntouched() {
+        Features.assumeRseq();
+        RseqRegistry.Snapshot before = RseqRegistry.snapshot();
+        assertThrows(RseqException.class, Rseq::register);
+        RseqRegistry.Snapshot after = RseqRegistry.snapshot();
+        assertEquals(before.pages(), after.pages());
+        assertEquals(after.slots(), after.free());
+        assertTrue(after.inUse().isEmpty());
+    }
+
+    @Test
+    void unregisterLeavesGlibcsRegistrationAlone() {
+        Features.assumeRseq();
+        RseqArea glibc = Rseq.current().orElseThrow();
+        assertFalse(Rseq.unregister());
+        assertTrue(glibc.isRegistered());
+        assertTrue(glibc.cpuId() >= 0);
+    }
+
+    @Test
+    void rawUnregisterNamingGlibcsAreaIsRefusedBeforeTheKernel() {
+        Features.assumeRseq();
+        RseqArea glibc = Rseq.current().orElseThrow();
+        IllegalStateException e = assertThrows(IllegalStateException.class,
+                () -> RseqSyscall.unregister(glibc.address(), 32, Rseq.signature()));
+        assertTrue(e.getMessage().contains("which pkrseq never undoes"), e.getMessage());
+        assertTrue(glibc.cpuId() >= 0);
+    }
+
+    @Test
+    void rawRegisterBesideGlibcReachesTheKernelAndGetsEinval() {
+        Features.assumeRseq();
+        RseqArea glibc = Rseq.current().orElseThrow();
+        RseqException e = assertThrows(RseqException.class,
+                () -> RseqSyscall.register(glibc.address(), 32, Rseq.signature()));
+        // glibc registered 32 bytes on this machine, so naming its own area gives EBUSY; any other area EINVAL.
+        assertTrue(e.errno() == Errno.EBUSY || e.errno() == Errno.EINVAL, e.getMessage());
+    }
+
+    @Test
+    void ensureRegisteredReturnsGlibcsArea() {
+        Features.assumeRseq();
+        assertSame(Rseq.current().orElseThrow(), Rseq.ensureRegistered());
+    }
+
+    @Test
+    void kernelSupportsRseq() {
+        Features.assumeRseq();
+        assertTrue(RseqSyscall.kernelSupportsRseq());
+    }
+}

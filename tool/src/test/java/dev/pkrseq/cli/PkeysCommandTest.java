@@ -1,0 +1,109 @@
+package dev.pkrseq.cli;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assumptions.assumeFalse;
+
+import dev.pkrseq.pkey.Protection;
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.pkrseq.pkey.Pages;
+import dev.pkrseq.pkey.ProtectionKey;
+import dev.pkrseq.pkey.Rights;
+import dev.pkrseq.testing.Features;
+import org.junit.jupiter.api.Tag;
+import org.junit.jupiter.api.Test;
+
+/** {@code pkrseq pkeys}: PKRU decoded, free keys, tagged mappings; words where keys are unavailable. */
+@Tag("pku")
+class PkeysCommandTest {
+
+    @Test
+    void withoutProtectionKeysItSaysSoInWordsAndExitsZero() throws Exception {
+        assumeFalse(Features.pkeysWork(), "protection keys work here");
+        ProbeCommandTest.Run r = new ProbeCommandTest.Run("pkeys");
+        assertEquals(0, r.status, r.err);
+        assertEquals("", r.err);
+        assertTrue(r.out.contains("Protection keys are unavailable here: "), r.out);
+        assertTrue(!r.out.contains("Exception"), r.out);
+        JsonNode j = new ObjectMapper().readTree(new ProbeCommandTest.Run("pkeys", "--json").out);
+        assertEquals(false, j.get("supported").asBoolean());
+        assertTrue(j.get("reason").asText().length() > 10);
+        assertTrue(j.get("pkru").isNull());
+        assertEquals(0, j.get("keys").size());
+        assertEquals(0, j.get("allocatable").asInt());
+        assertTrue(j.get("mappings").isArray());
+    }
+
+    @Test
+    void showsPkruForSixteenKeysTheFreeKeysAndTaggedMappings() throws Exception {
+        Features.assumePkeys();
+        try (ProtectionKey key = ProtectionKey.allocate(Rights.NO_WRITE); Arena arena = Arena.ofConfined()) {
+            MemorySegment page = Pages.allocate(arena, 1);
+            key.protect(page, Protection.READ_WRITE);
+            ProbeCommandTest.Run text = new ProbeCommandTest.Run("pkeys");
+            assertEquals(0, text.status, text.err);
+            assertTrue(text.out.contains("Mappings carrying a non-zero key: 1"), text.out);
+            assertTrue(text.out.contains("0x" + Long.toHexString(page.address())), text.out);
+            JsonNode j = new ObjectMapper().readTree(new ProbeCommandTest.Run("pkeys", "--json").out);
+            assertTrue(j.get("supported").asBoolean());
+            assertEquals(16, j.get("keys").size());
+            JsonNode mine = j.get("keys").get(key.number());
+            assertEquals("no-write", mine.get("rights").asText());
+            assertTrue(mine.get("writeDisabled").asBoolean());
+            assertEquals("read-write", j.get("keys").get(0).get("rights").asText());
+            assertTrue(j.get("pkru").asText().matches("0x[0-9a-f]{8}"));
+            assertTrue(j.get("allocatable").asInt() <= 14);
+            assertEquals(1, j.get("mappings").size());
+            assertEquals(key.number(), j.get("mappings").get(0).get("key").asInt());
+            assertEquals(1, j.get("mappings").get(0).get("pages").asInt());
+        }
+    }
+
+    @Test
+    void keyOptionShowsAnAllocatedKeysRightsAndTheMappingsCarryingIt() throws Exception {
+        Features.assumePkeys();
+        try (ProtectionKey key = ProtectionKey.allocate(Rights.NO_WRITE); Arena arena = Arena.ofConfined()) {
+            MemorySegment pages = Pages.allocate(arena, 2);
+            key.protect(pages, Protection.READ_WRITE);
+            String n = Integer.toString(key.number());
+            ProbeCommandTest.Run text = new ProbeCommandTest.Run("pkeys", "--key", n);
+            assertEquals(0, text.status, text.err);
+            assertTrue(text.out.contains("Rights of thread '" + Thread.currentThread().getName() + "'"), text.out);
+            assertTrue(text.out.contains(": no-write (access-disable -, write-disable set)"), text.out);
+            assertTrue(text.out.contains("Mappings carrying key " + n + ": 1"), text.out);
+            assertTrue(text.out.contains("0x" + Long.toHexString(pages.address())), text.out);
+            JsonNode j = new ObjectMapper().readTree(new ProbeCommandTest.Run("pkeys", "--key", n, "--json").out);
+            assertEquals(key.number(), j.get("key").asInt());
+            assertTrue(j.get("allocated").asBoolean());
+            assertEquals("no-write", j.get("rights").asText());
+            assertEquals(1, j.get("mappings").size());
+            assertEquals(2, j.get("mappings").get(0).get("pages").asInt());
+            boolean listed = false;
+            for (JsonNode k : j.get("allocatedKeys")) {
+                listed |= k.asInt() == key.number();
+            }
+            assertTrue(listed, j.toString());
+        }
+    }
+
+    @Test
+    void keyZeroIsAlwaysAllocated() throws Exception {
+        ProbeCommandTest.Run text = new ProbeCommandTest.Run("pkeys", "--key", "0");
+        assertEquals(0, text.status, text.err);
+        assertTrue(text.out.startsWith("pkrseq pkeys: protection key 0 of this JVM"), text.out);
+        JsonNode j = new ObjectMapper().readTree(new ProbeCommandTest.Run("pkeys", "--key", "0", "--json").out);
+        assertTrue(j.get("allocated").asBoolean());
+        assertEquals(Features.pkeysWork() ? "read-write" : "null", j.get("rights").asText());
+    }
+
+    @Test
+    void helpNamesTheJsonOption() {
+        ProbeCommandTest.Run r = new ProbeCommandTest.Run("pkeys", "--help");
+        assertEquals(0, r.status);
+        assertTrue(r.out.contains("--json"));
+    }
+}
