@@ -33,6 +33,41 @@ public final class SignalRun {
     }
 
     /**
+     * The command, run with SIGINT, SIGTERM and SIGHUP at their default dispositions where this JVM ignores
+     * any of them. A signal ignored at exec stays ignored, and a shell starts a background job of a
+     * non-interactive script (CI, {@code cmd &}) with SIGINT ignored; HotSpot then installs no handler for
+     * it, so Ctrl-C would not run the shutdown hooks under test. coreutils' {@code env --default-signal}
+     * undoes that (a POSIX shell's {@code trap} cannot, for a signal ignored on entry).
+     *
+     * @param command the command to run
+     * @return the command itself, or the command behind {@code env --default-signal=INT,TERM,HUP}
+     */
+    public static List<String> withDefaultSignals(List<String> command) {
+        if (!ignoresShutdownSignals()) {
+            return command;
+        }
+        List<String> wrapped = new java.util.ArrayList<>(List.of("env", "--default-signal=INT,TERM,HUP"));
+        wrapped.addAll(command);
+        return wrapped;
+    }
+
+    /** Whether this process ignores SIGHUP (1), SIGINT (2) or SIGTERM (15), from /proc/self/status. */
+    static boolean ignoresShutdownSignals() {
+        try {
+            for (String line : Files.readAllLines(Path.of("/proc/self/status"))) {
+                if (line.startsWith("SigIgn:")) {
+                    long ignored = Long.parseUnsignedLong(line.substring("SigIgn:".length()).trim(), 16);
+                    long shutdown = (1L << (1 - 1)) | (1L << (2 - 1)) | (1L << (15 - 1));
+                    return (ignored & shutdown) != 0;
+                }
+            }
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+        return false;
+    }
+
+    /**
      * What a signalled JVM left.
      *
      * @param status its exit status
@@ -82,7 +117,8 @@ public final class SignalRun {
         Path out = base.resolve("stdout");
         Path err = base.resolve("stderr");
         List<String> command = ChildJvm.of(main).jvmArgs("-Djava.io.tmpdir=" + tmp).args(args).command();
-        Process p = new ProcessBuilder(command).redirectOutput(out.toFile()).redirectError(err.toFile()).start();
+        Process p = new ProcessBuilder(withDefaultSignals(command)).redirectOutput(out.toFile()).redirectError(err.toFile())
+                .start();
         Map<Long, ProcessHandle> seen = new LinkedHashMap<>();
         // Described while seen: a process that has gone has no command any more.
         Map<Long, String> names = new LinkedHashMap<>();

@@ -46,7 +46,7 @@ class WatchBoundsTest {
     private static Timing watch(String signal, String... args) throws Exception {
         List<String> cmd = ChildJvm.of(Main.class).args("watch").args(args).command();
         long start = System.nanoTime();
-        Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
+        Process p = new ProcessBuilder(dev.pkrseq.testing.SignalRun.withDefaultSignals(cmd)).redirectErrorStream(true).start();
         List<String> lines = new ArrayList<>();
         CompletableFuture<Long> first = new CompletableFuture<>();
         Thread reader = Thread.ofPlatform().daemon(true).start(() -> {
