@@ -40,6 +40,9 @@ public final class Main implements Runnable {
      * @param args the command line
      */
     public static void main(String[] args) {
+        if (JvmLogging.mayLogToStdout()) {
+            JvmLogging.moveToStderr();
+        }
         int status = run(StandardOutput.open(), new PrintWriter(System.err, true), args);
         if (shuttingDown()) {
             // A signal is ending the JVM: System.exit now could replace its 130 or 143 once the hooks are

@@ -78,8 +78,12 @@ final class PercpuCommand implements Callable<Integer> {
     public Integer call() throws InterruptedException {
         PrintWriter out = spec.commandLine().getOut();
         if (code) {
-            out.print(PerCpuCounter.generatedCode());
-            out.flush();
+            if (json) {
+                Json.print(out, "percpu.code", CodeListing.parse(PerCpuCounter.generatedCode()));
+            } else {
+                out.print(PerCpuCounter.generatedCode());
+                out.flush();
+            }
             return 0;
         }
         validate();
@@ -95,7 +99,7 @@ final class PercpuCommand implements Callable<Integer> {
         Report report = new Report(r.threads(), r.addsPerThread(), r.expected(), r.sum(), r.exact(), r.restarts(),
                 Math.round(r.nanosPerAdd() * 100) / 100.0, Math.round(r.elapsedNanos() / 10_000.0) / 100.0, r.disturbed(),
                 r.affinityChanges(), r.cpus(), counter.owner().toString(), counter.slots(), counter.perCpu());
-        Json.printOr(out, json, report, PercpuCommand::print);
+        Json.printOr(out, json, "percpu", report, PercpuCommand::print);
         if (!r.exact()) {
             spec.commandLine().getErr().println("pkrseq: percpu: the sum " + r.sum() + " is not the expected " + r.expected()
                     + ": " + (r.expected() - r.sum()) + " adds lost");

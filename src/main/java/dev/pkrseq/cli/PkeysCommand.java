@@ -35,7 +35,12 @@ final class PkeysCommand implements Callable<Integer> {
         if (key != null) {
             return showKey(key);
         }
-        Json.printOr(spec.commandLine().getOut(), json, PkeysReport.now(), PkeysCommand::printText);
+        PkeysReport report = PkeysReport.now();
+        if (json) {
+            Json.print(spec.commandLine().getOut(), "pkeys", Json.nestThread(report));
+        } else {
+            printText(spec.commandLine().getOut(), report);
+        }
         return 0;
     }
 
@@ -50,7 +55,11 @@ final class PkeysCommand implements Callable<Integer> {
                             .collect(Collectors.joining(", ")) + ")"
                             : ": protection keys are unavailable here, so only key 0 exists"));
         }
-        Json.printOr(spec.commandLine().getOut(), json, r, PkeysCommand::printKey);
+        if (json) {
+            Json.print(spec.commandLine().getOut(), "pkeys.key", Json.nestThread(r));
+        } else {
+            printKey(spec.commandLine().getOut(), r);
+        }
         return 0;
     }
 

@@ -39,7 +39,7 @@ final class ProbeCommand implements Callable<Integer> {
     @Override
     public Integer call() {
         ProbeReport report = Probe.run(id -> !noExperiments && (only == null || only.stream().anyMatch(id::startsWith)));
-        Json.printOr(spec.commandLine().getOut(), json, report, ProbeCommand::printText);
+        Json.printOr(spec.commandLine().getOut(), json, "probe", report, ProbeCommand::printText);
         return 0;
     }
 

@@ -66,7 +66,7 @@ final class TlsCommand implements Callable<Integer> {
         List<ExperimentResult> experiments = TlsExperiments.layout(self).stream().map(Experiments::run).toList();
         if (!threads) {
             if (json) {
-                Json.print(out, TlsReport.of(self, experiments));
+                Json.print(out, "tls", TlsReport.of(self, experiments));
             } else {
                 printLayout(out, self, true);
                 ProbeCommand.printExperiments(out, experiments);
@@ -77,7 +77,7 @@ final class TlsCommand implements Callable<Integer> {
         InitialThread initial = Tls.initialThread();
         String joins = joins(initial, maps);
         if (json) {
-            Json.print(out, new TlsReport.Threads(maps.stream().map(m -> TlsReport.of(m, null)).toList(),
+            Json.print(out, "tls.threads", new TlsReport.Threads(maps.stream().map(m -> TlsReport.of(m, null)).toList(),
                     TlsReport.initial(initial, joins), experiments));
             return 0;
         }
@@ -91,7 +91,7 @@ final class TlsCommand implements Callable<Integer> {
         if (missing != null) {
             List<ExperimentResult> experiments = TlsExperiments.layout(self).stream().map(Experiments::run).toList();
             if (json) {
-                Json.print(out, TlsReport.of(self, experiments, TlsReport.unavailable(missing)));
+                Json.print(out, "tls", TlsReport.of(self, experiments, TlsReport.unavailable(missing)));
             } else {
                 out.println("pkrseq tls --retag-demo: retag a thread's static TLS with a protection key, and undo it");
                 out.println();
@@ -107,7 +107,7 @@ final class TlsCommand implements Callable<Integer> {
         TlsRetagProbe.Report r = TlsRetagProbe.retag(DEMO_TIMEOUT);
         List<ExperimentResult> experiments = TlsExperiments.readingRetag(r).stream().map(Experiments::run).toList();
         if (json) {
-            Json.print(out, TlsReport.of(self, experiments, TlsReport.demo(r)));
+            Json.print(out, "tls", TlsReport.of(self, experiments, TlsReport.demo(r)));
             return 0;
         }
         printDemo(out, r);

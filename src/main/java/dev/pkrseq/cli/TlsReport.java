@@ -39,7 +39,7 @@ final class TlsReport {
      * ({@code available} false and {@code reason}).
      */
     @JsonInclude(JsonInclude.Include.NON_NULL)
-    record RetagDemoJson(boolean available, String reason, String ranIn, String thread, Integer tid, String threadPointer,
+    record RetagDemoJson(boolean available, String reason, String ranIn, ThreadRef thread, String threadPointer,
             String dtv, Boolean dtvPageApart, Integer key, Boolean signalsBlocked, List<RetagPageJson> pages,
             List<String> strayWhileTagged, List<String> strayAfter, ProbesJson probes, DenyJson deny,
             Boolean smapsUnchanged, String smapsDifference, String left, Integer allocatableAfter, Long elapsedMillis) {
@@ -59,11 +59,11 @@ final class TlsReport {
 
     static RetagDemoJson unavailable(String reason) {
         return new RetagDemoJson(false, reason, null, null, null, null, null, null, null, null, null, null, null, null,
-                null, null, null, null, null, null);
+                null, null, null, null, null);
     }
 
     static RetagDemoJson demo(TlsRetagProbe.Report r) {
-        return new RetagDemoJson(true, null, "a child JVM", r.thread(), r.tid(), hex(r.threadPointer()), hex(r.dtv()),
+        return new RetagDemoJson(true, null, "a child JVM", new ThreadRef(r.thread(), r.tid()), hex(r.threadPointer()), hex(r.dtv()),
                 r.dtvPageApart(), r.key(), r.signalsBlocked(),
                 r.pages().stream().map(p -> new RetagPageJson(hex(p.address()), p.role(), p.perms(), p.walk(),
                         p.keyWhileTagged(), p.restore(), p.keyAfter(), p.mapping(), p.mappingAfter(), p.holds())).toList(),

@@ -127,7 +127,7 @@ final class WatchCommand implements Callable<Integer> {
                 List<RseqWatch.ThreadSample> round = watch.sample();
                 if (json) {
                     for (RseqWatch.ThreadSample s : round) {
-                        Json.printLine(out, line(k, elapsed, s));
+                        Json.printLine(out, "watch.sample", line(k, elapsed, s));
                     }
                 } else {
                     screen.frame(frame(k, elapsed, round, live));
@@ -232,9 +232,8 @@ final class WatchCommand implements Callable<Integer> {
      *
      * @param sample the sample number, from 1
      * @param elapsedMillis time since the watch started
-     * @param thread the worker's number
-     * @param name the worker's thread name
-     * @param tid its kernel task id
+     * @param worker the worker's number, from 0
+     * @param thread the worker's thread: name and kernel task id
      * @param owner who registered its area
      * @param cpuId {@code cpu_id}, null once it ended
      * @param cpuIdStart {@code cpu_id_start}, null once it ended
@@ -244,7 +243,7 @@ final class WatchCommand implements Callable<Integer> {
      * @param cpuShare share of its samples on each CPU, by CPU number
      * @param ended null while it runs; why its area cannot be read otherwise
      */
-    record Line(int sample, long elapsedMillis, int thread, String name, int tid, String owner, Integer cpuId,
+    record Line(int sample, long elapsedMillis, int worker, ThreadRef thread, String owner, Integer cpuId,
             Integer cpuIdStart, Integer mmCid, Integer nodeId, long migrations, Map<String, Double> cpuShare,
             String ended) {
     }
@@ -253,7 +252,7 @@ final class WatchCommand implements Callable<Integer> {
         Map<String, Double> share = new LinkedHashMap<>();
         s.cpuSamples().forEach((cpu, n) -> share.put(Integer.toString(cpu), Math.round(1000.0 * n / s.samples()) / 1000.0));
         boolean running = s.ended() == null;
-        return new Line(k, TimeUnit.NANOSECONDS.toMillis(elapsedNanos), s.index(), s.name(), s.tid(), s.owner().toString(),
+        return new Line(k, TimeUnit.NANOSECONDS.toMillis(elapsedNanos), s.index(), new ThreadRef(s.name(), s.tid()), s.owner().toString(),
                 running ? s.cpuId() : null, running ? s.cpuIdStart() : null, s.mmCid(), s.nodeId(), s.migrations(), share,
                 s.ended());
     }
