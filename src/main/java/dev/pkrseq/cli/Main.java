@@ -43,7 +43,9 @@ public final class Main implements Runnable {
         if (JvmLogging.mayLogToStdout()) {
             JvmLogging.moveToStderr();
         }
-        int status = run(StandardOutput.open(), new PrintWriter(System.err, true), args);
+        PrintWriter err = new PrintWriter(System.err, true);
+        Progress.processStderr = err;
+        int status = run(StandardOutput.open(), err, args);
         if (shuttingDown()) {
             // A signal is ending the JVM: System.exit now could replace its 130 or 143 once the hooks are
             // done. The thread that runs the hooks halts the JVM with that status; wait for it.

@@ -13,6 +13,7 @@ import dev.pkrseq.rseq.Rseq;
 import dev.pkrseq.rseq.RseqRegistry;
 import dev.pkrseq.sys.Sys;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
@@ -74,6 +75,9 @@ final class PercpuCommand implements Callable<Integer> {
             String owner, int slots, long[] perCpu) {
     }
 
+    @Mixin
+    Progress.Options progress;
+
     @Override
     public Integer call() throws InterruptedException {
         PrintWriter out = spec.commandLine().getOut();
@@ -88,10 +92,16 @@ final class PercpuCommand implements Callable<Integer> {
         }
         validate();
         PerCpuCounter counter = new PerCpuCounter();
-        // Let the JIT compile the add path first, so that the time per add is not the interpreter's.
-        PerCpuStress.run(PerCpuStress.of(counter), 1, WARMUP_ADDS, false);
-        counter.reset();
-        PerCpuStress.Result r = PerCpuStress.run(PerCpuStress.of(counter), threads, adds, !noDisturber);
+        PerCpuStress.Result r;
+        try (Progress p = Progress.of(spec, progress)) {
+            p.step(1, 2, "warm-up: " + WARMUP_ADDS + " adds on one thread, not counted");
+            // Let the JIT compile the add path first, so that the time per add is not the interpreter's.
+            PerCpuStress.run(PerCpuStress.of(counter), 1, WARMUP_ADDS, false);
+            counter.reset();
+            p.step(2, 2, threads + (threads == 1 ? " thread" : " threads") + " × " + adds + " adds"
+                    + (noDisturber ? "" : ", disturbed"));
+            r = PerCpuStress.run(PerCpuStress.of(counter), threads, adds, !noDisturber);
+        }
         if (counter.owner() == Owner.PKRSEQ) {
             // The workers registered pkrseq's own areas and ended; give the areas back once their tasks are gone.
             RseqRegistry.reclaim();

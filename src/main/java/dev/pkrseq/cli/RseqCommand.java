@@ -14,6 +14,7 @@ import dev.pkrseq.rseq.RseqSyscall;
 import dev.pkrseq.sys.Sys;
 import dev.pkrseq.sys.Syscall;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
@@ -103,12 +104,24 @@ final class RseqCommand implements Callable<Integer> {
     record PoolEntry(String address, String state, int tid, String thread) {
     }
 
+    @Mixin
+    Progress.Options progress;
+
     @Override
     public Integer call() {
         if (!Syscall.architectureSupported()) {
             throw new UnsupportedOperationException("rseq: " + Syscall.architecture() + " is not supported");
         }
-        boolean registered = register && Rseq.owner() == Owner.NONE;
+        Owner owner = Rseq.owner();
+        boolean registered = register && owner == Owner.NONE;
+        if (register && !registered) {
+            try (Progress p = Progress.of(spec, progress)) {
+                p.note("--register did not register: " + owner + " registered this thread already, and the kernel takes"
+                        + " one area per thread (a second rseq() fails with EINVAL); the report shows " + owner + "'s area."
+                        + (owner == Owner.GLIBC ? " For pkrseq's own: GLIBC_TUNABLES=glibc.pthread.rseq=0 pkrseq rseq --register"
+                                : ""));
+            }
+        }
         Report report;
         if (registered) {
             Rseq.register();

@@ -6,6 +6,7 @@ import java.util.List;
 import java.util.concurrent.Callable;
 import java.util.stream.Collectors;
 
+import dev.pkrseq.observe.Experiment;
 import dev.pkrseq.observe.ExperimentResult;
 import dev.pkrseq.observe.Experiments;
 import dev.pkrseq.observe.TlsExperiments;
@@ -18,6 +19,7 @@ import dev.pkrseq.tls.TlsLayout;
 import dev.pkrseq.tls.TlsModule;
 import dev.pkrseq.tls.TlsPage;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
@@ -53,6 +55,9 @@ final class TlsCommand implements Callable<Integer> {
             "left. Runs in a child JVM: a JVM whose TLS carries a key dies of a signal or a null check."})
     boolean retagDemo;
 
+    @Mixin
+    Progress.Options progress;
+
     @Override
     public Integer call() throws InterruptedException {
         PrintWriter out = spec.commandLine().getOut();
@@ -63,7 +68,7 @@ final class TlsCommand implements Callable<Integer> {
         if (retagDemo) {
             return demo(out, self);
         }
-        List<ExperimentResult> experiments = TlsExperiments.layout(self).stream().map(Experiments::run).toList();
+        List<ExperimentResult> experiments = run(TlsExperiments.layout(self));
         if (!threads) {
             if (json) {
                 Json.print(out, "tls", TlsReport.of(self, experiments));
@@ -73,8 +78,17 @@ final class TlsCommand implements Callable<Integer> {
             }
             return 0;
         }
-        List<TlsLayout> maps = List.of(self, Tls.onPlatformThread(PLATFORM_THREAD), Tls.onVirtualThread(VIRTUAL_THREAD));
-        InitialThread initial = Tls.initialThread();
+        List<TlsLayout> maps;
+        InitialThread initial;
+        try (Progress p = Progress.of(spec, progress)) {
+            p.step(1, 3, "the static TLS of a new platform thread");
+            TlsLayout platform = Tls.onPlatformThread(PLATFORM_THREAD);
+            p.step(2, 3, "the static TLS of a virtual thread's carrier");
+            TlsLayout virtual = Tls.onVirtualThread(VIRTUAL_THREAD);
+            p.step(3, 3, "the process's initial thread");
+            maps = List.of(self, platform, virtual);
+            initial = Tls.initialThread();
+        }
         String joins = joins(initial, maps);
         if (json) {
             Json.print(out, "tls.threads", new TlsReport.Threads(maps.stream().map(m -> TlsReport.of(m, null)).toList(),
@@ -89,7 +103,7 @@ final class TlsCommand implements Callable<Integer> {
     private int demo(PrintWriter out, TlsLayout self) {
         String missing = TlsExperiments.retagUnavailable();
         if (missing != null) {
-            List<ExperimentResult> experiments = TlsExperiments.layout(self).stream().map(Experiments::run).toList();
+            List<ExperimentResult> experiments = run(TlsExperiments.layout(self));
             if (json) {
                 Json.print(out, "tls", TlsReport.of(self, experiments, TlsReport.unavailable(missing)));
             } else {
@@ -104,8 +118,12 @@ final class TlsCommand implements Callable<Integer> {
             }
             return 0;
         }
-        TlsRetagProbe.Report r = TlsRetagProbe.retag(DEMO_TIMEOUT);
-        List<ExperimentResult> experiments = TlsExperiments.readingRetag(r).stream().map(Experiments::run).toList();
+        TlsRetagProbe.Report r;
+        try (Progress p = Progress.of(spec, progress)) {
+            p.show("retagging in a child JVM (a few seconds: the JVM starts, retags, restores and reports)");
+            r = TlsRetagProbe.retag(DEMO_TIMEOUT);
+        }
+        List<ExperimentResult> experiments = run(TlsExperiments.readingRetag(r));
         if (json) {
             Json.print(out, "tls", TlsReport.of(self, experiments, TlsReport.demo(r)));
             return 0;
@@ -113,6 +131,11 @@ final class TlsCommand implements Callable<Integer> {
         printDemo(out, r);
         ProbeCommand.printExperiments(out, experiments);
         return 0;
+    }
+
+    /** Runs experiments; they read what is already there and take milliseconds, so they show no progress. */
+    private static List<ExperimentResult> run(List<Experiment> experiments) {
+        return experiments.stream().map(Experiments::run).toList();
     }
 
     static void printDemo(PrintWriter out, TlsRetagProbe.Report r) {

@@ -108,4 +108,5 @@ class CliMisuseTest {
                 JvmNotes.withoutJvmNotes(r.stderr()));
         assertEquals("", r.stdout());
     }
+
 }

@@ -93,7 +93,7 @@ class JarIT {
     @Test
     void launcherRunsTheGeneratedCriticalSection() throws Exception {
         Features.assumeRseq();
-        Run r = run(List.of(LAUNCHER.toString(), "percpu", "--threads", "2", "--adds", "10000", "--json"));
+        Run r = run(List.of(LAUNCHER.toString(), "percpu", "--threads", "2", "--adds", "10000", "--json", "--quiet"));
         assertEquals(0, r.status(), r.err());
         assertEquals("", r.err());
         assertTrue(new ObjectMapper().readTree(r.out()).get("exact").asBoolean(), r.out());
