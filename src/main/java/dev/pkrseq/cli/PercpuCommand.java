@@ -35,12 +35,11 @@ final class PercpuCommand implements Callable<Integer> {
     CommandSpec spec;
 
     @Option(names = "--threads", paramLabel = "N",
-            description = {"Platform threads that add, 1 to 64 per CPU (4096 at most), under SCHED_IDLE",
-                    "(default: twice the CPUs, ${DEFAULT-VALUE})."})
+            description = "Platform threads that add, 1 to 64 per CPU (4096 at most), under SCHED_IDLE (default: "
+                    + "twice the CPUs, ${DEFAULT-VALUE}).")
     int threads = 2 * Math.max(1, Sys.onlineCpus());
 
-    @Option(names = "--adds", paramLabel = "M", description = {"Adds of 1 by each thread (default: ${DEFAULT-VALUE});",
-            "threads × adds at most 10000000000."})
+    @Option(names = "--adds", paramLabel = "M", description = "Adds of 1 by each thread (default: ${DEFAULT-VALUE}); threads × adds at most 10000000000.")
     long adds = 1_000_000;
 
     @Option(names = "--json", description = "Print one JSON object instead of text.")

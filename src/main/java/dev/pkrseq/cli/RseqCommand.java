@@ -33,8 +33,8 @@ final class RseqCommand implements Callable<Integer> {
     boolean json;
 
     @Option(names = "--register",
-            description = {"Where nobody registered this thread (GLIBC_TUNABLES=glibc.pthread.rseq=0, musl, ...),",
-                    "register it with pkrseq's own area for the report, then unregister it."})
+            description = "Where nobody registered this thread (GLIBC_TUNABLES=glibc.pthread.rseq=0, musl, ...), "
+                    + "register it with pkrseq's own area for the report, then unregister it.")
     boolean register;
 
     /**

@@ -46,13 +46,13 @@ final class TlsCommand implements Callable<Integer> {
     @Option(names = "--json", description = "Print one JSON object instead of text.")
     boolean json;
 
-    @Option(names = "--threads", description = {"Map the calling thread (main), a new platform thread and a virtual",
-            "thread's carrier, and locate the process's initial thread."})
+    @Option(names = "--threads", description = "Map the calling thread (main), a new platform thread and a virtual thread's carrier, and "
+                    + "locate the process's initial thread.")
     boolean threads;
 
-    @Option(names = "--retag-demo", description = {"Retag a thread's static TLS with a protection key by the exact rule,",
-            "page by page, show smaps and the access probe while tagged, restore, free the key and show that nothing is",
-            "left. Runs in a child JVM: a JVM whose TLS carries a key dies of a signal or a null check."})
+    @Option(names = "--retag-demo", description = "Retag a thread's static TLS with a protection key by the exact rule, page by page, show "
+                    + "smaps and the access probe while tagged, restore, free the key and show that nothing is "
+                    + "left. Runs in a child JVM: a JVM whose TLS carries a key dies of a signal or a null check.")
     boolean retagDemo;
 
     @Mixin

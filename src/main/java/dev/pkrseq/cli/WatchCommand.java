@@ -44,8 +44,8 @@ final class WatchCommand implements Callable<Integer> {
     @Spec
     CommandSpec spec;
 
-    @Option(names = "--threads", paramLabel = "N", description = {"Worker threads to start, 1 to 512 per CPU (4096 at most);",
-            "default: the number of CPUs, ${DEFAULT-VALUE}. They run under SCHED_IDLE, the lowest priority."})
+    @Option(names = "--threads", paramLabel = "N", description = "Worker threads to start, 1 to 512 per CPU (4096 at most); default: the number of CPUs, "
+                    + "${DEFAULT-VALUE}. They run under SCHED_IDLE, the lowest priority.")
     int threads = Sys.onlineCpus();
 
     @Option(names = "--workload", paramLabel = "KIND", converter = WorkloadConverter.class,
@@ -67,9 +67,9 @@ final class WatchCommand implements Callable<Integer> {
     boolean json;
 
     @Option(names = "--own-registration",
-            description = {"Have the workers use pkrseq's own registration, which covers mm_cid and node_id. The kernel",
-                    "refuses it beside glibc's (EINVAL), so where glibc registered rseq pkrseq reruns this command in",
-                    "a child JVM with GLIBC_TUNABLES=glibc.pthread.rseq=0."})
+            description = "Have the workers use pkrseq's own registration, which covers mm_cid and node_id. The "
+                    + "kernel refuses it beside glibc's (EINVAL), so where glibc registered rseq pkrseq reruns "
+                    + "this command in a child JVM with GLIBC_TUNABLES=glibc.pthread.rseq=0.")
     boolean ownRegistration;
 
     @Override
