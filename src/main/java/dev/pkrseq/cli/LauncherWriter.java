@@ -29,7 +29,10 @@ public final class LauncherWriter {
                 # Written by the pkrseq build: runs pkrseq on the JDK (>= 22) that the build found.
                 # PKRSEQ_JAVA picks another java; PKRSEQ_JAVA_OPTS adds JVM options, for example
                 #   PKRSEQ_JAVA_OPTS=-XX:StartFlightRecording=filename=pkrseq.jfr
-                here=$(CDPATH= cd -- "$(dirname -- "$0")" && pwd)
+                # Found through a symbolic link on PATH (ln -s .../target/pkrseq ~/.local/bin/pkrseq), the jar is
+                # still beside the link's target.
+                self=$(readlink -f -- "$0" 2>/dev/null || printf '%%s' "$0")
+                here=$(CDPATH= cd -- "$(dirname -- "$self")" && pwd)
                 # Standard output is the report (pure JSON with --json): the JVM's own messages and logging go to
                 # stderr, JFR's start-up lines, which it prints on stdout
                 # wherever jfr+startup logs at info or warning, only their errors kept, and an -Xlog option in

@@ -83,6 +83,21 @@ class JarIT {
     }
 
     @Test
+    void launcherRunsThroughASymbolicLinkOnPath() throws Exception {
+        Path dir = Files.createTempDirectory("jar-it-bin");
+        Path link = dir.resolve("pkrseq");
+        try {
+            Files.createSymbolicLink(link, LAUNCHER.toAbsolutePath());
+            Run r = run(List.of("sh", "-c", "PATH=" + dir + ":$PATH; cd / && pkrseq rseq --json"));
+            assertEquals(0, r.status(), r.err());
+            assertEquals("pkrseq.rseq/1", CliJsonTest.parse(r.out()).get("schema").asText());
+        } finally {
+            Files.deleteIfExists(link);
+            Files.deleteIfExists(dir);
+        }
+    }
+
+    @Test
     void launcherRunsTheToolWithoutJavaHome() throws Exception {
         Run r = run(List.of(LAUNCHER.toString(), "probe", "--no-experiments"));
         assertEquals(0, r.status(), r.err());
