@@ -40,6 +40,7 @@ import picocli.CommandLine.Spec;
                         + "terminal the view redraws in place; otherwise it prints plain lines."})
 final class WatchCommand implements Callable<Integer> {
     private static final String ESC = "\u001b[";
+    private static final long SIZE_EVERY_NANOS = TimeUnit.SECONDS.toNanos(1);
 
     @Spec
     CommandSpec spec;
@@ -108,8 +109,12 @@ final class WatchCommand implements Callable<Integer> {
             watch = RseqWatch.start(threads, workload);
             stop.watch = watch;
             screen.begin();
+            WatchFrame.Size size = live ? WatchFrame.terminalSize() : null;
+            long sizeRead = System.nanoTime();
             if (!json) {
-                header(watch, live).forEach(screen::fixed);
+                for (String h : header(watch, live)) {
+                    WatchFrame.wrap(h, size).forEach(screen::fixed);
+                }
             }
             long start = System.nanoTime();
             long intervalNanos = interval.toNanos();
@@ -130,7 +135,12 @@ final class WatchCommand implements Callable<Integer> {
                         Json.printLine(out, "watch.sample", line(k, elapsed, s));
                     }
                 } else {
-                    screen.frame(frame(k, elapsed, round, live));
+                    if (live && System.nanoTime() - sizeRead > SIZE_EVERY_NANOS) {
+                        // The terminal may have been resized: read it again, at most once a second.
+                        size = WatchFrame.terminalSize();
+                        sizeRead = System.nanoTime();
+                    }
+                    screen.frame(WatchFrame.lines(k, elapsed, round, size));
                 }
                 if (out.checkError() || due >= endNanos) {
                     break;
@@ -195,36 +205,6 @@ final class WatchCommand implements Callable<Integer> {
         }
         lines.add("migrations: CPU changes between consecutive samples, a lower bound");
         return lines;
-    }
-
-    private static List<String> frame(int k, long elapsedNanos, List<RseqWatch.ThreadSample> round, boolean live) {
-        List<String> lines = new ArrayList<>();
-        lines.add("");
-        lines.add(String.format(Locale.ROOT, "sample %d at %.1f s", k, elapsedNanos / 1e9));
-        Table t = new Table("THREAD", "TID", "CPU", "MM_CID", "NODE", "MIGRATIONS", "SHARE OF SAMPLES PER CPU");
-        for (RseqWatch.ThreadSample s : round) {
-            t.row(s.index(), s.tid(), s.ended() == null ? s.cpuId() : "-", s.mmCid() == null ? "-" : s.mmCid(),
-                    s.nodeId() == null ? "-" : s.nodeId(), s.migrations(),
-                    s.ended() == null ? share(s) : "ended: " + s.ended());
-        }
-        java.io.StringWriter sw = new java.io.StringWriter();
-        t.print(new PrintWriter(sw), "  ");
-        sw.toString().lines().forEach(lines::add);
-        return lines;
-    }
-
-    private static String share(RseqWatch.ThreadSample s) {
-        StringBuilder sb = new StringBuilder();
-        int shown = 0;
-        for (Map.Entry<Integer, Long> e : s.cpuSamples().entrySet()) {
-            if (shown == 8) {
-                sb.append(" +").append(s.cpuSamples().size() - 8).append(" more");
-                break;
-            }
-            sb.append(shown++ == 0 ? "" : " ").append("cpu").append(e.getKey()).append(' ')
-                    .append(Math.round(100.0 * e.getValue() / s.samples())).append('%');
-        }
-        return sb.toString();
     }
 
     /**
