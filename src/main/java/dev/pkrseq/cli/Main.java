@@ -18,7 +18,7 @@ import picocli.CommandLine.Spec;
         versionProvider = Main.Version.class,
         description = "Observe Linux protection keys and restartable sequences from a running JVM.",
         subcommands = {ProbeCommand.class, PkeysCommand.class, TlsCommand.class, RseqCommand.class, WatchCommand.class,
-                PercpuCommand.class,
+                PercpuCommand.class, ShellCommand.class,
                 CommandLine.HelpCommand.class, AutoComplete.GenerateCompletion.class})
 public final class Main implements Runnable {
     /** Exit code for a usage error: unknown command or option, bad value. */
