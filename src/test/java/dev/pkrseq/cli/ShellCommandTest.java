@@ -12,6 +12,7 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 /** {@code pkrseq shell SCRIPT}: jshell runs the script in an execution JVM that has pkrseq and native access. */
+@Tag("pku")
 class ShellCommandTest {
     private static ProbeCommandTest.Run shell(Path dir, String script) throws Exception {
         Path file = dir.resolve("script.jsh");
@@ -34,7 +35,6 @@ class ShellCommandTest {
     }
 
     @Test
-    @Tag("pku")
     void aScriptAllocatesAKeyPrintsItsRightsAndFreesIt(@TempDir Path dir) throws Exception {
         Features.assumePkeys();
         ProbeCommandTest.Run r = shell(dir, """
