@@ -24,13 +24,14 @@ import picocli.CommandLine.Spec;
  * and a few helpers come from a start-up script.
  */
 @Command(name = "shell", mixinStandardHelpOptions = true,
-        description = {"Explore the library in jshell: pkrseq on the class path, native access on, imports and helpers loaded.",
+        description = {"Explore the library in jshell, with pkrseq loaded.",
                 "",
-                "Starts the JDK's jshell. Its execution JVM has pkrseq on its class path and "
-                        + "--enable-native-access=ALL-UNNAMED; the snippets see dev.pkrseq.pkey, rseq, tls, sys and observe, "
-                        + "java.lang.foreign, and the helpers keys(), pkru(), rseq(), tls() and probe(prefix...), which print "
-                        + "what the commands of the same names print. With SCRIPT, runs that jshell script and exits. Each "
-                        + "snippet runs on the execution JVM's same platform thread, so rights set in one hold in the next."})
+                "Starts the JDK's jshell. Its execution JVM has pkrseq on its class path and native access "
+                        + "enabled. The snippets see java.lang.foreign and the packages pkey, rseq, tls, sys and observe "
+                        + "of dev.pkrseq, and the helpers keys, pkru, rseq, tls and probe, which print what the "
+                        + "commands of the same names print. With SCRIPT, runs that jshell script and exits. Every "
+                        + "snippet runs on the same platform thread of the execution JVM, so rights set in one hold "
+                        + "in the next. With --quiet, no banner."})
 final class ShellCommand implements Callable<Integer> {
     /** The imports and helpers every session starts with. */
     static final String STARTUP = """

@@ -63,7 +63,7 @@ class CliUsageTest {
     }
 
     @ParameterizedTest
-    @ValueSource(strings = {"", "probe", "pkeys", "tls", "rseq", "watch", "percpu"})
+    @ValueSource(strings = {"", "probe", "pkeys", "tls", "rseq", "watch", "percpu", "shell"})
     void helpEndsWithTheExitCodesAndFitsEightyColumns(String command) {
         ProbeCommandTest.Run r = command.isEmpty() ? new ProbeCommandTest.Run("--help")
                 : new ProbeCommandTest.Run(command, "--help");
