@@ -53,6 +53,9 @@ final class ShellCommand implements Callable<Integer> {
             + "dev.pkrseq.{pkey,rseq,tls,sys,observe}.* and java.lang.foreign.*; helpers keys() pkru() rseq() tls() "
             + "probe(prefix...) pkrseq(args...); /exit ends";
 
+    /** How long the execution JVM may take to start and connect. */
+    static final int CONNECT_TIMEOUT_MILLIS = 120_000;
+
     @Spec
     CommandSpec spec;
 
@@ -73,7 +76,9 @@ final class ShellCommand implements Callable<Integer> {
             Files.writeString(startup, STARTUP);
             Files.writeString(exit, "/exit\n");
             List<String> args = new ArrayList<>(List.of("--class-path", System.getProperty("java.class.path"),
-                    "-R--enable-native-access=ALL-UNNAMED", "--startup", "DEFAULT", "--startup", startup.toString()));
+                    "-R--enable-native-access=ALL-UNNAMED", "--startup", "DEFAULT", "--startup", startup.toString(),
+                    // jshell gives its execution JVM 5 s to connect by default; an emulated machine needs longer.
+                    "--execution", "jdi:launch(true),timeout(" + CONNECT_TIMEOUT_MILLIS + ")"));
             if (script != null) {
                 args.addAll(List.of("--feedback", "silent"));
                 // The script, then /exit: jshell ends without a prompt.
