@@ -114,7 +114,7 @@ public final class Report {
         for (Ratio r : Ratio.ALL) {
             OptionalDouble v = r.value(run.results());
             String value = v.isPresent() ? Ratio.fmt(v.getAsDouble()) : "—";
-            String result = v.isPresent() ? (r.passes(v.getAsDouble()) ? "PASS" : "FAIL") : "n/a: " + notMeasured(run, r);
+            String result = verdict(run, r);
             md.append("| ").append(r.group()).append(" | `").append(r.formula()).append("` | ").append(value)
                     .append(" | ").append(r.targetText()).append(" | ").append(result).append(" | ").append(r.why())
                     .append(" |\n");
@@ -164,6 +164,18 @@ public final class Report {
             }
         }
         return md.toString();
+    }
+
+    /**
+     * A ratio's verdict, as the report and the chart state it.
+     *
+     * @param run the run
+     * @param r the ratio
+     * @return "PASS", "FAIL", or "n/a: " and why it could not be computed
+     */
+    static String verdict(Run run, Ratio r) {
+        OptionalDouble v = r.value(run.results());
+        return v.isPresent() ? (r.passes(v.getAsDouble()) ? "PASS" : "FAIL") : "n/a: " + notMeasured(run, r);
     }
 
     private static String notMeasured(Run run, Ratio r) {

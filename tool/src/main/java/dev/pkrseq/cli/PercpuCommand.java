@@ -13,6 +13,7 @@ import dev.pkrseq.rseq.PerCpuCounter;
 import dev.pkrseq.rseq.Rseq;
 import dev.pkrseq.rseq.RseqRegistry;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
@@ -34,12 +35,11 @@ final class PercpuCommand implements Callable<Integer> {
     CommandSpec spec;
 
     @Option(names = "--threads", paramLabel = "N",
-            description = {"Platform threads that add, 1 to 64 per CPU (4096 at most), under SCHED_IDLE",
-                    "(default: twice the CPUs, ${DEFAULT-VALUE})."})
+            description = "Platform threads that add, 1 to 64 per CPU (4096 at most), under SCHED_IDLE (default: "
+                    + "twice the CPUs, ${DEFAULT-VALUE}).")
     int threads = 2 * Math.max(1, Platform.onlineCpus());
 
-    @Option(names = "--adds", paramLabel = "M", description = {"Adds of 1 by each thread (default: ${DEFAULT-VALUE});",
-            "threads × adds at most 10000000000."})
+    @Option(names = "--adds", paramLabel = "M", description = "Adds of 1 by each thread (default: ${DEFAULT-VALUE}); threads × adds at most 10000000000.")
     long adds = 1_000_000;
 
     @Option(names = "--json", description = "Print one JSON object instead of text.")
@@ -74,20 +74,33 @@ final class PercpuCommand implements Callable<Integer> {
             String owner, int slots, long[] perCpu) {
     }
 
+    @Mixin
+    Progress.Options progress;
+
     @Override
     public Integer call() throws InterruptedException {
         PrintWriter out = spec.commandLine().getOut();
         if (code) {
-            out.print(PerCpuCounter.generatedCode());
-            out.flush();
+            if (json) {
+                Json.print(out, "percpu.code", CodeListing.parse(PerCpuCounter.generatedCode()));
+            } else {
+                out.print(PerCpuCounter.generatedCode());
+                out.flush();
+            }
             return 0;
         }
         validate();
         PerCpuCounter counter = new PerCpuCounter();
-        // Let the JIT compile the add path first, so that the time per add is not the interpreter's.
-        PerCpuStress.run(PerCpuStress.of(counter), 1, WARMUP_ADDS, false);
-        counter.reset();
-        PerCpuStress.Result r = PerCpuStress.run(PerCpuStress.of(counter), threads, adds, !noDisturber);
+        PerCpuStress.Result r;
+        try (Progress p = Progress.of(spec, progress)) {
+            p.step(1, 2, "warm-up: " + WARMUP_ADDS + " adds on one thread, not counted");
+            // Let the JIT compile the add path first, so that the time per add is not the interpreter's.
+            PerCpuStress.run(PerCpuStress.of(counter), 1, WARMUP_ADDS, false);
+            counter.reset();
+            p.step(2, 2, threads + (threads == 1 ? " thread" : " threads") + " × " + adds + " adds"
+                    + (noDisturber ? "" : ", disturbed"));
+            r = PerCpuStress.run(PerCpuStress.of(counter), threads, adds, !noDisturber);
+        }
         if (counter.owner() == Owner.PKRSEQ) {
             // The workers registered pkrseq's own areas and ended; give the areas back once their tasks are gone.
             RseqRegistry.reclaim();
@@ -95,7 +108,7 @@ final class PercpuCommand implements Callable<Integer> {
         Report report = new Report(r.threads(), r.addsPerThread(), r.expected(), r.sum(), r.exact(), r.restarts(),
                 Math.round(r.nanosPerAdd() * 100) / 100.0, Math.round(r.elapsedNanos() / 10_000.0) / 100.0, r.disturbed(),
                 r.affinityChanges(), r.cpus(), counter.owner().toString(), counter.slots(), counter.perCpu());
-        Json.printOr(out, json, report, PercpuCommand::print);
+        Json.printOr(out, json, "percpu", report, PercpuCommand::print);
         if (!r.exact()) {
             spec.commandLine().getErr().println("pkrseq: percpu: the sum " + r.sum() + " is not the expected " + r.expected()
                     + ": " + (r.expected() - r.sum()) + " adds lost");

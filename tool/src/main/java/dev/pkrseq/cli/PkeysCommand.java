@@ -26,8 +26,8 @@ final class PkeysCommand implements Callable<Integer> {
     @Option(names = "--json", description = "Print one JSON object instead of text.")
     boolean json;
 
-    @Option(names = "--key", paramLabel = "N", description = {"Show one key, 0 to 15, allocated in this process: key 0,",
-            "the kernel's execute-only key, or a key the embedding program allocated."})
+    @Option(names = "--key", paramLabel = "N", description = "Show one key, 0 to 15, allocated in this process: key 0, the kernel's execute-only key, or "
+                    + "a key the embedding program allocated.")
     Integer key;
 
     @Override
@@ -35,7 +35,12 @@ final class PkeysCommand implements Callable<Integer> {
         if (key != null) {
             return showKey(key);
         }
-        Json.printOr(spec.commandLine().getOut(), json, PkeysReport.now(), PkeysCommand::printText);
+        PkeysReport report = PkeysReport.now();
+        if (json) {
+            Json.print(spec.commandLine().getOut(), "pkeys", Json.nestThread(report));
+        } else {
+            printText(spec.commandLine().getOut(), report);
+        }
         return 0;
     }
 
@@ -46,11 +51,14 @@ final class PkeysCommand implements Callable<Integer> {
         KeyReport r = KeyReport.of(n);
         if (!r.allocated()) {
             throw new UsageException("--key " + n + ": protection key " + n + " is not allocated in this process"
-                    + (r.supported() ? " (allocated now: " + r.allocatedKeys().stream().map(String::valueOf)
-                            .collect(Collectors.joining(", ")) + ")"
+                    + (r.supported() ? " (keys allocated now: " + keyList(r) + ")"
                             : ": protection keys are unavailable here, so only key 0 exists"));
         }
-        Json.printOr(spec.commandLine().getOut(), json, r, PkeysCommand::printKey);
+        if (json) {
+            Json.print(spec.commandLine().getOut(), "pkeys.key", Json.nestThread(r));
+        } else {
+            printKey(spec.commandLine().getOut(), r);
+        }
         return 0;
     }
 
@@ -64,7 +72,7 @@ final class PkeysCommand implements Callable<Integer> {
             return;
         }
         out.println("Allocated: yes" + (r.key() == 0 ? " (the default key, which every untagged page carries)" : "")
-                + "; keys allocated now: " + r.allocatedKeys().stream().map(String::valueOf).collect(Collectors.joining(", ")));
+                + "; keys allocated now: " + keyList(r));
         if (r.rights() == null) {
             out.println("Rights: " + r.reason());
         } else {
@@ -87,6 +95,11 @@ final class PkeysCommand implements Callable<Integer> {
             maps.print(out, "  ");
         }
         out.flush();
+    }
+
+    /** The allocated keys as a list, "[0, 3]": "keys allocated now: 0" would read as none. */
+    private static String keyList(KeyReport r) {
+        return r.allocatedKeys().stream().map(String::valueOf).collect(Collectors.joining(", ", "[", "]"));
     }
 
     static void printText(PrintWriter out, PkeysReport r) {

@@ -5,13 +5,19 @@ import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
+import java.util.TreeSet;
 import java.util.concurrent.Callable;
+import java.util.stream.Collectors;
 
+import dev.pkrseq.lab.Experiment;
 import dev.pkrseq.lab.ExperimentResult;
+import dev.pkrseq.lab.Experiments;
 import dev.pkrseq.lab.Outcome;
 import dev.pkrseq.lab.Probe;
 import dev.pkrseq.lab.ProbeReport;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
@@ -36,11 +42,44 @@ final class ProbeCommand implements Callable<Integer> {
     @Option(names = "--no-experiments", description = "Report the platform only; run no experiment.")
     boolean noExperiments;
 
+    @Mixin
+    Progress.Options progress;
+
     @Override
     public Integer call() {
-        ProbeReport report = Probe.run(id -> !noExperiments && (only == null || only.stream().anyMatch(id::startsWith)));
-        Json.printOr(spec.commandLine().getOut(), json, report, ProbeCommand::printText);
+        List<Experiment> all = Experiments.all();
+        checkOnly(all);
+        List<Experiment> selected = noExperiments ? List.of()
+                : all.stream().filter(e -> only == null || only.stream().anyMatch(e.id()::startsWith)).toList();
+        List<ExperimentResult> results = new ArrayList<>();
+        try (Progress p = Progress.of(spec, progress)) {
+            for (int k = 0; k < selected.size(); k++) {
+                p.step(k + 1, selected.size(), selected.get(k).id());
+                results.add(Experiments.run(selected.get(k)));
+            }
+        }
+        // The platform, keys, rseq and thread sections after the experiments, as Probe.run orders them.
+        ProbeReport platform = Probe.run(id -> false);
+        ProbeReport report = new ProbeReport(platform.platform(), platform.pkeys(), platform.rseq(), platform.thread(),
+                results);
+        Json.printOr(spec.commandLine().getOut(), json, "probe", report, ProbeCommand::printText);
         return 0;
+    }
+
+    /** Every --only prefix must select an experiment: a typo would otherwise run nothing and say nothing. */
+    private void checkOnly(List<Experiment> all) {
+        if (only == null) {
+            return;
+        }
+        for (String prefix : only) {
+            if (all.stream().noneMatch(e -> e.id().startsWith(prefix))) {
+                Set<String> groups = new TreeSet<>();
+                all.forEach(e -> groups.add(e.id().substring(0, e.id().indexOf('.') + 1)));
+                throw new UsageException("--only " + prefix + " matches no experiment; the ids start with "
+                        + String.join(", ", groups) + " (" + all.stream().map(Experiment::id)
+                                .collect(Collectors.joining(", ")) + ")");
+            }
+        }
     }
 
     static void printText(PrintWriter out, ProbeReport r) {

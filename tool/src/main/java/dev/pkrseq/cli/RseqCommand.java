@@ -14,6 +14,7 @@ import dev.pkrseq.rseq.RseqArea;
 import dev.pkrseq.rseq.RseqRegistry;
 import dev.pkrseq.rseq.RseqSyscall;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
@@ -32,8 +33,8 @@ final class RseqCommand implements Callable<Integer> {
     boolean json;
 
     @Option(names = "--register",
-            description = {"Where nobody registered this thread (GLIBC_TUNABLES=glibc.pthread.rseq=0, musl, ...),",
-                    "register it with pkrseq's own area for the report, then unregister it."})
+            description = "Where nobody registered this thread (GLIBC_TUNABLES=glibc.pthread.rseq=0, musl, ...), "
+                    + "register it with pkrseq's own area for the report, then unregister it.")
     boolean register;
 
     /**
@@ -42,16 +43,16 @@ final class RseqCommand implements Callable<Integer> {
      * @param owner "glibc", "pkrseq" or "none"
      * @param kernelSupportsRseq true where rseq(NULL, 0, 0, 0) gives EINVAL, false where it gives ENOSYS, null
      *     where something denies it (any other errno: the kernel's answer is unknown then)
-     * @param unavailable why rseq does not work here, naming the errno; null where it works
-     * @param glibcOffset {@code __rseq_offset}, null when not exported
-     * @param glibcSize {@code __rseq_size}, null when not exported
+     * @param reason why rseq does not work here, naming the errno; null where it works
+     * @param offset {@code __rseq_offset}, null when not exported
+     * @param size {@code __rseq_size}, null when not exported
      * @param featureSize {@code AT_RSEQ_FEATURE_SIZE}, null before Linux 6.3
      * @param align {@code AT_RSEQ_ALIGN}, null before Linux 6.3
      * @param signature the signature pkrseq registers with, as hex
      * @param thread the calling thread and its fields
      * @param pool pkrseq's own registration pool
      */
-    record Report(String owner, Boolean kernelSupportsRseq, String unavailable, Long glibcOffset, Integer glibcSize, Integer featureSize,
+    record Report(String owner, Boolean kernelSupportsRseq, String reason, Long offset, Integer size, Integer featureSize,
             Integer align, String signature, ThreadFields thread, Pool pool) {
     }
 
@@ -69,10 +70,10 @@ final class RseqCommand implements Callable<Integer> {
      * @param flags {@code flags}
      * @param nodeId {@code node_id}, null when not covered
      * @param mmCid {@code mm_cid}, null when not covered
-     * @param note why fields are absent; null when all are present
+     * @param reason why fields are absent; null when all are present
      */
     record ThreadFields(String name, int tid, boolean registeredForReport, String address, Integer coveredLength,
-            Integer cpuIdStart, Integer cpuId, String rseqCs, Integer flags, Integer nodeId, Integer mmCid, String note) {
+            Integer cpuIdStart, Integer cpuId, String rseqCs, Integer flags, Integer nodeId, Integer mmCid, String reason) {
     }
 
     /**
@@ -103,12 +104,24 @@ final class RseqCommand implements Callable<Integer> {
     record PoolEntry(String address, String state, int tid, String thread) {
     }
 
+    @Mixin
+    Progress.Options progress;
+
     @Override
     public Integer call() {
         if (!Platform.architectureSupported()) {
             throw new UnavailableException(UnavailableException.Feature.ARCHITECTURE, "rseq: " + Platform.architecture() + " is not supported");
         }
-        boolean registered = register && Rseq.owner() == Owner.NONE;
+        Owner owner = Rseq.owner();
+        boolean registered = register && owner == Owner.NONE;
+        if (register && !registered) {
+            try (Progress p = Progress.of(spec, progress)) {
+                p.note("--register did not register: " + owner + " registered this thread already, and the kernel takes"
+                        + " one area per thread (a second rseq() fails with EINVAL); the report shows " + owner + "'s area."
+                        + (owner == Owner.GLIBC ? " For pkrseq's own: GLIBC_TUNABLES=glibc.pthread.rseq=0 pkrseq rseq --register"
+                                : ""));
+            }
+        }
         Report report;
         if (registered) {
             Rseq.register();
@@ -120,7 +133,7 @@ final class RseqCommand implements Callable<Integer> {
         } else {
             report = report(false);
         }
-        Json.printOr(spec.commandLine().getOut(), json, report, RseqCommand::print);
+        Json.printOr(spec.commandLine().getOut(), json, "rseq", report, RseqCommand::print);
         return 0;
     }
 
@@ -161,12 +174,12 @@ final class RseqCommand implements Callable<Integer> {
         out.println("Registration");
         new Table("", "").limit(1, 90)
                 .row("owner", r.owner())
-                .row("kernel has rseq", r.kernelSupportsRseq() == null ? "unknown: " + r.unavailable()
+                .row("kernel has rseq", r.kernelSupportsRseq() == null ? "unknown: " + r.reason()
                         : r.kernelSupportsRseq() ? "yes" : "no (ENOSYS: not supported)")
-                .row("__rseq_offset", ProbeCommand.orAbsent(r.glibcOffset(), "not exported"))
-                .row("__rseq_size", r.glibcSize() == null ? "none: not exported" : r.glibcSize()
-                        + (r.glibcSize() == 20 || r.glibcSize() == 32 ? " (the original ABI: 20 usable bytes)"
-                                : r.glibcSize() == 0 ? " (glibc registered nothing)" : ""))
+                .row("__rseq_offset", ProbeCommand.orAbsent(r.offset(), "not exported"))
+                .row("__rseq_size", r.size() == null ? "none: not exported" : r.size()
+                        + (r.size() == 20 || r.size() == 32 ? " (the original ABI: 20 usable bytes)"
+                                : r.size() == 0 ? " (glibc registered nothing)" : ""))
                 .row("AT_RSEQ_FEATURE_SIZE", ProbeCommand.orAbsent(r.featureSize(), "not passed (kernel before 6.3)"))
                 .row("AT_RSEQ_ALIGN", ProbeCommand.orAbsent(r.align(), "not passed (kernel before 6.3)"))
                 .row("signature", r.signature())
@@ -188,8 +201,8 @@ final class RseqCommand implements Callable<Integer> {
         } else {
             t.row("area", "none");
         }
-        if (f.note() != null) {
-            t.row("note", f.note());
+        if (f.reason() != null) {
+            t.row("note", f.reason());
         }
         t.print(out, "  ");
         out.println();

@@ -6,6 +6,7 @@ import java.util.List;
 import java.util.concurrent.Callable;
 import java.util.stream.Collectors;
 
+import dev.pkrseq.lab.Experiment;
 import dev.pkrseq.lab.ExperimentResult;
 import dev.pkrseq.lab.Experiments;
 import dev.pkrseq.lab.tls.TlsExperiments;
@@ -18,6 +19,7 @@ import dev.pkrseq.tls.TlsLayout;
 import dev.pkrseq.tls.TlsModule;
 import dev.pkrseq.tls.TlsPage;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
@@ -44,14 +46,17 @@ final class TlsCommand implements Callable<Integer> {
     @Option(names = "--json", description = "Print one JSON object instead of text.")
     boolean json;
 
-    @Option(names = "--threads", description = {"Map the calling thread (main), a new platform thread and a virtual",
-            "thread's carrier, and locate the process's initial thread."})
+    @Option(names = "--threads", description = "Map the calling thread (main), a new platform thread and a virtual thread's carrier, and "
+                    + "locate the process's initial thread.")
     boolean threads;
 
-    @Option(names = "--retag-demo", description = {"Retag a thread's static TLS with a protection key by the exact rule,",
-            "page by page, show smaps and the access probe while tagged, restore, free the key and show that nothing is",
-            "left. Runs in a child JVM: a JVM whose TLS carries a key dies of a signal or a null check."})
+    @Option(names = "--retag-demo", description = "Retag a thread's static TLS with a protection key by the exact rule, page by page, show "
+                    + "smaps and the access probe while tagged, restore, free the key and show that nothing is "
+                    + "left. Runs in a child JVM: a JVM whose TLS carries a key dies of a signal or a null check.")
     boolean retagDemo;
+
+    @Mixin
+    Progress.Options progress;
 
     @Override
     public Integer call() throws InterruptedException {
@@ -63,21 +68,30 @@ final class TlsCommand implements Callable<Integer> {
         if (retagDemo) {
             return demo(out, self);
         }
-        List<ExperimentResult> experiments = TlsExperiments.layout(self).stream().map(Experiments::run).toList();
+        List<ExperimentResult> experiments = run(TlsExperiments.layout(self));
         if (!threads) {
             if (json) {
-                Json.print(out, TlsReport.of(self, experiments));
+                Json.print(out, "tls", TlsReport.of(self, experiments));
             } else {
                 printLayout(out, self, true);
                 ProbeCommand.printExperiments(out, experiments);
             }
             return 0;
         }
-        List<TlsLayout> maps = List.of(self, Tls.onPlatformThread(PLATFORM_THREAD), Tls.onVirtualThread(VIRTUAL_THREAD));
-        InitialThread initial = Tls.initialThread();
+        List<TlsLayout> maps;
+        InitialThread initial;
+        try (Progress p = Progress.of(spec, progress)) {
+            p.step(1, 3, "the static TLS of a new platform thread");
+            TlsLayout platform = Tls.onPlatformThread(PLATFORM_THREAD);
+            p.step(2, 3, "the static TLS of a virtual thread's carrier");
+            TlsLayout virtual = Tls.onVirtualThread(VIRTUAL_THREAD);
+            p.step(3, 3, "the process's initial thread");
+            maps = List.of(self, platform, virtual);
+            initial = Tls.initialThread();
+        }
         String joins = joins(initial, maps);
         if (json) {
-            Json.print(out, new TlsReport.Threads(maps.stream().map(m -> TlsReport.of(m, null)).toList(),
+            Json.print(out, "tls.threads", new TlsReport.Threads(maps.stream().map(m -> TlsReport.of(m, null)).toList(),
                     TlsReport.initial(initial, joins), experiments));
             return 0;
         }
@@ -89,9 +103,9 @@ final class TlsCommand implements Callable<Integer> {
     private int demo(PrintWriter out, TlsLayout self) {
         String missing = TlsExperiments.retagUnavailable();
         if (missing != null) {
-            List<ExperimentResult> experiments = TlsExperiments.layout(self).stream().map(Experiments::run).toList();
+            List<ExperimentResult> experiments = run(TlsExperiments.layout(self));
             if (json) {
-                Json.print(out, TlsReport.of(self, experiments, TlsReport.unavailable(missing)));
+                Json.print(out, "tls", TlsReport.of(self, experiments, TlsReport.unavailable(missing)));
             } else {
                 out.println("pkrseq tls --retag-demo: retag a thread's static TLS with a protection key, and undo it");
                 out.println();
@@ -104,15 +118,24 @@ final class TlsCommand implements Callable<Integer> {
             }
             return 0;
         }
-        TlsRetagProbe.Report r = TlsRetagProbe.retag(DEMO_TIMEOUT);
-        List<ExperimentResult> experiments = TlsExperiments.readingRetag(r).stream().map(Experiments::run).toList();
+        TlsRetagProbe.Report r;
+        try (Progress p = Progress.of(spec, progress)) {
+            p.show("retagging in a child JVM (a few seconds: the JVM starts, retags, restores and reports)");
+            r = TlsRetagProbe.retag(DEMO_TIMEOUT);
+        }
+        List<ExperimentResult> experiments = run(TlsExperiments.readingRetag(r));
         if (json) {
-            Json.print(out, TlsReport.of(self, experiments, TlsReport.demo(r)));
+            Json.print(out, "tls", TlsReport.of(self, experiments, TlsReport.demo(r)));
             return 0;
         }
         printDemo(out, r);
         ProbeCommand.printExperiments(out, experiments);
         return 0;
+    }
+
+    /** Runs experiments; they read what is already there and take milliseconds, so they show no progress. */
+    private static List<ExperimentResult> run(List<Experiment> experiments) {
+        return experiments.stream().map(Experiments::run).toList();
     }
 
     static void printDemo(PrintWriter out, TlsRetagProbe.Report r) {

@@ -23,7 +23,38 @@ final class TlsReport {
     private TlsReport() {
     }
 
-    /** {@code pkrseq tls --json}: one thread's map and the TLS experiments. */
+    /**
+     * {@code pkrseq tls --json}: one thread's map and the TLS experiments.
+     *
+     * @param thread the thread mapped
+     * @param threadPointer its thread pointer (fs_base)
+     * @param tcbHeader the TCB header's first words
+     * @param dtv the dynamic thread vector (the word at tp+8)
+     * @param dtvSlots the number of module slots in the DTV ({@code dtv[-1].counter}), 0 when unreadable
+     * @param dtvPages the pages the DTV occupies
+     * @param dtvPageApart whether the DTV lies outside [low, high)
+     * @param staticSize glibc's static TLS size, TCB included ({@code _dl_get_tls_static_info})
+     * @param staticAlign the static TLS alignment
+     * @param tcbSize TLS_TCB_SIZE: the bytes from tp to the end of struct pthread
+     * @param tcbSizeMethod how tcbSize was found
+     * @param tcbSizeExact whether that method gives it exactly
+     * @param tcbSizeExplained the arithmetic, in words
+     * @param rseqOffset {@code __rseq_offset}, null without it
+     * @param rseqAgrees whether the rseq area lies where tcbSize says struct pthread is, null without rseq
+     * @param low the static TLS's lowest address, tp - (static size - TLS_TCB_SIZE)
+     * @param high one past its highest, tp + TLS_TCB_SIZE
+     * @param tcbPage the page that holds tp
+     * @param pages the pages [low, high) touches
+     * @param tcbSpillPages pages of struct pthread past the TCB page
+     * @param pagesToRetag the pages the exact rule retags
+     * @param fixedWindowPages the pages the old fixed window retags
+     * @param placement where the static TLS lies
+     * @param modules every module with TLS
+     * @param errno where {@code __errno_location} points, null where it was not asked
+     * @param rules the exact rule and the fixed window, side by side
+     * @param experiments the TLS experiments, in order; absent in a map inside {@code tls.threads}
+     * @param retagDemo {@code --retag-demo}'s retag, or why it did not run; absent without that option
+     */
     record Single(ThreadJson thread, String threadPointer, TcbHeader tcbHeader, String dtv, long dtvSlots,
             List<String> dtvPages, boolean dtvPageApart, long staticSize, long staticAlign, long tcbSize,
             String tcbSizeMethod, boolean tcbSizeExact, String tcbSizeExplained, Long rseqOffset, Boolean rseqAgrees,
@@ -39,7 +70,7 @@ final class TlsReport {
      * ({@code available} false and {@code reason}).
      */
     @JsonInclude(JsonInclude.Include.NON_NULL)
-    record RetagDemoJson(boolean available, String reason, String ranIn, String thread, Integer tid, String threadPointer,
+    record RetagDemoJson(boolean available, String reason, String ranIn, ThreadRef thread, String threadPointer,
             String dtv, Boolean dtvPageApart, Integer key, Boolean signalsBlocked, List<RetagPageJson> pages,
             List<String> strayWhileTagged, List<String> strayAfter, ProbesJson probes, DenyJson deny,
             Boolean smapsUnchanged, String smapsDifference, String left, Integer allocatableAfter, Long elapsedMillis) {
@@ -59,11 +90,11 @@ final class TlsReport {
 
     static RetagDemoJson unavailable(String reason) {
         return new RetagDemoJson(false, reason, null, null, null, null, null, null, null, null, null, null, null, null,
-                null, null, null, null, null, null);
+                null, null, null, null, null);
     }
 
     static RetagDemoJson demo(TlsRetagProbe.Report r) {
-        return new RetagDemoJson(true, null, "a child JVM", r.thread(), r.tid(), hex(r.threadPointer()), hex(r.dtv()),
+        return new RetagDemoJson(true, null, "a child JVM", new ThreadRef(r.thread(), r.tid()), hex(r.threadPointer()), hex(r.dtv()),
                 r.dtvPageApart(), r.key(), r.signalsBlocked(),
                 r.pages().stream().map(p -> new RetagPageJson(hex(p.address()), p.role(), p.perms(), p.walk(),
                         p.keyWhileTagged(), p.restore(), p.keyAfter(), p.mapping(), p.mappingAfter(), p.holds())).toList(),
@@ -74,32 +105,116 @@ final class TlsReport {
                 r.smapsUnchanged(), r.smapsDifference(), r.left(), r.allocatable(), r.elapsed().toMillis());
     }
 
-    /** {@code pkrseq tls --json --threads}: one map per thread, the initial thread, the experiments. */
+    /**
+     * {@code pkrseq tls --json --threads}: one map per thread, the initial thread, the experiments.
+     *
+     * @param threads the maps of the calling thread, a new platform thread and a virtual thread's carrier
+     * @param initialThread the process's initial thread
+     * @param experiments the TLS experiments, in order
+     */
     record Threads(List<Single> threads, InitialJson initialThread, List<ExperimentResult> experiments) {
     }
 
+    /**
+     * A thread whose TLS was mapped.
+     *
+     * @param name its name
+     * @param tid its kernel task id
+     * @param pid the process id
+     * @param initialThread whether it is the process's initial thread (tid = pid)
+     * @param virtual whether it is a virtual thread, whose TLS is its carrier's
+     * @param carrier the carrier's name for a virtual thread, null otherwise
+     */
     record ThreadJson(String name, int tid, int pid, boolean initialThread, boolean virtual, String carrier) {
     }
 
+    /**
+     * The TCB header (glibc's tcbhead_t).
+     *
+     * @param tcb the word at tp
+     * @param self the word at tp+16
+     * @param consistent whether both equal tp, as glibc sets them
+     */
     record TcbHeader(String tcb, String self, boolean consistent) {
     }
 
+    /**
+     * Where a thread's static TLS lies.
+     *
+     * @param kind for example "stack-top"
+     * @param mapping the mapping that holds it
+     * @param below the mapping below
+     * @param above the mapping above
+     * @param description the placement in words
+     */
     record PlacementJson(String kind, String mapping, String below, String above, String description) {
     }
 
+    /**
+     * A module's TLS block.
+     *
+     * @param module the file name
+     * @param path its path
+     * @param moduleId dlpi_tls_modid
+     * @param size the block's size in bytes
+     * @param align its alignment
+     * @param block its address, null when not allocated for this thread
+     * @param offsetFromTp block - tp, null when not allocated
+     * @param inStaticTls whether the block lies in static TLS
+     * @param pageBelowTcb pages between the block's page and the TCB page, null when not allocated
+     * @param dtv what the thread's DTV entry says: "static", "dynamic" or "unallocated"
+     * @param where the block's place in words
+     */
     record ModuleJson(String module, String path, long moduleId, long size, long align, String block, Long offsetFromTp,
             boolean inStaticTls, Long pageBelowTcb, String dtv, String where) {
     }
 
+    /**
+     * Where this thread's errno lives.
+     *
+     * @param address {@code __errno_location()}
+     * @param module the module whose block should hold it, null without libc.so.6
+     * @param insideBlock whether that block holds it
+     */
     record ErrnoJson(String address, String module, boolean insideBlock) {
     }
 
+    /**
+     * A page a retag rule covers.
+     *
+     * @param page its address
+     * @param pageBelowTcb pages below the TCB page (0 = the page that holds tp)
+     * @param mapping the mapping it lies in, null when unmapped
+     * @param perms that mapping's protection, null when unmapped
+     * @param key its protection key from smaps, null where smaps shows none
+     * @param holds what lies in the page, for example "static TLS", "DTV", "thread stack"
+     */
     record PageJson(String page, long pageBelowTcb, String mapping, String perms, Integer key, List<String> holds) {
     }
 
+    /**
+     * One retag rule's coverage.
+     *
+     * @param rule "exact" or "fixed-window"
+     * @param description the rule in words
+     * @param pages the pages it retags
+     * @param coversDtv whether they include the DTV
+     * @param leftOut modules with TLS that the pages miss
+     */
     record RuleJson(String rule, String description, List<PageJson> pages, boolean coversDtv, List<String> leftOut) {
     }
 
+    /**
+     * The process's initial thread.
+     *
+     * @param found whether its TLS could be mapped
+     * @param tid its task id, which is the pid
+     * @param method how it was found, or why not
+     * @param state its scheduler state letter, null where unreadable
+     * @param syscall its /proc syscall line, null where unreadable
+     * @param joins the thread it waits for in pthread_join, null when it waits for none
+     * @param map its map (a {@code tls} document without schema), null when not found
+     */
     record InitialJson(boolean found, int tid, String method, String state, String syscall, String joins, Single map) {
     }
 

@@ -40,12 +40,13 @@ import picocli.CommandLine.Spec;
                         + "terminal the view redraws in place; otherwise it prints plain lines."})
 final class WatchCommand implements Callable<Integer> {
     private static final String ESC = "\u001b[";
+    private static final long SIZE_EVERY_NANOS = TimeUnit.SECONDS.toNanos(1);
 
     @Spec
     CommandSpec spec;
 
-    @Option(names = "--threads", paramLabel = "N", description = {"Worker threads to start, 1 to 512 per CPU (4096 at most);",
-            "default: the number of CPUs, ${DEFAULT-VALUE}. They run under SCHED_IDLE, the lowest priority."})
+    @Option(names = "--threads", paramLabel = "N", description = "Worker threads to start, 1 to 512 per CPU (4096 at most); default: the number of CPUs, "
+                    + "${DEFAULT-VALUE}. They run under SCHED_IDLE, the lowest priority.")
     int threads = Platform.onlineCpus();
 
     @Option(names = "--workload", paramLabel = "KIND", converter = WorkloadConverter.class,
@@ -67,9 +68,9 @@ final class WatchCommand implements Callable<Integer> {
     boolean json;
 
     @Option(names = "--own-registration",
-            description = {"Have the workers use pkrseq's own registration, which covers mm_cid and node_id. The kernel",
-                    "refuses it beside glibc's (EINVAL), so where glibc registered rseq pkrseq reruns this command in",
-                    "a child JVM with GLIBC_TUNABLES=glibc.pthread.rseq=0."})
+            description = "Have the workers use pkrseq's own registration, which covers mm_cid and node_id. The "
+                    + "kernel refuses it beside glibc's (EINVAL), so where glibc registered rseq pkrseq reruns "
+                    + "this command in a child JVM with GLIBC_TUNABLES=glibc.pthread.rseq=0.")
     boolean ownRegistration;
 
     @Override
@@ -108,8 +109,12 @@ final class WatchCommand implements Callable<Integer> {
             watch = RseqWatch.start(threads, workload);
             stop.watch = watch;
             screen.begin();
+            WatchFrame.Size size = live ? WatchFrame.terminalSize() : null;
+            long sizeRead = System.nanoTime();
             if (!json) {
-                header(watch, live).forEach(screen::fixed);
+                for (String h : header(watch, live)) {
+                    WatchFrame.wrap(h, size).forEach(screen::fixed);
+                }
             }
             long start = System.nanoTime();
             long intervalNanos = interval.toNanos();
@@ -127,10 +132,15 @@ final class WatchCommand implements Callable<Integer> {
                 List<RseqWatch.ThreadSample> round = watch.sample();
                 if (json) {
                     for (RseqWatch.ThreadSample s : round) {
-                        Json.printLine(out, line(k, elapsed, s));
+                        Json.printLine(out, "watch.sample", line(k, elapsed, s));
                     }
                 } else {
-                    screen.frame(frame(k, elapsed, round, live));
+                    if (live && System.nanoTime() - sizeRead > SIZE_EVERY_NANOS) {
+                        // The terminal may have been resized: read it again, at most once a second.
+                        size = WatchFrame.terminalSize();
+                        sizeRead = System.nanoTime();
+                    }
+                    screen.frame(WatchFrame.lines(k, elapsed, round, size));
                 }
                 if (out.checkError() || due >= endNanos) {
                     break;
@@ -197,44 +207,13 @@ final class WatchCommand implements Callable<Integer> {
         return lines;
     }
 
-    private static List<String> frame(int k, long elapsedNanos, List<RseqWatch.ThreadSample> round, boolean live) {
-        List<String> lines = new ArrayList<>();
-        lines.add("");
-        lines.add(String.format(Locale.ROOT, "sample %d at %.1f s", k, elapsedNanos / 1e9));
-        Table t = new Table("THREAD", "TID", "CPU", "MM_CID", "NODE", "MIGRATIONS", "SHARE OF SAMPLES PER CPU");
-        for (RseqWatch.ThreadSample s : round) {
-            t.row(s.index(), s.tid(), s.ended() == null ? s.cpuId() : "-", s.mmCid() == null ? "-" : s.mmCid(),
-                    s.nodeId() == null ? "-" : s.nodeId(), s.migrations(),
-                    s.ended() == null ? share(s) : "ended: " + s.ended());
-        }
-        java.io.StringWriter sw = new java.io.StringWriter();
-        t.print(new PrintWriter(sw), "  ");
-        sw.toString().lines().forEach(lines::add);
-        return lines;
-    }
-
-    private static String share(RseqWatch.ThreadSample s) {
-        StringBuilder sb = new StringBuilder();
-        int shown = 0;
-        for (Map.Entry<Integer, Long> e : s.cpuSamples().entrySet()) {
-            if (shown == 8) {
-                sb.append(" +").append(s.cpuSamples().size() - 8).append(" more");
-                break;
-            }
-            sb.append(shown++ == 0 ? "" : " ").append("cpu").append(e.getKey()).append(' ')
-                    .append(Math.round(100.0 * e.getValue() / s.samples())).append('%');
-        }
-        return sb.toString();
-    }
-
     /**
      * One JSON line: a worker at a sample.
      *
      * @param sample the sample number, from 1
      * @param elapsedMillis time since the watch started
-     * @param thread the worker's number
-     * @param name the worker's thread name
-     * @param tid its kernel task id
+     * @param worker the worker's number, from 0
+     * @param thread the worker's thread: name and kernel task id
      * @param owner who registered its area
      * @param cpuId {@code cpu_id}, null once it ended
      * @param cpuIdStart {@code cpu_id_start}, null once it ended
@@ -244,7 +223,7 @@ final class WatchCommand implements Callable<Integer> {
      * @param cpuShare share of its samples on each CPU, by CPU number
      * @param ended null while it runs; why its area cannot be read otherwise
      */
-    record Line(int sample, long elapsedMillis, int thread, String name, int tid, String owner, Integer cpuId,
+    record Line(int sample, long elapsedMillis, int worker, ThreadRef thread, String owner, Integer cpuId,
             Integer cpuIdStart, Integer mmCid, Integer nodeId, long migrations, Map<String, Double> cpuShare,
             String ended) {
     }
@@ -253,7 +232,7 @@ final class WatchCommand implements Callable<Integer> {
         Map<String, Double> share = new LinkedHashMap<>();
         s.cpuSamples().forEach((cpu, n) -> share.put(Integer.toString(cpu), Math.round(1000.0 * n / s.samples()) / 1000.0));
         boolean running = s.ended() == null;
-        return new Line(k, TimeUnit.NANOSECONDS.toMillis(elapsedNanos), s.index(), s.name(), s.tid(), s.owner().toString(),
+        return new Line(k, TimeUnit.NANOSECONDS.toMillis(elapsedNanos), s.index(), new ThreadRef(s.name(), s.tid()), s.owner().toString(),
                 running ? s.cpuId() : null, running ? s.cpuIdStart() : null, s.mmCid(), s.nodeId(), s.migrations(), share,
                 s.ended());
     }

@@ -117,7 +117,7 @@ class CliOutputTest {
     void watchWithOwnRegistrationIntoAClosedPipeEndsItsChild() throws Exception {
         Features.assumeRseq();
         Ended e = closedPipe(true, "watch", "--own-registration", "--json", "--threads", "2", "--interval", "20ms");
-        assertTrue(e.firstLine().startsWith("{\"sample\":1,"), e.firstLine());
+        assertTrue(e.firstLine().startsWith("{\"schema\":\"pkrseq.watch.sample/1\",\"sample\":1,"), e.firstLine());
         failedInOneLine(e, "watch", "Broken pipe");
     }
 

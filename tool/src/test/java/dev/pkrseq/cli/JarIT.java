@@ -14,9 +14,12 @@ import java.util.Optional;
 import java.util.concurrent.TimeUnit;
 import java.util.stream.Stream;
 
+import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.pkrseq.testing.Features;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
 
 /** The packaged jar and the launcher, run the way a user runs them. */
 class JarIT {
@@ -27,12 +30,19 @@ class JarIT {
     }
 
     static Run run(List<String> cmd) throws IOException, InterruptedException {
+        return run(cmd, null);
+    }
+
+    static Run run(List<String> cmd, String javaOpts) throws IOException, InterruptedException {
         Path out = Files.createTempFile("jar-it", ".out");
         Path err = Files.createTempFile("jar-it", ".err");
         try {
             ProcessBuilder pb = new ProcessBuilder(cmd).redirectOutput(out.toFile()).redirectError(err.toFile());
             pb.environment().remove("JAVA_HOME");
             pb.environment().remove("JAVA_TOOL_OPTIONS");
+            if (javaOpts != null) {
+                pb.environment().put("PKRSEQ_JAVA_OPTS", javaOpts);
+            }
             Process p = pb.start();
             assertTrue(p.waitFor(120, TimeUnit.SECONDS), "timed out: " + cmd);
             return new Run(p.exitValue(), Files.readString(out, StandardCharsets.UTF_8), Files.readString(err, StandardCharsets.UTF_8));
@@ -51,6 +61,42 @@ class JarIT {
         assertTrue(new ObjectMapper().readTree(r.out()).has("platform"));
     }
 
+    /** The README's JFR recipe, and unified logging asked for in PKRSEQ_JAVA_OPTS, leave stdout to the JSON. */
+    @ParameterizedTest(name = "{0}")
+    @ValueSource(strings = {"probe --json --only rseq.cpu", "pkeys --json", "rseq --json", "tls --json",
+            "percpu --json --threads 1 --adds 1000", "percpu --json --code",
+            "watch --json --samples 1 --threads 1 --interval 10ms"})
+    void launcherKeepsStdoutPureJsonWithJfrAndJvmLoggingOn(String command) throws Exception {
+        Features.assumeRseq();
+        Path jfr = Files.createTempFile("jar-it", ".jfr");
+        try {
+            List<String> cmd = new ArrayList<>(List.of(LAUNCHER.toString()));
+            cmd.addAll(List.of(command.split(" ")));
+            Run r = run(cmd, "-XX:StartFlightRecording=filename=" + jfr + " -Xlog:gc -Xlog:safepoint::uptime -verbose:gc");
+            assertEquals(0, r.status(), r.err());
+            JsonNode j = CliJsonTest.parse(r.out());
+            assertTrue(j.get("schema").asText().startsWith("pkrseq."), r.out());
+            assertTrue(r.err().contains("[gc"), "the GC log went to stderr: " + r.err());
+        } finally {
+            Files.deleteIfExists(jfr);
+        }
+    }
+
+    @Test
+    void launcherRunsThroughASymbolicLinkOnPath() throws Exception {
+        Path dir = Files.createTempDirectory("jar-it-bin");
+        Path link = dir.resolve("pkrseq");
+        try {
+            Files.createSymbolicLink(link, LAUNCHER.toAbsolutePath());
+            Run r = run(List.of("sh", "-c", "PATH=" + dir + ":$PATH; cd / && pkrseq rseq --json"));
+            assertEquals(0, r.status(), r.err());
+            assertEquals("pkrseq.rseq/1", CliJsonTest.parse(r.out()).get("schema").asText());
+        } finally {
+            Files.deleteIfExists(link);
+            Files.deleteIfExists(dir);
+        }
+    }
+
     @Test
     void launcherRunsTheToolWithoutJavaHome() throws Exception {
         Run r = run(List.of(LAUNCHER.toString(), "probe", "--no-experiments"));
@@ -62,7 +108,7 @@ class JarIT {
     @Test
     void launcherRunsTheGeneratedCriticalSection() throws Exception {
         Features.assumeRseq();
-        Run r = run(List.of(LAUNCHER.toString(), "percpu", "--threads", "2", "--adds", "10000", "--json"));
+        Run r = run(List.of(LAUNCHER.toString(), "percpu", "--threads", "2", "--adds", "10000", "--json", "--quiet"));
         assertEquals(0, r.status(), r.err());
         assertEquals("", r.err());
         assertTrue(new ObjectMapper().readTree(r.out()).get("exact").asBoolean(), r.out());

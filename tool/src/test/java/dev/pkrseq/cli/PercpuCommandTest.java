@@ -20,7 +20,7 @@ class PercpuCommandTest {
     @Test
     void textReportShowsExpectedSumRestartsAndTimePerAdd() {
         Features.assumeRseq();
-        ProbeCommandTest.Run r = new ProbeCommandTest.Run("percpu", "--threads", "4", "--adds", "100000");
+        ProbeCommandTest.Run r = new ProbeCommandTest.Run("percpu", "--threads", "4", "--adds", "100000", "--quiet");
         assertEquals(0, r.status, r.err);
         assertTrue(r.out.startsWith("pkrseq percpu: 4 threads × 100000 adds of 1, while a disturber moves them"), r.out);
         assertTrue(r.out.contains("expected          400000\n"), r.out);

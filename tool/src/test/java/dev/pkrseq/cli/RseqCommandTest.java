@@ -25,7 +25,7 @@ class RseqCommandTest {
         JsonNode j = new ObjectMapper().readTree(r.out);
         assertEquals("glibc", j.get("owner").asText());
         assertTrue(j.get("kernelSupportsRseq").asBoolean());
-        for (String k : List.of("glibcOffset", "glibcSize")) {
+        for (String k : List.of("offset", "size")) {
             assertTrue(j.get(k).isNumber(), k + " in " + j);
         }
         for (String k : List.of("featureSize", "align")) {
@@ -38,7 +38,7 @@ class RseqCommandTest {
         assertTrue(t.get("cpuId").asInt() >= 0);
         assertTrue(t.get("mmCid").isNull(), "glibc's 20-byte area does not cover mm_cid: " + t);
         assertTrue(t.get("nodeId").isNull());
-        assertTrue(t.get("note").asText().contains("not covered"));
+        assertTrue(t.get("reason").asText().contains("not covered"));
         JsonNode pool = j.get("pool");
         assertEquals(32, pool.get("areaLength").asInt());
         assertEquals(0, pool.get("registered").asInt());

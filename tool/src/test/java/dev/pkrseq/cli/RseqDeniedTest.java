@@ -78,10 +78,10 @@ class RseqDeniedTest {
         JsonNode j = c.json();
         assertEquals("none", j.get("owner").asText());
         assertTrue(j.get("kernelSupportsRseq").isNull(), j.toString());
-        assertTrue(j.get("unavailable").asText().startsWith("rseq is denied here: rseq(NULL, 0, 0, 0) failed with EPERM"),
+        assertTrue(j.get("reason").asText().startsWith("rseq is denied here: rseq(NULL, 0, 0, 0) failed with EPERM"),
                 j.toString());
-        assertTrue(j.get("unavailable").asText().contains("seccomp filter"), j.toString());
-        String note = j.get("thread").get("note").asText();
+        assertTrue(j.get("reason").asText().contains("seccomp filter"), j.toString());
+        String note = j.get("thread").get("reason").asText();
         assertTrue(note.contains("glibc did not register rseq (__rseq_size is 0): its registration failed: rseq is denied"
                 + " here"), note);
         assertFalse(note.contains(NO_RSEQ_IN_KERNEL), note);
@@ -129,7 +129,7 @@ class RseqDeniedTest {
         Features.assumeX86_64();
         JsonNode j = run("EACCES", 0).json();
         assertTrue(j.get("kernelSupportsRseq").isNull(), j.toString());
-        assertTrue(j.get("unavailable").asText().contains("failed with EACCES (Permission denied)"), j.toString());
+        assertTrue(j.get("reason").asText().contains("failed with EACCES (Permission denied)"), j.toString());
         oneLineNaming(run("EACCES", 1), "pkrseq: percpu: PerCpuCounter: rseq is unavailable: rseq is denied here:",
                 "EACCES");
     }
@@ -139,7 +139,7 @@ class RseqDeniedTest {
         Features.assumeX86_64();
         JsonNode j = run("ENOSYS", 0).json();
         assertFalse(j.get("kernelSupportsRseq").asBoolean(true), j.toString());
-        assertTrue(j.get("unavailable").asText().contains(NO_RSEQ_IN_KERNEL), j.toString());
+        assertTrue(j.get("reason").asText().contains(NO_RSEQ_IN_KERNEL), j.toString());
         Command c = run("ENOSYS", 1);
         assertEquals(1, c.exit(), c.toString());
         assertTrue(c.err().startsWith("pkrseq: percpu: PerCpuCounter: rseq is unavailable: not supported: " + NO_RSEQ_IN_KERNEL),

@@ -32,7 +32,7 @@ class WatchCommandTest {
         assertEquals(6, lines.size(), r.out);
         for (String line : lines) {
             JsonNode j = MAPPER.readTree(line);
-            assertTrue(j.get("tid").isInt(), line);
+            assertTrue(j.get("thread").get("tid").isInt(), line);
             assertTrue(j.get("cpuId").isInt() && j.get("cpuId").asInt() >= 0 && j.get("cpuId").asInt() < Platform.onlineCpus(), line);
             assertTrue(j.has("mmCid") && j.get("mmCid").isNull(), "glibc's area does not cover mm_cid: " + line);
             assertTrue(j.has("nodeId") && j.get("nodeId").isNull(), line);
@@ -40,7 +40,7 @@ class WatchCommandTest {
             assertEquals("glibc", j.get("owner").asText());
         }
         assertEquals(List.of(1, 1, 2, 2, 3, 3), lines.stream().map(l -> read(l).get("sample").asInt()).toList());
-        Set<Integer> tids = lines.stream().map(l -> read(l).get("tid").asInt()).collect(Collectors.toSet());
+        Set<Integer> tids = lines.stream().map(l -> read(l).get("thread").get("tid").asInt()).collect(Collectors.toSet());
         assertEquals(2, tids.size());
         assertEquals(0, RseqRegistry.registeredCount());
     }
