@@ -40,7 +40,7 @@ class DocsJsonMembersTest {
         Features.assumeRseq();
         ProbeCommandTest.Run r = new ProbeCommandTest.Run(args.toArray(String[]::new));
         assertEquals(0, r.status, r.err);
-        String doc = Files.readString(Path.of(page));
+        String doc = Files.readString(dev.pkrseq.testing.Checkout.root().resolve(page));
         String schema = null;
         Set<String> paths = new LinkedHashSet<>();
         for (String line : args.get(0).equals("watch") ? r.out.lines().toList() : List.of(r.out)) {
