@@ -1,32 +1,84 @@
 package dev.pkrseq.rseq;
 
+import static java.lang.foreign.MemoryLayout.PathElement.groupElement;
+import static java.lang.foreign.ValueLayout.JAVA_INT;
+import static java.lang.foreign.ValueLayout.JAVA_LONG;
+
+import java.lang.foreign.MemoryLayout;
+import java.lang.foreign.StructLayout;
+
 /**
- * The kernel's struct rseq ABI (include/uapi/linux/rseq.h): field offsets, sizes and constants.
+ * The kernel's struct rseq and struct rseq_cs ABI (include/uapi/linux/rseq.h): the two layouts, and
+ * every field offset, size and constant derived from them.
  *
  * <p>struct rseq is aligned to 32 bytes. The original allocation is 32 bytes, of which the original
  * ABI uses 20 (the "feature size" of kernels before 6.3). Linux 6.3 added node_id and mm_cid, for a
  * feature size of 28, reported in {@code AT_RSEQ_FEATURE_SIZE}.
+ *
+ * <p>This class is the one place pkrseq takes a struct offset from: the readers, and the displacements
+ * embedded in the machine code {@link RseqCode} generates (the descriptors it writes follow
+ * {@link #RSEQ_CS_LAYOUT} field by field).
  */
 public final class RseqAbi {
+    /**
+     * struct rseq as the kernel defines it (the original 32-byte allocation): {@code cpu_id_start},
+     * {@code cpu_id}, {@code rseq_cs}, {@code flags}, {@code node_id}, {@code mm_cid}, padding; aligned
+     * to 32.
+     */
+    public static final StructLayout RSEQ_LAYOUT = MemoryLayout.structLayout(
+            JAVA_INT.withName("cpu_id_start"),
+            JAVA_INT.withName("cpu_id"),
+            JAVA_LONG.withName("rseq_cs"),
+            JAVA_INT.withName("flags"),
+            JAVA_INT.withName("node_id"),
+            JAVA_INT.withName("mm_cid"),
+            MemoryLayout.paddingLayout(4))
+            .withByteAlignment(32).withName("rseq");
+
+    /**
+     * struct rseq_cs, the critical-section descriptor: {@code version}, {@code flags}, {@code start_ip},
+     * {@code post_commit_offset}, {@code abort_ip}; aligned to 32.
+     */
+    public static final StructLayout RSEQ_CS_LAYOUT = MemoryLayout.structLayout(
+            JAVA_INT.withName("version"),
+            JAVA_INT.withName("flags"),
+            JAVA_LONG.withName("start_ip"),
+            JAVA_LONG.withName("post_commit_offset"),
+            JAVA_LONG.withName("abort_ip"))
+            .withByteAlignment(32).withName("rseq_cs");
+
     /** {@code __u32 cpu_id_start}: always a valid CPU number once registered. Kernel-owned. */
-    public static final int CPU_ID_START = 0;
+    public static final int CPU_ID_START = rseq("cpu_id_start");
     /** {@code __u32 cpu_id}: the current CPU, or -1 (uninitialised) or -2 (registration failed). Kernel-owned. */
-    public static final int CPU_ID = 4;
+    public static final int CPU_ID = rseq("cpu_id");
     /** {@code __u64 rseq_cs}: pointer to the active critical-section descriptor. Owned by the application. */
-    public static final int RSEQ_CS = 8;
+    public static final int RSEQ_CS = rseq("rseq_cs");
     /** {@code __u32 flags}. */
-    public static final int FLAGS = 16;
+    public static final int FLAGS = rseq("flags");
     /** {@code __u32 node_id} (Linux 6.3+). Kernel-owned. */
-    public static final int NODE_ID = 20;
+    public static final int NODE_ID = rseq("node_id");
     /** {@code __u32 mm_cid}: the concurrency id, dense per process (Linux 6.3+). Kernel-owned. */
-    public static final int MM_CID = 24;
+    public static final int MM_CID = rseq("mm_cid");
+
+    /** struct rseq_cs {@code __u32 version}: 0. */
+    public static final int CS_VERSION = cs("version");
+    /** struct rseq_cs {@code __u32 flags}: 0 (the restart-inhibiting flags are deprecated). */
+    public static final int CS_FLAGS = cs("flags");
+    /** struct rseq_cs {@code __u64 start_ip}: the first instruction of the critical section. */
+    public static final int CS_START_IP = cs("start_ip");
+    /** struct rseq_cs {@code __u64 post_commit_offset}: the section's length; its end follows the commit. */
+    public static final int CS_POST_COMMIT_OFFSET = cs("post_commit_offset");
+    /** struct rseq_cs {@code __u64 abort_ip}: where the kernel resumes an aborted section. */
+    public static final int CS_ABORT_IP = cs("abort_ip");
+    /** sizeof(struct rseq_cs). */
+    public static final int CS_SIZE = (int) RSEQ_CS_LAYOUT.byteSize();
 
     /** The feature size of the original ABI, and what {@code AT_RSEQ_FEATURE_SIZE} absent means. */
     public static final int ORIGINAL_FEATURE_SIZE = 20;
     /** The smallest length {@code rseq(2)} accepts, and the original allocation. */
-    public static final int MIN_LENGTH = 32;
+    public static final int MIN_LENGTH = (int) RSEQ_LAYOUT.byteSize();
     /** The alignment the original ABI requires, and what {@code AT_RSEQ_ALIGN} absent means. */
-    public static final int MIN_ALIGN = 32;
+    public static final int MIN_ALIGN = (int) RSEQ_LAYOUT.byteAlignment();
 
     /** {@code RSEQ_CPU_ID_UNINITIALIZED}. */
     public static final int CPU_ID_UNINITIALIZED = -1;
@@ -37,6 +89,14 @@ public final class RseqAbi {
     public static final int SIGNATURE_X86_64 = 0x53053053;
 
     private RseqAbi() {
+    }
+
+    private static int rseq(String field) {
+        return (int) RSEQ_LAYOUT.byteOffset(groupElement(field));
+    }
+
+    private static int cs(String field) {
+        return (int) RSEQ_CS_LAYOUT.byteOffset(groupElement(field));
     }
 
     /**
