@@ -34,8 +34,8 @@ public final class PerCpuOwnChild {
         r = PerCpuStress.run(PerCpuStress.of(m), many, 500_000, true);
         System.out.println("many.expected=" + r.expected());
         System.out.println("many.sum=" + r.sum());
-        RseqCode widened = RseqCode.map(RseqCode.usableGlibcOffset(), RseqCode.possibleCpus(), PerCpuCounterTest.DELAY);
-        PerCpuCounter w = new PerCpuCounter(widened, Owner.PKRSEQ);
+        PerCpuCounter w = new PerCpuCounter(PerCpuOps.of(PerCpuOps.Index.CPU_ID, PerCpuOps.DEFAULT_STRIDE,
+                DelayInjection.at(3, PerCpuCounterTest.DELAY)));
         r = PerCpuStress.run(PerCpuStress.of(w), many, 20_000, true);
         System.out.println("widened.expected=" + r.expected());
         System.out.println("widened.sum=" + r.sum());
