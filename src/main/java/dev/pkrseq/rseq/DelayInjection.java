@@ -15,7 +15,9 @@ import java.util.StringJoiner;
  *   <li>after the CPU is checked and the per-CPU addresses computed;</li>
  *   <li>after the first comparison; in {@code add} and {@code addIndirect}, after the commit;</li>
  *   <li>after the second comparison, the speculative store, or the copy; in {@code compareAndStore} and
- *       {@code takeAndFollow}, after the commit;</li>
+ *       {@code takeAndFollow}, after the commit; in {@code addIndirect}, between following the shared pointer
+ *       and the commit (a point librseq's helper does not have: pkrseq adds it so that the window the
+ *       membarrier test is about can be widened);</li>
  *   <li>after the commit of the primitives that have points 4 and 5 inside.</li>
  * </ol>
  * A point with 0 loops emits no byte at all: the code without injection is exactly the documented

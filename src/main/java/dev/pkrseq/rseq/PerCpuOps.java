@@ -111,14 +111,17 @@ public final class PerCpuOps {
     private final int slots;
     // The handles of a page of its own, by primitive; null for the process-wide page's static handles.
     private final MethodHandle[] own;
+    // Run before every section of a page of its own (param_test's C-level injection point 9); may be null.
+    private final Runnable beforeEachSection;
 
     private PerCpuOps(Index index, RseqCode code, boolean shared) {
-        this(index, code, shared, chooseOwner(index));
+        this(index, code, shared, chooseOwner(index), null);
     }
 
-    private PerCpuOps(Index index, RseqCode code, boolean shared, Owner owner) {
+    private PerCpuOps(Index index, RseqCode code, boolean shared, Owner owner, Runnable beforeEachSection) {
         this.index = Objects.requireNonNull(index);
         this.owner = owner;
+        this.beforeEachSection = beforeEachSection;
         this.code = code;
         this.shared = shared;
         this.tp = owner == Owner.GLIBC;
@@ -174,15 +177,37 @@ public final class PerCpuOps {
      * @throws MmCidUnavailableException for {@link Index#MM_CID} where the registration does not cover it
      */
     public static PerCpuOps of(Index index, long stride, DelayInjection delays) {
-        chooseOwner(index);
+        return of(index, stride, delays, null);
+    }
+
+    /**
+     * The primitives on a code page of their own, with Java code run before every section: param_test's
+     * C-level injection point 9 ({@code RSEQ_INJECT_C(9)}, at the start of every librseq helper), for
+     * delays, yields or signals that land just before a section starts.
+     *
+     * @param index {@code cpu_id} or {@code mm_cid}
+     * @param stride bytes between two CPUs' copies, a power of two from 8 to 2^30
+     * @param delays spin loops compiled in at param_test's injection points 1 to 6
+     * @param beforeEachSection run on the calling thread before every call into the code, or null
+     * @return the operations
+     * @throws UnsupportedOperationException on an architecture other than x86_64, or without rseq
+     * @throws MmCidUnavailableException for {@link Index#MM_CID} where the registration does not cover it
+     */
+    public static PerCpuOps of(Index index, long stride, DelayInjection delays, Runnable beforeEachSection) {
+        Owner owner = chooseOwner(index);
         RseqCode.Config c = new RseqCode.Config(stride, RseqCode.possibleCpus(), RseqCode.usableGlibcOffset(),
                 Objects.requireNonNull(delays), true);
-        return new PerCpuOps(index, RseqCode.map(c), false);
+        return new PerCpuOps(index, RseqCode.map(c), false, owner, beforeEachSection);
     }
 
     /** Over a page built elsewhere (tests: a widened page, a page whose arming was taken out). */
     static PerCpuOps over(Index index, RseqCode code) {
         return new PerCpuOps(index, code, false);
+    }
+
+    /** Over a page built elsewhere, with Java run before each section (tests: the broken twins of param_test). */
+    static PerCpuOps over(Index index, RseqCode code, Runnable beforeEachSection) {
+        return new PerCpuOps(index, code, false, chooseOwner(index), beforeEachSection);
     }
 
     /**
@@ -194,7 +219,7 @@ public final class PerCpuOps {
             throw new IllegalArgumentException("owner must be glibc or pkrseq, not " + owner);
         }
         chooseOwner(index);
-        return new PerCpuOps(index, code, false, owner);
+        return new PerCpuOps(index, code, false, owner, null);
     }
 
     // ---- The primitives ------------------------------------------------------------------------
@@ -222,6 +247,7 @@ public final class PerCpuOps {
                 return cid ? (long) RseqCode.Shared.CAS_AREA_CID.invokeExact(v, expected, newValue, a)
                         : (long) RseqCode.Shared.CAS_AREA_CPU.invokeExact(v, expected, newValue, a);
             }
+            before();
             MethodHandle h = own[RseqCode.Primitive.COMPARE_AND_STORE.ordinal()];
             return tp ? (long) h.invokeExact(v, expected, newValue) : (long) h.invokeExact(v, expected, newValue, area());
         } catch (Throwable t) {
@@ -257,6 +283,7 @@ public final class PerCpuOps {
                 return cid ? (long) RseqCode.Shared.ADD_AREA_CID.invokeExact(v, count, a)
                         : (long) RseqCode.Shared.ADD_AREA_CPU.invokeExact(v, count, a);
             }
+            before();
             MethodHandle h = own[RseqCode.Primitive.ADD.ordinal()];
             return tp ? (long) h.invokeExact(v, count) : (long) h.invokeExact(v, count, area());
         } catch (Throwable t) {
@@ -293,6 +320,7 @@ public final class PerCpuOps {
                 return cid ? (long) RseqCode.Shared.TAKE_AREA_CID.invokeExact(v, sentinel, linkOffset, region, limit, a)
                         : (long) RseqCode.Shared.TAKE_AREA_CPU.invokeExact(v, sentinel, linkOffset, region, limit, a);
             }
+            before();
             MethodHandle h = own[RseqCode.Primitive.TAKE_AND_FOLLOW.ordinal()];
             return tp ? (long) h.invokeExact(v, sentinel, linkOffset, region, limit)
                     : (long) h.invokeExact(v, sentinel, linkOffset, region, limit, area());
@@ -338,6 +366,7 @@ public final class PerCpuOps {
                         : (long) RseqCode.Shared.ADDIND_AREA_CPU.invokeExact(ptr, offset, count, entries, limit1, targets,
                                 limit2, a);
             }
+            before();
             MethodHandle h = own[RseqCode.Primitive.ADD_INDIRECT.ordinal()];
             return tp ? (long) h.invokeExact(ptr, offset, count, entries, limit1, targets, limit2)
                     : (long) h.invokeExact(ptr, offset, count, entries, limit1, targets, limit2, area());
@@ -373,6 +402,7 @@ public final class PerCpuOps {
                 return cid ? (long) RseqCode.Shared.CAS2_AREA_CID.invokeExact(v, expected, v2, expected2, newValue, a)
                         : (long) RseqCode.Shared.CAS2_AREA_CPU.invokeExact(v, expected, v2, expected2, newValue, a);
             }
+            before();
             MethodHandle h = own[RseqCode.Primitive.COMPARE_BOTH_AND_STORE.ordinal()];
             return tp ? (long) h.invokeExact(v, expected, v2, expected2, newValue)
                     : (long) h.invokeExact(v, expected, v2, expected2, newValue, area());
@@ -415,6 +445,7 @@ public final class PerCpuOps {
                 return cid ? (long) RseqCode.Shared.CASST_AREA_CID.invokeExact(v, expected, v2, newValue2, newValue, a)
                         : (long) RseqCode.Shared.CASST_AREA_CPU.invokeExact(v, expected, v2, newValue2, newValue, a);
             }
+            before();
             MethodHandle h = own[RseqCode.Primitive.COMPARE_STORE_AND_STORE.ordinal()];
             return tp ? (long) h.invokeExact(v, expected, v2, newValue2, newValue)
                     : (long) h.invokeExact(v, expected, v2, newValue2, newValue, area());
@@ -504,6 +535,8 @@ public final class PerCpuOps {
                 return cid ? (long) RseqCode.Shared.CPOUT_AREA_CID.invokeExact(v, expected, dst, src, length, newValue, a)
                         : (long) RseqCode.Shared.CPOUT_AREA_CPU.invokeExact(v, expected, dst, src, length, newValue, a);
             }
+            before();
+            before();
             MethodHandle h = own[p.ordinal()];
             return tp ? (long) h.invokeExact(v, expected, dst, src, length, newValue)
                     : (long) h.invokeExact(v, expected, dst, src, length, newValue, area());
@@ -685,6 +718,12 @@ public final class PerCpuOps {
             }
         }
         return owner;
+    }
+
+    private void before() {
+        if (beforeEachSection != null) {
+            beforeEachSection.run();
+        }
     }
 
     private long area() {

@@ -623,6 +623,9 @@ final class RseqCode {
                     op(X86.subRR(R.RCX, R.RAX), "rax -= lo1");
                     op(X86.cmpRR(R.R8, R.RAX), "r1 within [lo1, lo1 + limit1]? (unsigned)");
                     jcc("a", f + "_bad", "no: leave, touch nothing");
+                    // Not a librseq point: widens the window between following the shared pointer and the commit,
+                    // the race the membarrier test is about.
+                    delay(5);
                     op(X86.load(Mem.at(R.R10, 0), R.R10), "r10 = *r1: r2");
                     op(X86.movRR(R.R10, R.RAX), "rax = r2");
                     op(X86.subRR(R.R9, R.RAX), "rax -= lo2");

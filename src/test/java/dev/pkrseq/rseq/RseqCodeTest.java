@@ -214,6 +214,9 @@ class RseqCodeTest {
         assertTrue(code.offset("cas2_tp_cpu_delay5") < code.offset("cas2_tp_cpu_commit"));
         assertTrue(code.offset("cas2_tp_cpu_delay6") > code.offset("cas2_tp_cpu_commit"));
         assertTrue(code.offset("cpin_tp_cpu_delay5") > code.offset("cpin_tp_cpu_copied"));
+        // pkrseq's own point: inside addIndirect's window, after the shared pointer was followed.
+        assertTrue(code.offset("addind_tp_cpu_delay5") > code.offset("addind_tp_cpu_delay3"));
+        assertTrue(code.offset("addind_tp_cpu_delay5") < code.offset("addind_tp_cpu_commit"));
     }
 
     @Test
