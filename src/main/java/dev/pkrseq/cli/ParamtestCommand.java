@@ -1,6 +1,7 @@
 package dev.pkrseq.cli;
 
 import java.io.PrintWriter;
+import java.util.List;
 import java.util.Locale;
 import java.util.concurrent.Callable;
 
@@ -102,12 +103,66 @@ final class ParamtestCommand implements Callable<Integer> {
             throw new UsageException(e.getMessage());
         }
         ParamTest.Result r = ParamTest.run(options);
-        PrintWriter out = spec.commandLine().getOut();
-        Json.printOr(out, json, r, ParamtestCommand::print);
+        return finish(r, json, spec.commandLine().getOut(), spec.commandLine().getErr());
+    }
+
+    /**
+     * One check as the JSON shows it.
+     *
+     * @param name what was compared
+     * @param expected the value it must have
+     * @param actual the value it had
+     * @param held expected == actual
+     */
+    record CheckRow(String name, long expected, long actual, boolean held) {
+    }
+
+    /**
+     * What {@code pkrseq paramtest --json} prints: {@link ParamTest.Result} with each check's verdict.
+     *
+     * @param type the test letter
+     * @param threads worker threads
+     * @param reps repetitions per thread
+     * @param index "cpu_id" or "mm_cid"
+     * @param owner "glibc" or "pkrseq"
+     * @param delays the injected delays as options, or "none"
+     * @param modulo -m
+     * @param yield -y
+     * @param signal -k
+     * @param sleepMillis -s
+     * @param checks every check
+     * @param exact true only when every check held
+     * @param restarts sections aborted and made again
+     * @param yields yields injected
+     * @param signals signals sent
+     * @param sleeps sleeps injected
+     * @param fences rseq fences made (membarrier test)
+     * @param elapsedMillis the workers' wall time
+     * @param where this JVM, or the child JVM and why
+     */
+    record Report(String type, int threads, long reps, String index, String owner, String delays, int modulo, boolean yield,
+            boolean signal, int sleepMillis, List<CheckRow> checks, boolean exact, long restarts, long yields, long signals,
+            long sleeps, long fences, double elapsedMillis, String where) {
+        static Report of(ParamTest.Result r) {
+            return new Report(r.type(), r.threads(), r.reps(), r.index(), r.owner(), r.delays(), r.modulo(), r.yield(),
+                    r.signal(), r.sleepMillis(), r.checks().stream().map(c -> new CheckRow(c.name(), c.expected(), c.actual(),
+                            c.held())).toList(), r.exact(), r.restarts(), r.yields(), r.signals(), r.sleeps(), r.fences(),
+                    r.elapsedMillis(), r.where());
+        }
+    }
+
+    /** Prints the result and returns the exit status: 1 when a check did not hold. */
+    static int finish(ParamTest.Result r, boolean json, PrintWriter out, PrintWriter err) {
+        if (json) {
+            Json.print(out, Report.of(r));
+        } else {
+            print(out, r);
+        }
         if (!r.exact()) {
-            spec.commandLine().getErr().println("pkrseq: paramtest: -T " + r.type() + " is not exact: "
+            err.println("pkrseq: paramtest: -T " + r.type() + " is not exact: "
                     + r.checks().stream().filter(c -> !c.held()).map(c -> c.name() + " " + c.actual() + ", expected "
                             + c.expected()).reduce((a, b) -> a + "; " + b).orElse("no check was made"));
+            err.flush();
             return Main.EXIT_FAILURE;
         }
         return 0;
