@@ -294,6 +294,60 @@ public final class PerCpuOps {
     }
 
     /**
+     * A bulk {@code rseq_load_add_store}: adds {@code deltas[i]} to word {@code i} of this CPU's copy of
+     * {@code v}, for {@code i} from 0 to {@code count - 1}, each word in a critical section of its own, all in
+     * one call: the call's fixed cost (a critical downcall, about 3 ns) is paid once for the lot, as a batch
+     * amortises it. The adds are not atomic together: a reader may see some before others, and the words may
+     * land on different CPUs' copies if the thread migrates between them; each add is exact on its own.
+     * An aborted section is made again inside the call; after 100 aborts in a row the call returns to Java
+     * and is made again for the words left (counted in the return value's restarts, not visible here).
+     *
+     * @param v per-CPU memory of at least {@code count} words, spanning every copy ({@link #span(long)
+     *     span(8 × count)})
+     * @param deltas {@code count} longs
+     * @param count words to add to, at least 1
+     * @return the index of the last section on success; else NO_SLOT
+     * @throws IllegalArgumentException when a segment is not native, aligned or long enough, or count &lt; 1
+     */
+    public long addAll(MemorySegment v, MemorySegment deltas, int count) {
+        if (count < 1) {
+            throw new IllegalArgumentException("count must be at least 1, not " + count);
+        }
+        requirePerCpu(v, 8L * count, "v");
+        requirePlain(deltas, 8L * count, "deltas");
+        long done = 0;
+        for (;;) {
+            long r = addAllOnce(done == 0 ? v : v.asSlice(8 * done), done == 0 ? deltas : deltas.asSlice(8 * done),
+                    count - done);
+            if (r >= 0 || status(r) != Status.ABORTED) {
+                return r;
+            }
+            done = count - index(r);
+        }
+    }
+
+    private long addAllOnce(MemorySegment v, MemorySegment deltas, long count) {
+        try {
+            if (shared) {
+                if (tp) {
+                    return cid ? (long) RseqCode.Shared.ADDALL_TP_CID.invokeExact(v, deltas, count)
+                            : (long) RseqCode.Shared.ADDALL_TP_CPU.invokeExact(v, deltas, count);
+                }
+                long a = area();
+                return cid ? (long) RseqCode.Shared.ADDALL_AREA_CID.invokeExact(v, deltas, count, a)
+                        : (long) RseqCode.Shared.ADDALL_AREA_CPU.invokeExact(v, deltas, count, a);
+            }
+            before();
+            MethodHandle h = own[RseqCode.Primitive.ADD_ALL.ordinal()];
+            return tp ? (long) h.invokeExact(v, deltas, count) : (long) h.invokeExact(v, deltas, count, area());
+        } catch (Throwable t) {
+            throw rethrow(t);
+        } finally {
+            Reference.reachabilityFence(this);
+        }
+    }
+
+    /**
      * {@code rseq_load_cbeq_store_add_load_store}, the pop of a linked stack: on this CPU's copy of
      * {@code v}, unless it holds {@code sentinel}, takes the pointer {@code p} it holds and replaces it with
      * the word at {@code p + linkOffset} (the commit). The section checks that this word lies inside

@@ -75,6 +75,8 @@ final class RseqCode {
     /** Failure code: a pointer the section was to follow lay outside the region it may point into. */
     static final int BAD_POINTER = 4;
 
+    /** Aborts in a row after which the bulk add returns to Java instead of retrying once more. */
+    static final int ADD_ALL_RESTART_LIMIT = 100;
     /** The stride of the process-wide page: 64 KiB between two CPUs' copies of a datum. */
     static final long DEFAULT_STRIDE = 1L << 16;
     /** {@code __rseq_offset} of the documented listings (glibc 2.36 on x86_64). */
@@ -103,7 +105,12 @@ final class RseqCode {
         /** {@code rseq_load_cbne_memcpy_store}, the per-CPU side being the copy's destination. */
         COMPARE_COPY_IN_AND_STORE("cpin", "load_cbne_memcpy_store", "v, expect, dst, src, len, newv", 1, 1, 1, 1, 1, 1),
         /** {@code rseq_load_cbne_memcpy_store}, the per-CPU side being the copy's source. */
-        COMPARE_COPY_OUT_AND_STORE("cpout", "load_cbne_memcpy_store", "v, expect, dst, src, len, newv", 1, 1, 1, 1, 1, 1);
+        COMPARE_COPY_OUT_AND_STORE("cpout", "load_cbne_memcpy_store", "v, expect, dst, src, len, newv", 1, 1, 1, 1, 1, 1),
+        /**
+         * pkrseq's bulk form of {@code rseq_load_add_store}: n consecutive words, each added in a section of its
+         * own, in one call.
+         */
+        ADD_ALL("addall", "load_add_store, n times", "v, deltas, n", 1, 1, 1);
 
         final String tag;
         final String librseq;
@@ -120,7 +127,7 @@ final class RseqCode {
             for (int i = 0; i < this.params.length; i++) {
                 String p = this.params[i];
                 if (p.equals("v") || p.equals("v2") || p.equals("ptr") || p.startsWith("lo") || p.equals("dst")
-                        || p.equals("src")) {
+                        || p.equals("src") || p.equals("deltas")) {
                     this.longs[i] = 0;
                 }
             }
@@ -328,6 +335,11 @@ final class RseqCode {
                 PerCpuOps.Index.CPU_ID);
         static final MethodHandle CPOUT_AREA_CID = CODE.handle(Primitive.COMPARE_COPY_OUT_AND_STORE, Where.AREA,
                 PerCpuOps.Index.MM_CID);
+
+        static final MethodHandle ADDALL_TP_CPU = CODE.handle(Primitive.ADD_ALL, Where.TP, PerCpuOps.Index.CPU_ID);
+        static final MethodHandle ADDALL_TP_CID = CODE.handle(Primitive.ADD_ALL, Where.TP, PerCpuOps.Index.MM_CID);
+        static final MethodHandle ADDALL_AREA_CPU = CODE.handle(Primitive.ADD_ALL, Where.AREA, PerCpuOps.Index.CPU_ID);
+        static final MethodHandle ADDALL_AREA_CID = CODE.handle(Primitive.ADD_ALL, Where.AREA, PerCpuOps.Index.MM_CID);
 
         private Shared() {
         }
@@ -547,6 +559,10 @@ final class RseqCode {
         }
 
         void emit() {
+            if (p == Primitive.ADD_ALL) {
+                emitAddAll();
+                return;
+            }
             asm.label(f, signature());
             if (areaStack != 0) {
                 op(X86.load(Mem.at(R.RSP, areaStack), R.R11), "r11 = area (argument " + (p.args() + 1) + ", on the stack)");
@@ -565,6 +581,60 @@ final class RseqCode {
             op(X86.shlImm(config.shift(), R.R10), "r10 = " + field + " * " + config.stride() + ", the copy's offset");
             body();
             exits();
+        }
+
+        /**
+         * The bulk add: for each of n words, load its delta, arm, read the index, add to this CPU's copy (the
+         * commit), move on. An abort retries the current word (the registers hold its delta and address); after
+         * {@link #ADD_ALL_RESTART_LIMIT} aborts in a row the call returns ABORTED with the words left in the
+         * index field, and Java calls again for those.
+         */
+        private void emitAddAll() {
+            asm.label(f, signature());
+            op(X86.movImm32(0, R.R9), "r9 = aborts in a row");
+            asm.label(f + "_next", "");
+            op(X86.load(Mem.at(R.RSI, 0), R.R8), "r8 = *deltas, this word's delta");
+            asm.label(f + "_retry", "");
+            delay(1);
+            asm.rel32("lea " + f + "_cs(%rip),%rax", "rax = address of " + f + "_cs", f + "_cs", X86.leaRipOpcode(R.RAX));
+            op(X86.store(R.RAX, area(RseqAbi.RSEQ_CS)), "rseq_cs = " + f + "_cs (at " + areaText(RseqAbi.RSEQ_CS) + "): armed");
+            asm.label(f + "_start", "start_ip");
+            delay(2);
+            String field = index == PerCpuOps.Index.CPU_ID ? "cpu_id" : "mm_cid";
+            int fieldOffset = index == PerCpuOps.Index.CPU_ID ? RseqAbi.CPU_ID : RseqAbi.MM_CID;
+            op(X86.load32(area(fieldOffset), R.R11), "r11 = " + field + " (at " + areaText(fieldOffset) + ")");
+            op(X86.cmpImm32(config.slots(), R.R11), field + " below slots? (unsigned: -1, -2 fail)");
+            jcc("ae", f + "_noslot", "no slot: leave, touch nothing");
+            op(X86.movRR32(R.R11, R.R10), "r10 = " + field);
+            op(X86.shlImm(config.shift(), R.R10), "r10 = " + field + " * " + config.stride() + ", the copy's offset");
+            op(X86.addRR(R.RDI, R.R10), "r10 += v: this " + (index == PerCpuOps.Index.CPU_ID ? "CPU" : "mm_cid")
+                    + "'s copy of the word");
+            delay(3);
+            op(X86.addToMem(R.R8, Mem.at(R.R10, 0)), "*r10 += delta: the commit (one instruction)");
+            asm.label(f + "_commit", "post_commit_ip = start_ip + post_commit_offset");
+            delay(4);
+            op(X86.movImm32(0, R.R9), "no abort in a row now");
+            op(X86.addImm(8, R.RDI), "v += 8: the next word");
+            op(X86.addImm(8, R.RSI), "deltas += 8");
+            op(X86.dec(R.RDX), "n -= 1");
+            jcc("ne", f + "_next", "more words: the next section");
+            clear();
+            op(X86.movRR(R.R11, R.RAX), "rax = the index: success");
+            op(X86.ret(), "");
+            failure("_noslot", NO_SLOT, "NO_SLOT");
+            asm.op(".byte 0x0f,0xb9,0x3d", "ud1 opcode, ModRM: traps if run;", 0x0f, 0xb9, 0x3d);
+            asm.op(".long " + X86.hex(RseqAbi.SIGNATURE_X86_64), "  its disp32 is RSEQ_SIG",
+                    X86Asm.le32(RseqAbi.SIGNATURE_X86_64));
+            asm.label(f + "_abort", "abort_ip: the kernel resumes here");
+            op(X86.inc(R.R9), "one more abort in a row");
+            op(X86.cmpImm(ADD_ALL_RESTART_LIMIT, R.R9), "below " + ADD_ALL_RESTART_LIMIT + "?");
+            jcc("b", f + "_retry", "yes: arm again, the same word");
+            clear();
+            op(X86.movRR(R.RDX, R.RAX), "");
+            op(X86.shlImm(8, R.RAX), "");
+            op(X86.orImm(ABORTED, R.RAX), "");
+            op(X86.not(R.RAX), "rax = ~(words left << 8 | ABORTED)");
+            op(X86.ret(), "");
         }
 
         private String signature() {

@@ -36,12 +36,12 @@ public final class PerCpuOpsOwnChild {
             PerCpuPool pool = PerCpuPool.create(64);
             check(p + "compareAndStore", () -> {
                 PerCpuPool.Item v = pool.allocate();
-                long r = ops.compareAndStore(v.percpu(), 0, 5);
+                long r = retry(() -> ops.compareAndStore(v.percpu(), 0, 5));
                 return r >= 0 && v.slot((int) r).get(JAVA_LONG, 0) == 5 && r == ops.currentIndex();
             });
             check(p + "add", () -> {
                 PerCpuPool.Item v = pool.allocate();
-                long r = ops.add(v.percpu(), 3);
+                long r = retry(() -> ops.add(v.percpu(), 3));
                 return r >= 0 && v.slot((int) r).get(JAVA_LONG, 0) == 3;
             });
             check(p + "takeAndFollow", () -> {
@@ -50,7 +50,7 @@ public final class PerCpuOpsOwnChild {
                 int i = ops.currentIndex();
                 v.slot(i).set(JAVA_LONG, 0, nodes.address());
                 nodes.set(JAVA_LONG, 8, 0L);
-                long r = ops.takeAndFollow(v.percpu(), 0, 8, nodes);
+                long r = retry(() -> ops.takeAndFollow(v.percpu(), 0, 8, nodes));
                 return r == nodes.address() && v.slot(i).get(JAVA_LONG, 0) == 0;
             });
             check(p + "addIndirect", () -> {
@@ -61,29 +61,38 @@ public final class PerCpuOpsOwnChild {
                 }
                 MemorySegment ptr = Arena.ofAuto().allocate(8, 8);
                 ptr.set(JAVA_LONG, 0, entries.percpu().address());
-                long r = ops.addIndirect(ptr, 0, 4, entries.percpu(), targets);
+                long r = retry(() -> ops.addIndirect(ptr, 0, 4, entries.percpu(), targets));
                 return r >= 0 && targets.get(JAVA_LONG, 16L * r) == 4;
             });
             check(p + "compareBothAndStore", () -> {
                 PerCpuPool.Item v = pool.allocate();
-                long r = ops.compareBothAndStore(v.percpu(), 0, v.percpu().asSlice(8), 0, 6);
+                long r = retry(() -> ops.compareBothAndStore(v.percpu(), 0, v.percpu().asSlice(8), 0, 6));
                 return r >= 0 && v.slot((int) r).get(JAVA_LONG, 0) == 6;
             });
             check(p + "compareStoreAndStore", () -> {
                 PerCpuPool.Item v = pool.allocate();
-                long r = ops.compareStoreAndStore(v.percpu(), 0, v.percpu().asSlice(8), 8, 7, PerCpuOps.Order.RELEASE);
+                long r = retry(() -> ops.compareStoreAndStore(v.percpu(), 0, v.percpu().asSlice(8), 8, 7,
+                        PerCpuOps.Order.RELEASE));
                 return r >= 0 && v.slot((int) r).get(JAVA_LONG, 0) == 7 && v.slot((int) r).get(JAVA_LONG, 8) == 8;
             });
             check(p + "copies", () -> {
                 PerCpuPool.Item v = pool.allocate();
                 MemorySegment src = Arena.ofAuto().allocate(24, 8);
                 src.set(JAVA_LONG, 16, 99);
-                long r = ops.compareCopyInAndStore(v.percpu(), 0, v.percpu().asSlice(16), src, 24, 1,
-                        PerCpuOps.Order.RELAXED);
+                long r = retry(() -> ops.compareCopyInAndStore(v.percpu(), 0, v.percpu().asSlice(16), src, 24, 1,
+                        PerCpuOps.Order.RELAXED));
                 MemorySegment dst = Arena.ofAuto().allocate(24, 8);
-                long r2 = ops.compareCopyOutAndStore(v.percpu(), 1, dst, v.percpu().asSlice(16), 24, 2,
-                        PerCpuOps.Order.RELAXED);
+                long r2 = retry(() -> ops.compareCopyOutAndStore(v.percpu(), 1, dst, v.percpu().asSlice(16), 24, 2,
+                        PerCpuOps.Order.RELAXED));
                 return r >= 0 && r2 >= 0 && dst.get(JAVA_LONG, 16) == 99;
+            });
+            check(p + "addAll", () -> {
+                PerCpuPool.Item v = pool.allocate();
+                MemorySegment deltas = Arena.ofAuto().allocate(16, 8);
+                deltas.set(JAVA_LONG, 0, 2);
+                deltas.set(JAVA_LONG, 8, 3);
+                long r = retry(() -> ops.addAll(v.percpu(), deltas, 2));
+                return r >= 0 && v.slot((int) r).get(JAVA_LONG, 0) == 2 && v.slot((int) r).get(JAVA_LONG, 8) == 3;
             });
             AtomicReference<String> virtual = new AtomicReference<>();
             Thread.ofVirtual().start(() -> {
@@ -98,6 +107,16 @@ public final class PerCpuOpsOwnChild {
         }
         System.out.println("unregistered=" + Rseq.unregister());
         System.out.flush();
+    }
+
+    /** Makes a call again while the kernel aborts its section, as every caller of the primitives does. */
+    static long retry(java.util.function.LongSupplier call) {
+        for (;;) {
+            long r = call.getAsLong();
+            if (PerCpuOps.status(r) != PerCpuOps.Status.ABORTED) {
+                return r;
+            }
+        }
     }
 
     interface Check {

@@ -29,7 +29,7 @@ class PerCpuOpsOwnRegistrationTest {
     }
 
     static final List<String> PRIMITIVES = List.of("compareAndStore", "add", "takeAndFollow", "addIndirect",
-            "compareBothAndStore", "compareStoreAndStore", "copies");
+            "compareBothAndStore", "compareStoreAndStore", "copies", "addAll");
 
     @ParameterizedTest
     @ValueSource(strings = {"cpu", "cid"})

@@ -40,14 +40,22 @@ class PerCpuOpsTest {
         cpu = Sys.schedGetaffinity(0).nextSetBit(0);
     }
 
-    /** Runs on this thread pinned to {@link #cpu}, and restores the affinity. */
+    /**
+     * Runs on this thread pinned to one CPU, and restores the affinity. A section the kernel aborted (a
+     * preemption or an interrupt can land in any one) is made again, as every caller of the primitives does.
+     */
     static <T> T pinned(int on, Callable<T> body) throws Exception {
         BitSet original = Sys.schedGetaffinity(0);
         BitSet one = new BitSet();
         one.set(on);
         Sys.schedSetaffinity(0, one);
         try {
-            return body.call();
+            for (;;) {
+                T r = body.call();
+                if (!(r instanceof Long l) || PerCpuOps.status(l) != PerCpuOps.Status.ABORTED) {
+                    return r;
+                }
+            }
         } finally {
             Sys.schedSetaffinity(0, original);
         }
@@ -89,6 +97,58 @@ class PerCpuOpsTest {
         }
         for (int c = 0; c < pool.slots(); c++) {
             assertEquals(Sys.schedGetaffinity(0).get(c) ? c + 10 : 0, word(v, c, 0), "CPU " + c);
+        }
+    }
+
+    @Test
+    void addAllAddsEachDeltaToItsWordOfTheCopyOfTheCpuItRunsOn() throws Exception {
+        PerCpuPool.Item v = pool.allocate();
+        MemorySegment deltas = Arena.ofAuto().allocate(64, 8);
+        for (int i = 0; i < 8; i++) {
+            deltas.set(JAVA_LONG, 8L * i, 100 + i);
+        }
+        long r = pinned(cpu, () -> ops.addAll(v.percpu(), deltas, 8));
+        assertEquals(cpu, r);
+        r = pinned(cpu, () -> ops.addAll(v.percpu(), deltas, 3));
+        assertEquals(cpu, r);
+        for (int i = 0; i < 8; i++) {
+            assertEquals((100 + i) * (i < 3 ? 2 : 1), word(v, cpu, 8L * i), "word " + i);
+        }
+        for (int c = 0; c < pool.slots(); c++) {
+            if (c != cpu) {
+                assertEquals(0, word(v, c, 0), "CPU " + c);
+            }
+        }
+        assertThrows(IllegalArgumentException.class, () -> ops.addAll(v.percpu(), deltas, 0));
+        assertThrows(IllegalArgumentException.class, () -> ops.addAll(v.percpu(), deltas, 9), "more words than the item");
+    }
+
+    @Test
+    void addAllStaysExactWhenItsSectionsAreAborted() throws Exception {
+        // Long sections and a thread that keeps moving: aborts are retried inside the call, word by word.
+        PerCpuOps slow = PerCpuOps.of(PerCpuOps.Index.CPU_ID, PerCpuOps.DEFAULT_STRIDE, DelayInjection.at(3, 20_000));
+        PerCpuPool.Item v = pool.allocate();
+        MemorySegment deltas = Arena.ofAuto().allocate(64, 8);
+        for (int i = 0; i < 8; i++) {
+            deltas.set(JAVA_LONG, 8L * i, 1);
+        }
+        Thread[] threads = new Thread[6];
+        for (int t = 0; t < threads.length; t++) {
+            threads[t] = Thread.ofPlatform().start(() -> {
+                for (int k = 0; k < 300; k++) {
+                    slow.addAll(v.percpu(), deltas, 8);
+                }
+            });
+        }
+        for (Thread t : threads) {
+            t.join();
+        }
+        for (int i = 0; i < 8; i++) {
+            long sum = 0;
+            for (int c = 0; c < pool.slots(); c++) {
+                sum += word(v, c, 8L * i);
+            }
+            assertEquals(6 * 300, sum, "word " + i);
         }
     }
 

@@ -29,7 +29,8 @@ public final class Suite {
     private static final List<String> JVM_FLAGS = Runtime.version().feature() >= 24
             ? List.of(NATIVE_ACCESS, "--sun-misc-unsafe-memory-access=allow") : List.of(NATIVE_ACCESS);
     private static final String MM_CID = "CurrentCpuBench.rseqMmCid";
-    private static final String PER_CPU = "PerCpuCounterBench";
+    /** The benchmark classes run with 1 and then 2 threads: every PerCpu*Bench (a JMH pattern). */
+    private static final String PER_CPU = "PerCpu";
     /** The benchmarks (patterns: a class, or class.method) that need protection keys. */
     static final List<String> NEEDS_PKEYS = List.of("PkruBench", "TagBench", "ToggleBench.pkru",
             "ToggleBench.pkeyMprotect");
