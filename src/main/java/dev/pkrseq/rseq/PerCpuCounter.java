@@ -16,7 +16,7 @@ import java.util.concurrent.atomic.LongAdder;
  * no CAS retry loop, however many threads add at once.
  *
  * <p>{@link #add(long)} calls {@link PerCpuOps#add}, librseq's {@code load_add_store}: a few instructions of
- * x86_64 machine code that pkrseq generated at run time (docs/percpu.md and docs/rseq-toolkit.md show the
+ * x86_64 machine code that pkrseq generated at run time (README.md and docs/rseq-toolkit.md show the
  * listing, byte by byte). The code reads the running CPU from the thread's struct rseq and adds to that
  * CPU's slot with one instruction, the commit. Were the thread preempted, migrated or signalled between the
  * read of the CPU and the commit, the kernel sends it to the abort handler, and the add is made again; so a

@@ -61,9 +61,9 @@ import dev.pkrseq.sys.Sys;
  * {@code rseq_prepare_unload()}, for every thread at once). The process-wide page ({@link Shared}) is never
  * unmapped and leaves {@code rseq_cs} for the kernel to clear lazily, as librseq does.
  *
- * <p>The listings in docs/rseq-toolkit.md, README.md and docs/percpu.md are this generator's output, and
- * {@code RseqCodeTest} assembles the text of every generated page it builds with GNU {@code as} and
- * compares the bytes.
+ * <p>The listings in docs/rseq-toolkit.md and README.md are this generator's output ({@code RseqToolkitDocTest}
+ * compares them), and {@code RseqCodeTest} assembles the text of the pages it builds with GNU {@code as} and
+ * compares every byte.
  */
 final class RseqCode {
     /** Failure code: the comparison the primitive makes did not hold (librseq's "ne" or "eq", 1). */
