@@ -386,6 +386,135 @@ public final class PerCpuOps {
     }
 
     /**
+     * A bulk {@link #takeAndFollow} with the sentinel 0: pops up to {@code max} nodes of a linked stack, each
+     * in a critical section of its own, all in one call (one critical downcall for the lot, as tcmalloc moves
+     * objects between its per-CPU caches in batches), and writes the pointers taken to {@code out}. It stops
+     * early when the stack of the CPU it runs on is empty. An aborted section ends the call, and Java calls
+     * again for the nodes left; the nodes may come from different CPUs' stacks if the thread migrates.
+     *
+     * @param v a per-CPU word holding a stack's head, spanning every copy
+     * @param linkOffset where the next pointer lies in a node
+     * @param region the memory every node's next pointer must lie in, at least 8 bytes
+     * @param out room for {@code max} pointers
+     * @param max nodes to pop at most, at least 1
+     * @return the number of nodes taken ({@code >= 0}, into {@code out[0..n)}); else NO_SLOT or BAD_POINTER,
+     *     whose {@link #index(long)} is the number taken before it
+     * @throws IllegalArgumentException when a segment is not native, aligned or long enough, or max &lt; 1
+     */
+    public long popAll(MemorySegment v, long linkOffset, MemorySegment region, MemorySegment out, int max) {
+        if (max < 1) {
+            throw new IllegalArgumentException("max must be at least 1, not " + max);
+        }
+        requirePerCpu(v, 8, "v");
+        long limit = requireRegion(region, "region");
+        requireWord(out, "out");
+        requirePlain(out, 8L * max, "out");
+        long taken = 0;
+        long left = max;
+        for (;;) {
+            long r = popAllOnce(v, linkOffset, region, limit, taken == 0 ? out : out.asSlice(8 * taken), left);
+            if (r >= 0) {
+                return taken + left - r;
+            }
+            long nowLeft = (~r) >>> 8;
+            taken += left - nowLeft;
+            left = nowLeft;
+            if (status(r) != Status.ABORTED) {
+                return ~(taken << 8 | (~r & 0xff));
+            }
+            if (left == 0) {
+                return taken;
+            }
+        }
+    }
+
+    /**
+     * A bulk push of a linked stack: pushes {@code count} nodes, each in a critical section of its own that
+     * loads the head of the CPU it runs on, stores it into the node's next pointer and stores the node as the
+     * head (the commit), all in one call. The pointers to push are read from {@code nodes}; each node's next
+     * pointer must lie in {@code region}, checked inside the section. An aborted section ends the call, and
+     * Java calls again for the nodes left.
+     *
+     * @param v a per-CPU word holding a stack's head, spanning every copy
+     * @param nodes {@code count} pointers to push, in order
+     * @param linkOffset where the next pointer lies in a node
+     * @param region the memory every node's next pointer must lie in, at least 8 bytes
+     * @param count nodes to push, at least 1
+     * @return {@code >= 0} when every node was pushed; else NO_SLOT or BAD_POINTER, whose {@link #index(long)} is
+     *     the number pushed before it
+     * @throws IllegalArgumentException when a segment is not native, aligned or long enough, or count &lt; 1
+     */
+    public long pushAll(MemorySegment v, MemorySegment nodes, long linkOffset, MemorySegment region, int count) {
+        if (count < 1) {
+            throw new IllegalArgumentException("count must be at least 1, not " + count);
+        }
+        requirePerCpu(v, 8, "v");
+        long limit = requireRegion(region, "region");
+        requirePlain(nodes, 8L * count, "nodes");
+        long pushed = 0;
+        long left = count;
+        for (;;) {
+            long r = pushAllOnce(v, pushed == 0 ? nodes : nodes.asSlice(8 * pushed), linkOffset, region, limit, left);
+            if (r >= 0) {
+                return 0;
+            }
+            long nowLeft = (~r) >>> 8;
+            pushed += left - nowLeft;
+            left = nowLeft;
+            if (status(r) != Status.ABORTED) {
+                return ~(pushed << 8 | (~r & 0xff));
+            }
+            if (left == 0) {
+                return 0;
+            }
+        }
+    }
+
+    private long popAllOnce(MemorySegment v, long offset, MemorySegment region, long limit, MemorySegment out, long n) {
+        try {
+            if (shared) {
+                if (tp) {
+                    return cid ? (long) RseqCode.Shared.POPALL_TP_CID.invokeExact(v, offset, region, limit, out, n)
+                            : (long) RseqCode.Shared.POPALL_TP_CPU.invokeExact(v, offset, region, limit, out, n);
+                }
+                long a = area();
+                return cid ? (long) RseqCode.Shared.POPALL_AREA_CID.invokeExact(v, offset, region, limit, out, n, a)
+                        : (long) RseqCode.Shared.POPALL_AREA_CPU.invokeExact(v, offset, region, limit, out, n, a);
+            }
+            before();
+            MethodHandle h = own[RseqCode.Primitive.POP_ALL.ordinal()];
+            return tp ? (long) h.invokeExact(v, offset, region, limit, out, n)
+                    : (long) h.invokeExact(v, offset, region, limit, out, n, area());
+        } catch (Throwable t) {
+            throw rethrow(t);
+        } finally {
+            Reference.reachabilityFence(this);
+        }
+    }
+
+    private long pushAllOnce(MemorySegment v, MemorySegment nodes, long offset, MemorySegment region, long limit, long n) {
+        try {
+            if (shared) {
+                if (tp) {
+                    return cid ? (long) RseqCode.Shared.PUSHALL_TP_CID.invokeExact(v, nodes, offset, region, limit, n)
+                            : (long) RseqCode.Shared.PUSHALL_TP_CPU.invokeExact(v, nodes, offset, region, limit, n);
+                }
+                long a = area();
+                return cid ? (long) RseqCode.Shared.PUSHALL_AREA_CID.invokeExact(v, nodes, offset, region, limit, n, a)
+                        : (long) RseqCode.Shared.PUSHALL_AREA_CPU.invokeExact(v, nodes, offset, region, limit, n, a);
+            }
+            before();
+            MethodHandle h = own[RseqCode.Primitive.PUSH_ALL.ordinal()];
+            return tp ? (long) h.invokeExact(v, nodes, offset, region, limit, n)
+                    : (long) h.invokeExact(v, nodes, offset, region, limit, n, area());
+        } catch (Throwable t) {
+            throw rethrow(t);
+        } finally {
+            Reference.reachabilityFence(this);
+        }
+    }
+
+    /**
      * {@code rseq_load_add_load_load_add_store}: follows a shared pointer to per-CPU data and adds through
      * it: {@code r1 = *ptr + offset + index × stride}; {@code r2 = *r1}; {@code *r2 += count} (the commit).
      * {@code ptr} itself is not per-CPU (the membarrier test swaps it between two per-CPU lists); the

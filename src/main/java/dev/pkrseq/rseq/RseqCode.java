@@ -110,7 +110,17 @@ final class RseqCode {
          * pkrseq's bulk form of {@code rseq_load_add_store}: n consecutive words, each added in a section of its
          * own, in one call.
          */
-        ADD_ALL("addall", "load_add_store, n times", "v, deltas, n", 1, 1, 1);
+        ADD_ALL("addall", "load_add_store, n times", "v, deltas, n", 1, 1, 1),
+        /**
+         * pkrseq's bulk form of {@code rseq_load_cbeq_store_add_load_store} with the sentinel 0: up to n pops of
+         * a linked stack, each in a section of its own, the pointers taken written to {@code out}.
+         */
+        POP_ALL("popall", "load_cbeq_store_add_load_store, n times", "v, offset, lo, limit, out, n", 1, 1, 1, 1, 1, 1),
+        /**
+         * pkrseq's bulk push of a linked stack: for each node, one section loads the head, stores it into the
+         * node's next pointer (speculative) and stores the node as the head (the commit).
+         */
+        PUSH_ALL("pushall", "load, store, store: a push, n times", "v, nodes, offset, lo, limit, n", 1, 1, 1, 1, 1, 1);
 
         final String tag;
         final String librseq;
@@ -127,7 +137,7 @@ final class RseqCode {
             for (int i = 0; i < this.params.length; i++) {
                 String p = this.params[i];
                 if (p.equals("v") || p.equals("v2") || p.equals("ptr") || p.startsWith("lo") || p.equals("dst")
-                        || p.equals("src") || p.equals("deltas")) {
+                        || p.equals("src") || p.equals("deltas") || p.equals("out") || p.equals("nodes")) {
                     this.longs[i] = 0;
                 }
             }
@@ -340,6 +350,14 @@ final class RseqCode {
         static final MethodHandle ADDALL_TP_CID = CODE.handle(Primitive.ADD_ALL, Where.TP, PerCpuOps.Index.MM_CID);
         static final MethodHandle ADDALL_AREA_CPU = CODE.handle(Primitive.ADD_ALL, Where.AREA, PerCpuOps.Index.CPU_ID);
         static final MethodHandle ADDALL_AREA_CID = CODE.handle(Primitive.ADD_ALL, Where.AREA, PerCpuOps.Index.MM_CID);
+        static final MethodHandle POPALL_TP_CPU = CODE.handle(Primitive.POP_ALL, Where.TP, PerCpuOps.Index.CPU_ID);
+        static final MethodHandle POPALL_TP_CID = CODE.handle(Primitive.POP_ALL, Where.TP, PerCpuOps.Index.MM_CID);
+        static final MethodHandle POPALL_AREA_CPU = CODE.handle(Primitive.POP_ALL, Where.AREA, PerCpuOps.Index.CPU_ID);
+        static final MethodHandle POPALL_AREA_CID = CODE.handle(Primitive.POP_ALL, Where.AREA, PerCpuOps.Index.MM_CID);
+        static final MethodHandle PUSHALL_TP_CPU = CODE.handle(Primitive.PUSH_ALL, Where.TP, PerCpuOps.Index.CPU_ID);
+        static final MethodHandle PUSHALL_TP_CID = CODE.handle(Primitive.PUSH_ALL, Where.TP, PerCpuOps.Index.MM_CID);
+        static final MethodHandle PUSHALL_AREA_CPU = CODE.handle(Primitive.PUSH_ALL, Where.AREA, PerCpuOps.Index.CPU_ID);
+        static final MethodHandle PUSHALL_AREA_CID = CODE.handle(Primitive.PUSH_ALL, Where.AREA, PerCpuOps.Index.MM_CID);
 
         private Shared() {
         }
@@ -563,6 +581,10 @@ final class RseqCode {
                 emitAddAll();
                 return;
             }
+            if (p == Primitive.POP_ALL || p == Primitive.PUSH_ALL) {
+                emitStackBulk(p == Primitive.POP_ALL);
+                return;
+            }
             asm.label(f, signature());
             if (areaStack != 0) {
                 op(X86.load(Mem.at(R.RSP, areaStack), R.R11), "r11 = area (argument " + (p.args() + 1) + ", on the stack)");
@@ -634,6 +656,96 @@ final class RseqCode {
             op(X86.shlImm(8, R.RAX), "");
             op(X86.orImm(ABORTED, R.RAX), "");
             op(X86.not(R.RAX), "rax = ~(words left << 8 | ABORTED)");
+            op(X86.ret(), "");
+        }
+
+        /**
+         * The bulk pop and push of a linked stack. Per node, one section: arm, read the index, compute this
+         * CPU's head; pop: load the head (0: empty, done), write it to {@code *out}, check its next pointer lies
+         * in {@code [lo, lo + limit]}, and store that next pointer as the head (the commit); push: load the node
+         * from {@code *nodes}, check its next pointer, store the head into it (speculative) and the node as the
+         * head (the commit). r9 counts the nodes left; every way out returns it (success: r9, the nodes not
+         * taken when the stack ran empty; failure: {@code ~(r9 << 8 | code)}), and an abort returns at once, so
+         * that Java calls again for the nodes left.
+         */
+        private void emitStackBulk(boolean pop) {
+            asm.label(f, signature());
+            op(X86.testRR(R.R9, R.R9), "any node to " + (pop ? "pop" : "push") + "?");
+            jcc("e", f + "_done", "no: done");
+            asm.label(f + "_next", "");
+            if (areaStack != 0) {
+                op(X86.load(Mem.at(R.RSP, areaStack), R.R11), "r11 = area (argument " + (p.args() + 1) + ", on the stack)");
+            }
+            delay(1);
+            asm.rel32("lea " + f + "_cs(%rip),%rax", "rax = address of " + f + "_cs", f + "_cs", X86.leaRipOpcode(R.RAX));
+            op(X86.store(R.RAX, area(RseqAbi.RSEQ_CS)), "rseq_cs = " + f + "_cs (at " + areaText(RseqAbi.RSEQ_CS) + "): armed");
+            asm.label(f + "_start", "start_ip");
+            delay(2);
+            String field = index == PerCpuOps.Index.CPU_ID ? "cpu_id" : "mm_cid";
+            int fieldOffset = index == PerCpuOps.Index.CPU_ID ? RseqAbi.CPU_ID : RseqAbi.MM_CID;
+            op(X86.load32(area(fieldOffset), R.R11), "r11 = " + field + " (at " + areaText(fieldOffset) + ")");
+            op(X86.cmpImm32(config.slots(), R.R11), field + " below slots? (unsigned: -1, -2 fail)");
+            jcc("ae", f + "_noslot", "no slot: leave, touch nothing");
+            op(X86.movRR32(R.R11, R.R10), "r10 = " + field);
+            op(X86.shlImm(config.shift(), R.R10), "r10 = " + field + " * " + config.stride() + ", the copy's offset");
+            op(X86.addRR(R.RDI, R.R10), "r10 = this " + (index == PerCpuOps.Index.CPU_ID ? "CPU" : "mm_cid")
+                    + "'s head");
+            delay(3);
+            if (pop) {
+                op(X86.load(Mem.at(R.R10, 0), R.RAX), "rax = the head");
+                op(X86.testRR(R.RAX, R.RAX), "empty?");
+                jcc("e", f + "_done", "yes: done, r9 nodes not taken");
+                delayKeeping(4);
+                op(X86.store(R.RAX, Mem.at(R.R8, 0)), "*out = the head (the caller's memory)");
+                op(X86.movRR(R.RAX, R.R11), "r11 = the head");
+                op(X86.addRR(R.RSI, R.R11), "r11 += offset, its next pointer");
+                op(X86.subRR(R.RDX, R.R11), "r11 -= lo");
+                op(X86.cmpRR(R.RCX, R.R11), "within [lo, lo + limit]? (unsigned)");
+                jcc("a", f + "_bad", "no: leave, touch nothing");
+                op(X86.load(Mem.at(R.RAX, R.RSI, 0), R.R11), "r11 = head->next");
+                op(X86.store(R.R11, Mem.at(R.R10, 0)), "the head = head->next: the commit");
+            } else {
+                op(X86.load(Mem.at(R.RSI, 0), R.R11), "r11 = *nodes, the node to push");
+                op(X86.movRR(R.R11, R.RAX), "rax = the node");
+                op(X86.addRR(R.RDX, R.RAX), "rax += offset, its next pointer");
+                op(X86.subRR(R.RCX, R.RAX), "rax -= lo");
+                op(X86.cmpRR(R.R8, R.RAX), "within [lo, lo + limit]? (unsigned)");
+                jcc("a", f + "_bad", "no: leave, touch nothing");
+                op(X86.load(Mem.at(R.R10, 0), R.RAX), "rax = the head");
+                delayKeeping(4);
+                op(X86.store(R.RAX, Mem.at(R.R11, R.RDX, 0)), "node->next = the head (speculative)");
+                op(X86.store(R.R11, Mem.at(R.R10, 0)), "the head = the node: the commit");
+            }
+            asm.label(f + "_commit", "post_commit_ip = start_ip + post_commit_offset");
+            delay(5);
+            op(X86.addImm(8, pop ? R.R8 : R.RSI), pop ? "out += 8" : "nodes += 8");
+            op(X86.dec(R.R9), "one node fewer");
+            jcc("ne", f + "_next", "more: the next section");
+            asm.label(f + "_done", "");
+            clear();
+            op(X86.movRR(R.R9, R.RAX), "rax = the nodes left: success");
+            op(X86.ret(), "");
+            bulkFailure("_noslot", NO_SLOT, "NO_SLOT");
+            bulkFailure("_bad", BAD_POINTER, "BAD_POINTER");
+            asm.op(".byte 0x0f,0xb9,0x3d", "ud1 opcode, ModRM: traps if run;", 0x0f, 0xb9, 0x3d);
+            asm.op(".long " + X86.hex(RseqAbi.SIGNATURE_X86_64), "  its disp32 is RSEQ_SIG",
+                    X86Asm.le32(RseqAbi.SIGNATURE_X86_64));
+            asm.label(f + "_abort", "abort_ip: the kernel resumes here");
+            clear();
+            op(X86.movRR(R.R9, R.RAX), "");
+            op(X86.shlImm(8, R.RAX), "");
+            op(X86.orImm(ABORTED, R.RAX), "");
+            op(X86.not(R.RAX), "rax = ~(nodes left << 8 | ABORTED): Java calls again");
+            op(X86.ret(), "");
+        }
+
+        private void bulkFailure(String suffix, int code, String name) {
+            asm.label(f + suffix, "");
+            clear();
+            op(X86.movRR(R.R9, R.RAX), "");
+            op(X86.shlImm(8, R.RAX), "");
+            op(X86.orImm(code, R.RAX), "");
+            op(X86.not(R.RAX), "rax = ~(nodes left << 8 | " + name + ")");
             op(X86.ret(), "");
         }
 
@@ -838,6 +950,21 @@ final class RseqCode {
 
         private String areaText(int fieldOffset) {
             return w == Where.TP ? "tp + __rseq_offset + " + fieldOffset : "area + " + fieldOffset;
+        }
+
+        /**
+         * An injected delay where rax holds the head the bulk pop or push just loaded and no other register is
+         * free: the head waits in the red zone (the 128 bytes below rsp that a leaf function may use and that
+         * signal delivery skips) while the loop counts in eax.
+         */
+        private void delayKeeping(int point) {
+            int n = config.delays().loops(point);
+            if (n == 0) {
+                return;
+            }
+            op(X86.store(R.RAX, Mem.at(R.RSP, -8)), "keep the head in the red zone during the delay");
+            delay(point);
+            op(X86.load(Mem.at(R.RSP, -8), R.RAX), "rax = the head again");
         }
 
         private void delay(int point) {

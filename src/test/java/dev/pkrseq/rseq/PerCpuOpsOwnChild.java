@@ -94,6 +94,17 @@ public final class PerCpuOpsOwnChild {
                 long r = retry(() -> ops.addAll(v.percpu(), deltas, 2));
                 return r >= 0 && v.slot((int) r).get(JAVA_LONG, 0) == 2 && v.slot((int) r).get(JAVA_LONG, 8) == 3;
             });
+            check(p + "bulkStack", () -> {
+                PerCpuPool.Item head = pool.allocate();
+                MemorySegment nodes = Arena.ofAuto().allocate(32, 16);
+                MemorySegment list = Arena.ofAuto().allocate(16, 8);
+                list.set(JAVA_LONG, 0, nodes.address());
+                list.set(JAVA_LONG, 8, nodes.address() + 16);
+                long r = ops.pushAll(head.percpu(), list, 8, nodes, 2);
+                MemorySegment out = Arena.ofAuto().allocate(16, 8);
+                long taken = ops.popAll(head.percpu(), 8, nodes, out, 2);
+                return r >= 0 && taken == 2 && out.get(JAVA_LONG, 0) == nodes.address() + 16;
+            });
             AtomicReference<String> virtual = new AtomicReference<>();
             Thread.ofVirtual().start(() -> {
                 try {

@@ -29,7 +29,7 @@ class PerCpuOpsOwnRegistrationTest {
     }
 
     static final List<String> PRIMITIVES = List.of("compareAndStore", "add", "takeAndFollow", "addIndirect",
-            "compareBothAndStore", "compareStoreAndStore", "copies", "addAll");
+            "compareBothAndStore", "compareStoreAndStore", "copies", "addAll", "bulkStack");
 
     @ParameterizedTest
     @ValueSource(strings = {"cpu", "cid"})

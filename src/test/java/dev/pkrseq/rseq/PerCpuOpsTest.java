@@ -174,6 +174,42 @@ class PerCpuOpsTest {
     }
 
     @Test
+    void popAllTakesNodesUntilTheStackIsEmptyAndPushAllPutsThemBackInOrder() throws Exception {
+        PerCpuPool.Item head = pool.allocate();
+        MemorySegment nodes = Arena.ofAuto().allocate(16 * 5, 16);
+        MemorySegment list = Arena.ofAuto().allocate(8 * 5, 8);
+        for (int i = 0; i < 5; i++) {
+            list.set(JAVA_LONG, 8L * i, nodes.address() + 16L * i);
+        }
+        long r = pinned(cpu, () -> ops.pushAll(head.percpu(), list, 8, nodes, 5));
+        assertTrue(r >= 0, PerCpuOps.status(r).toString());
+        assertEquals(nodes.address() + 64, word(head, cpu, 0), "the last node pushed is the head");
+        MemorySegment out = Arena.ofAuto().allocate(8 * 8, 8);
+        long taken = pinned(cpu, () -> ops.popAll(head.percpu(), 8, nodes, out, 3));
+        assertEquals(3, taken);
+        for (int i = 0; i < 3; i++) {
+            assertEquals(nodes.address() + 16L * (4 - i), out.get(JAVA_LONG, 8L * i));
+        }
+        taken = pinned(cpu, () -> ops.popAll(head.percpu(), 8, nodes, out, 8));
+        assertEquals(2, taken, "only two were left");
+        assertEquals(0, word(head, cpu, 0));
+        assertEquals(0L, (long) pinned(cpu, () -> ops.popAll(head.percpu(), 8, nodes, out, 8)));
+    }
+
+    @Test
+    void pushAllRefusesANodeOutsideTheRegionAfterPushingThoseBeforeIt() throws Exception {
+        PerCpuPool.Item head = pool.allocate();
+        MemorySegment nodes = Arena.ofAuto().allocate(32, 16);
+        MemorySegment list = Arena.ofAuto().allocate(16, 8);
+        list.set(JAVA_LONG, 0, nodes.address());
+        list.set(JAVA_LONG, 8, 0x40L);
+        long r = pinned(cpu, () -> ops.pushAll(head.percpu(), list, 8, nodes, 2));
+        assertEquals(PerCpuOps.Status.BAD_POINTER, PerCpuOps.status(r));
+        assertEquals(1, PerCpuOps.index(r), "one pushed before the bad one");
+        assertEquals(nodes.address(), word(head, cpu, 0));
+    }
+
+    @Test
     void takeAndFollowOnTheSentinelReportsComparisonFailedAndTakesNothing() throws Exception {
         PerCpuPool.Item head = pool.allocate();
         MemorySegment nodes = Arena.ofAuto().allocate(16, 16);

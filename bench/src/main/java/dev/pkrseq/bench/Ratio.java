@@ -90,7 +90,10 @@ public record Ratio(String group, List<Term> numerator, List<Term> denominator, 
                     "two threads, per add: eight per-CPU adds in one downcall against eight LongAdder increments"),
             new Ratio("PerCpuListBench", List.of(new Term("rseqPopPush", Map.of(), 2)),
                     List.of(new Term("treiberPopPush", Map.of(), 2)), true, 0.5,
-                    "two threads: the per-CPU list's pop and push against a Treiber stack's"));
+                    "two threads: the per-CPU list's pop and push against a Treiber stack's"),
+            new Ratio("PerCpuListBench", List.of(new Term("rseqPopPushBatch8", Map.of(), 2)),
+                    List.of(new Term("treiberPopPush", Map.of(), 2)), true, 0.5,
+                    "two threads, per node: the per-CPU list in batches of 8 (one call each way) against a Treiber stack"));
 
     /**
      * The ratio's formula.

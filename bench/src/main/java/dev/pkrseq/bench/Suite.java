@@ -17,7 +17,7 @@ import org.openjdk.jmh.runner.options.CommandLineOptions;
  *
  * <p>With no benchmark pattern on the command line it runs everything, in up to four JMH invocations:
  * the main one; {@code CurrentCpuBench.rseqMmCid} under {@code GLIBC_TUNABLES=glibc.pthread.rseq=0}
- * (mm_cid needs pkrseq's own registration); and {@code PerCpuCounterBench} with 1 and then 2 threads.
+ * (mm_cid needs pkrseq's own registration); and every {@code PerCpu*Bench} with 1 and then 2 threads.
  * Where protection keys do not work, the benchmarks that need them are left out and the report says so.
  * With a pattern, it runs one JMH invocation with exactly the given arguments. Every fork gets
  * {@code --enable-native-access=ALL-UNNAMED}.

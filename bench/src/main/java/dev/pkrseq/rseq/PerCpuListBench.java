@@ -9,6 +9,7 @@ import dev.pkrseq.bench.NanoBenchmark;
 import dev.pkrseq.rseq.percpu.PerCpuList;
 import org.openjdk.jmh.annotations.Benchmark;
 import org.openjdk.jmh.annotations.Level;
+import org.openjdk.jmh.annotations.OperationsPerInvocation;
 import org.openjdk.jmh.annotations.Scope;
 import org.openjdk.jmh.annotations.Setup;
 import org.openjdk.jmh.annotations.State;
@@ -20,6 +21,11 @@ import org.openjdk.jmh.annotations.State;
  * push) and a {@link ConcurrentLinkedDeque}. bench/run runs this class with {@code -t 1} and then
  * {@code -t 2}; the threads share one instance of each stack, filled with 64 entries per CPU so that a pop
  * finds one.
+ *
+ * <p>{@code rseqPopPushBatch8} moves 8 nodes out and back in with one call each way
+ * ({@link PerCpuList#popMany} and {@link PerCpuList#pushAll}: a section per node, one critical downcall per
+ * batch, as tcmalloc moves objects between its per-CPU caches and the rest of the heap); it reports the
+ * time per node, to set against one pop and push of the others.
  */
 @State(Scope.Benchmark)
 public class PerCpuListBench extends NanoBenchmark {
@@ -46,6 +52,24 @@ public class PerCpuListBench extends NanoBenchmark {
             treiber.set(new Node(i, head));
             deque.offerFirst((long) i);
         }
+    }
+
+    /** Each benchmark thread's batch buffer. */
+    @State(Scope.Thread)
+    public static class Batch {
+        /** Room for 8 node addresses. */
+        MemorySegment nodes = Arena.ofAuto().allocate(64, 8);
+    }
+
+    /** pkrseq, in batches: pop up to 8 nodes in one call, push them back in one call. Per node. */
+    @Benchmark
+    @OperationsPerInvocation(8)
+    public int rseqPopPushBatch8(Batch b) {
+        int n = perCpu.popMany(b.nodes, 8);
+        if (n > 0) {
+            perCpu.pushAll(b.nodes, n);
+        }
+        return n;
     }
 
     /** pkrseq: pop from the thread's CPU's stack, push the node back. */

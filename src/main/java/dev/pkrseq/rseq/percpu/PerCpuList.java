@@ -106,6 +106,42 @@ public final class PerCpuList {
     }
 
     /**
+     * Pops up to {@code max} nodes from the stack of the CPU the thread runs on, in one call into the code
+     * (a section per node: {@link PerCpuOps#popAll}): what a per-CPU cache does to hand out a batch.
+     *
+     * @param out room for {@code max} node addresses
+     * @param max nodes to pop at most, at least 1
+     * @return how many were popped into {@code out} (fewer when the stack ran empty)
+     * @throws IllegalStateException when the thread's struct rseq gives no usable index, or the stack is
+     *     corrupt
+     */
+    public int popMany(MemorySegment out, int max) {
+        long r = ops.popAll(heads, nextOffset, nodes, out, max);
+        Reference.reachabilityFence(this);
+        if (r < 0) {
+            throw Structures.failed("PerCpuList.popMany()", r);
+        }
+        return (int) r;
+    }
+
+    /**
+     * Pushes {@code count} nodes onto the stack of the CPU the thread runs on, in one call into the code (a
+     * section per node: {@link PerCpuOps#pushAll}).
+     *
+     * @param from the node addresses, in push order; each a node of the region
+     * @param count nodes to push, at least 1
+     * @throws IllegalStateException when the thread's struct rseq gives no usable index, or a node lies outside
+     *     the region (the nodes before it were pushed)
+     */
+    public void pushAll(MemorySegment from, int count) {
+        long r = ops.pushAll(heads, from, nextOffset, nodes, count);
+        Reference.reachabilityFence(this);
+        if (r < 0) {
+            throw Structures.failed("PerCpuList.pushAll()", r);
+        }
+    }
+
+    /**
      * Pops the top node of the stack of the CPU the thread runs on.
      *
      * @return the node's address, or 0 when that CPU's stack is empty

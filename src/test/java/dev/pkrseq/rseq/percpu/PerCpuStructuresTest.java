@@ -64,6 +64,28 @@ class PerCpuStructuresTest {
     }
 
     @Test
+    void listMovesBatchesInOneCallEach() {
+        MemorySegment nodes = Arena.ofAuto().allocate(16 * 8, 16);
+        PerCpuList list = new PerCpuList(ops, PerCpuPool.create(8), nodes, 8);
+        MemorySegment batch = Arena.ofAuto().allocate(8 * 8, 8);
+        for (int i = 0; i < 8; i++) {
+            batch.set(JAVA_LONG, 8L * i, nodes.address() + 16L * i);
+        }
+        pin(cpu);
+        try {
+            list.pushAll(batch, 8);
+            MemorySegment out = Arena.ofAuto().allocate(8 * 10, 8);
+            assertEquals(8, list.popMany(out, 10));
+            for (int i = 0; i < 8; i++) {
+                assertEquals(nodes.address() + 16L * (7 - i), out.get(JAVA_LONG, 8L * i));
+            }
+            assertEquals(0, list.popMany(out, 10));
+        } finally {
+            unpin();
+        }
+    }
+
+    @Test
     void listRefusesANodeOutsideItsRegionAndReportsACorruptHeadInsteadOfCrashing() {
         MemorySegment nodes = Arena.ofAuto().allocate(32, 16);
         PerCpuPool pool = PerCpuPool.create(8);
