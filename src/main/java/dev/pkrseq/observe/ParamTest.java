@@ -36,7 +36,8 @@ import dev.pkrseq.sys.Sys;
  *   <li>{@code s}, spinlock: {@link PerCpuSpinlock}; under the lock each thread increments its CPU's count;
  *       the counts sum to threads × reps, and no lock is left held;</li>
  *   <li>{@code l}, list: {@link PerCpuList} with 100 nodes per allowed CPU; each repetition pops a node and
- *       pushes it back; afterwards every node is there once and their values sum as at the start;</li>
+ *       pushes it back ({@link PerCpuList#pushCompareAndStore}, param_test's push); afterwards every node is
+ *       there once and their values sum as at the start;</li>
  *   <li>{@code b}, buffer: {@link PerCpuRing} of node pointers, the same way;</li>
  *   <li>{@code m}, memcpy buffer: {@link PerCpuItemRing} of 16-byte items copied in and out;</li>
  *   <li>{@code i}, increment: {@link PerCpuOps#add} on one per-CPU word; the copies sum to threads × reps;</li>
@@ -799,7 +800,8 @@ public final class ParamTest {
                 injector.yieldBetween();
             }
             if (n != 0) {
-                list.push(n);
+                // As param_test pushes: the head read first, then load_cbne_store.
+                list.pushCompareAndStore(n);
             }
         }
 

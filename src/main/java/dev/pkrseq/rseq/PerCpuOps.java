@@ -386,6 +386,45 @@ public final class PerCpuOps {
     }
 
     /**
+     * The push of a linked stack, in one section: on this CPU's copy of {@code v} (the head), loads the head,
+     * stores it into {@code node}'s next pointer (a speculative store) and stores {@code node} as the head (the
+     * commit). The section checks that the next pointer lies in {@code region} first. librseq's param_test
+     * pushes with {@code load_cbne_store} after reading the head in C (one TLS load); from Java that read
+     * needs the CPU, a {@code ThreadLocal} lookup, so this section reads the head itself: one call, and no
+     * comparison that can fail.
+     *
+     * @param v a per-CPU word holding a stack's head, spanning every copy
+     * @param node the node to push; in no stack
+     * @param linkOffset where the next pointer lies in a node
+     * @param region the memory the node's next pointer must lie in, at least 8 bytes
+     * @return the index of the stack it went onto on success; else ABORTED, NO_SLOT, BAD_POINTER
+     * @throws IllegalArgumentException when a segment is not native, aligned or long enough
+     */
+    public long pushLink(MemorySegment v, long node, long linkOffset, MemorySegment region) {
+        requirePerCpu(v, 8, "v");
+        long limit = requireRegion(region, "region");
+        try {
+            if (shared) {
+                if (tp) {
+                    return cid ? (long) RseqCode.Shared.PUSH_TP_CID.invokeExact(v, node, linkOffset, region, limit)
+                            : (long) RseqCode.Shared.PUSH_TP_CPU.invokeExact(v, node, linkOffset, region, limit);
+                }
+                long a = area();
+                return cid ? (long) RseqCode.Shared.PUSH_AREA_CID.invokeExact(v, node, linkOffset, region, limit, a)
+                        : (long) RseqCode.Shared.PUSH_AREA_CPU.invokeExact(v, node, linkOffset, region, limit, a);
+            }
+            before();
+            MethodHandle h = own[RseqCode.Primitive.PUSH_LINK.ordinal()];
+            return tp ? (long) h.invokeExact(v, node, linkOffset, region, limit)
+                    : (long) h.invokeExact(v, node, linkOffset, region, limit, area());
+        } catch (Throwable t) {
+            throw rethrow(t);
+        } finally {
+            Reference.reachabilityFence(this);
+        }
+    }
+
+    /**
      * A bulk {@link #takeAndFollow} with the sentinel 0: pops up to {@code max} nodes of a linked stack, each
      * in a critical section of its own, all in one call (one critical downcall for the lot, as tcmalloc moves
      * objects between its per-CPU caches in batches), and writes the pointers taken to {@code out}. It stops

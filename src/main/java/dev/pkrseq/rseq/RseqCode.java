@@ -95,6 +95,12 @@ final class RseqCode {
         ADD("add", "load_add_store", "v, count", 1, 1),
         /** {@code rseq_load_cbeq_store_add_load_store}. */
         TAKE_AND_FOLLOW("take", "load_cbeq_store_add_load_store", "v, expectnot, offset, lo, limit", 1, 1, 1, 0, 1),
+        /**
+         * pkrseq's push of a linked stack: load the head, store it into the node's next pointer (speculative),
+         * store the node as the head (the commit). librseq's param_test reads the head before its
+         * {@code load_cbne_store}; here the section reads it, which saves Java a CPU lookup.
+         */
+        PUSH_LINK("push", "load, store, store: a push", "v, node, offset, lo, limit", 1, 1, 1, 0, 1),
         /** {@code rseq_load_add_load_load_add_store}. */
         ADD_INDIRECT("addind", "load_add_load_load_add_store", "ptr, off, inc, lo1, limit1, lo2, limit2", 0, 1, 1, 0,
                 1, 0, 1),
@@ -307,6 +313,10 @@ final class RseqCode {
                 PerCpuOps.Index.CPU_ID);
         static final MethodHandle TAKE_AREA_CID = CODE.handle(Primitive.TAKE_AND_FOLLOW, Where.AREA,
                 PerCpuOps.Index.MM_CID);
+        static final MethodHandle PUSH_TP_CPU = CODE.handle(Primitive.PUSH_LINK, Where.TP, PerCpuOps.Index.CPU_ID);
+        static final MethodHandle PUSH_TP_CID = CODE.handle(Primitive.PUSH_LINK, Where.TP, PerCpuOps.Index.MM_CID);
+        static final MethodHandle PUSH_AREA_CPU = CODE.handle(Primitive.PUSH_LINK, Where.AREA, PerCpuOps.Index.CPU_ID);
+        static final MethodHandle PUSH_AREA_CID = CODE.handle(Primitive.PUSH_LINK, Where.AREA, PerCpuOps.Index.MM_CID);
         static final MethodHandle ADDIND_TP_CPU = CODE.handle(Primitive.ADD_INDIRECT, Where.TP, PerCpuOps.Index.CPU_ID);
         static final MethodHandle ADDIND_TP_CID = CODE.handle(Primitive.ADD_INDIRECT, Where.TP, PerCpuOps.Index.MM_CID);
         static final MethodHandle ADDIND_AREA_CPU = CODE.handle(Primitive.ADD_INDIRECT, Where.AREA,
@@ -797,6 +807,21 @@ final class RseqCode {
                     asm.label(f + "_commit", "post_commit_ip = start_ip + post_commit_offset");
                     delay(5);
                 }
+                case PUSH_LINK -> {
+                    perCpu(R.RDI, "v");
+                    delay(3);
+                    op(X86.movRR(R.RSI, R.RAX), "rax = the node");
+                    op(X86.addRR(R.RDX, R.RAX), "rax += offset, its next pointer");
+                    op(X86.subRR(R.RCX, R.RAX), "rax -= lo");
+                    op(X86.cmpRR(R.R8, R.RAX), "within [lo, lo + limit]? (unsigned)");
+                    jcc("a", f + "_bad", "no: leave, touch nothing");
+                    op(X86.load(Mem.at(R.RDI, 0), R.R10), "r10 = *v, the head");
+                    delay(4);
+                    op(X86.store(R.R10, Mem.at(R.RSI, R.RDX, 0)), "node->next = the head (speculative)");
+                    op(X86.store(R.RSI, Mem.at(R.RDI, 0)), "*v = the node: the commit");
+                    asm.label(f + "_commit", "post_commit_ip = start_ip + post_commit_offset");
+                    delay(5);
+                }
                 case ADD_INDIRECT -> {
                     delay(3);
                     op(X86.addFromMem(Mem.at(R.RDI, 0), R.R10), "r10 += *ptr");
@@ -901,11 +926,11 @@ final class RseqCode {
                 op(X86.movRR(R.R11, R.RAX), "rax = the index: success");
             }
             op(X86.ret(), "");
-            if (p != Primitive.ADD && p != Primitive.ADD_INDIRECT) {
+            if (p != Primitive.ADD && p != Primitive.ADD_INDIRECT && p != Primitive.PUSH_LINK) {
                 failure("_fail", CMP_FAILED, "CMP_FAILED");
             }
             failure("_noslot", NO_SLOT, "NO_SLOT");
-            if (p == Primitive.TAKE_AND_FOLLOW || p == Primitive.ADD_INDIRECT) {
+            if (p == Primitive.TAKE_AND_FOLLOW || p == Primitive.ADD_INDIRECT || p == Primitive.PUSH_LINK) {
                 failure("_bad", BAD_POINTER, "BAD_POINTER");
             }
             asm.op(".byte 0x0f,0xb9,0x3d", "ud1 opcode, ModRM: traps if run;", 0x0f, 0xb9, 0x3d);

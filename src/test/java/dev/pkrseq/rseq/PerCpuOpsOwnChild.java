@@ -96,14 +96,15 @@ public final class PerCpuOpsOwnChild {
             });
             check(p + "bulkStack", () -> {
                 PerCpuPool.Item head = pool.allocate();
-                MemorySegment nodes = Arena.ofAuto().allocate(32, 16);
+                MemorySegment nodes = Arena.ofAuto().allocate(48, 16);
                 MemorySegment list = Arena.ofAuto().allocate(16, 8);
                 list.set(JAVA_LONG, 0, nodes.address());
                 list.set(JAVA_LONG, 8, nodes.address() + 16);
                 long r = ops.pushAll(head.percpu(), list, 8, nodes, 2);
-                MemorySegment out = Arena.ofAuto().allocate(16, 8);
-                long taken = ops.popAll(head.percpu(), 8, nodes, out, 2);
-                return r >= 0 && taken == 2 && out.get(JAVA_LONG, 0) == nodes.address() + 16;
+                long pushed = retry(() -> ops.pushLink(head.percpu(), nodes.address() + 32, 8, nodes));
+                MemorySegment out = Arena.ofAuto().allocate(24, 8);
+                long taken = ops.popAll(head.percpu(), 8, nodes, out, 3);
+                return r >= 0 && pushed >= 0 && taken == 3 && out.get(JAVA_LONG, 0) == nodes.address() + 32;
             });
             AtomicReference<String> virtual = new AtomicReference<>();
             Thread.ofVirtual().start(() -> {

@@ -197,6 +197,22 @@ class PerCpuOpsTest {
     }
 
     @Test
+    void pushLinkMakesTheNodeTheHeadOfThisCpusStackAndLinksTheOldHead() throws Exception {
+        PerCpuPool.Item head = pool.allocate();
+        MemorySegment nodes = Arena.ofAuto().allocate(32, 16);
+        long r = pinned(cpu, () -> ops.pushLink(head.percpu(), nodes.address(), 8, nodes));
+        assertEquals(cpu, r);
+        r = pinned(cpu, () -> ops.pushLink(head.percpu(), nodes.address() + 16, 8, nodes));
+        assertEquals(cpu, r);
+        assertEquals(nodes.address() + 16, word(head, cpu, 0));
+        assertEquals(nodes.address(), nodes.get(JAVA_LONG, 24));
+        assertEquals(0, nodes.get(JAVA_LONG, 8));
+        r = pinned(cpu, () -> ops.pushLink(head.percpu(), 0x40L, 8, nodes));
+        assertEquals(PerCpuOps.Status.BAD_POINTER, PerCpuOps.status(r));
+        assertEquals(nodes.address() + 16, word(head, cpu, 0), "a refused node changes nothing");
+    }
+
+    @Test
     void pushAllRefusesANodeOutsideTheRegionAfterPushingThoseBeforeIt() throws Exception {
         PerCpuPool.Item head = pool.allocate();
         MemorySegment nodes = Arena.ofAuto().allocate(32, 16);

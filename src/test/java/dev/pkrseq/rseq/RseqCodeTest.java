@@ -117,6 +117,7 @@ class RseqCodeTest {
                 case "addind" -> "add %rdx,(%r10)";
                 case "addall" -> "add %r8,(%r10)";
                 case "popall" -> "mov %r11,(%r10)";
+                case "push" -> "mov %rsi,(%rdi)";
                 case "pushall" -> "mov %r11,(%r10)";
                 case "cas2", "casst" -> "mov %r8,(%rdi)";
                 case "cpin", "cpout" -> "mov %r9,(%rdi)";
@@ -161,6 +162,7 @@ class RseqCodeTest {
                 case "cas", "add", "take", "cas2" -> List.of("(%rdi)");
                 case "addind", "addall" -> List.of("(%r10)");
                 case "popall" -> List.of("(%r8)", "(%r10)");
+                case "push" -> List.of("(%rsi,%rdx,1)", "(%rdi)");
                 case "pushall" -> List.of("(%r11,%rdx,1)", "(%r10)");
                 case "casst", "cpin", "cpout" -> List.of("(%rdx)", "(%rdi)");
                 default -> throw new AssertionError(f);

@@ -72,12 +72,25 @@ public class PerCpuListBench extends NanoBenchmark {
         return n;
     }
 
-    /** pkrseq: pop from the thread's CPU's stack, push the node back. */
+    /** pkrseq: pop from the thread's CPU's stack, push the node back (a section that reads the head itself). */
     @Benchmark
     public long rseqPopPush() {
         long n = perCpu.pop();
         if (n != 0) {
             perCpu.push(n);
+        }
+        return n;
+    }
+
+    /**
+     * pkrseq, pushing as param_test does: the head read in Java (the CPU from a {@code ThreadLocal}), then
+     * compare-and-store ({@link PerCpuList#pushCompareAndStore}).
+     */
+    @Benchmark
+    public long rseqPopPushCompareAndStore() {
+        long n = perCpu.pop();
+        if (n != 0) {
+            perCpu.pushCompareAndStore(n);
         }
         return n;
     }

@@ -17,9 +17,11 @@ import dev.pkrseq.rseq.PerCpuPool;
  * next pointer at {@code nextOffset}.
  *
  * <ul>
- *   <li>push: read the head of the thread's CPU, write it into the node's next pointer, then
- *       {@link PerCpuOps#compareAndStore} the head from that value to the node (librseq's
- *       {@code load_cbne_store}); if the section ran on another CPU, or the head changed, read again.</li>
+ *   <li>push: {@link PerCpuOps#pushLink}, one section that loads the head, writes it into the node's next
+ *       pointer and stores the node as the head; or, as param_test does it, {@link #pushCompareAndStore}: read
+ *       the head of the thread's CPU, write it into the node, then {@link PerCpuOps#compareAndStore} the head
+ *       from that value to the node (librseq's {@code load_cbne_store}), reading again if the section ran on
+ *       another CPU or the head changed.</li>
  *   <li>pop: {@link PerCpuOps#takeAndFollow} (librseq's {@code load_cbeq_store_add_load_store}): inside one
  *       section, take the head unless it is 0 and replace it with its next pointer. Unlike a Treiber stack,
  *       this pop cannot suffer ABA: nothing else runs on the CPU between the read of the head and the
@@ -78,6 +80,37 @@ public final class PerCpuList {
             throw new IllegalArgumentException("node 0x" + Long.toHexString(node) + " is not a node of the region 0x"
                     + Long.toHexString(nodesBase) + " + " + nodes.byteSize() + " (next pointer at +" + nextOffset + ")");
         }
+        for (;;) {
+            long r = ops.pushLink(heads, node, nextOffset, nodes);
+            if (r >= 0) {
+                Reference.reachabilityFence(this);
+                return (int) r;
+            }
+            if (PerCpuOps.status(r) != PerCpuOps.Status.ABORTED) {
+                throw Structures.failed("PerCpuList.push()", r);
+            }
+            restarts.increment();
+        }
+    }
+
+    /**
+     * Pushes a node the way param_test does: read the head of {@link PerCpuOps#currentIndex()}'s stack, write it
+     * into the node, then {@link PerCpuOps#compareAndStore} the head from that value to the node (librseq's
+     * {@code load_cbne_store}), reading again when the section ran elsewhere or the head changed. The same
+     * result as {@link #push(long)}, which reads the head inside its section instead and so needs no CPU
+     * lookup in Java.
+     *
+     * @param node the node's address: inside the region, its next pointer 8-byte aligned
+     * @return the CPU (or mm_cid) whose stack it went onto
+     * @throws IllegalArgumentException when the node is outside the region or misaligned
+     * @throws IllegalStateException when the thread's struct rseq gives no usable index
+     */
+    public int pushCompareAndStore(long node) {
+        long next = node - nodesBase + nextOffset;
+        if (node == 0 || next < nextOffset || next > nodes.byteSize() - 8 || (next & 7) != 0) {
+            throw new IllegalArgumentException("node 0x" + Long.toHexString(node) + " is not a node of the region 0x"
+                    + Long.toHexString(nodesBase) + " + " + nodes.byteSize() + " (next pointer at +" + nextOffset + ")");
+        }
         int index = Structures.hint(ops);
         for (;;) {
             long head = (long) WORD.getOpaque(heads, index * stride);
@@ -90,7 +123,7 @@ public final class PerCpuList {
             switch (PerCpuOps.status(r)) {
                 case COMPARISON_FAILED -> index = PerCpuOps.index(r);
                 case ABORTED -> restarts.increment();
-                default -> throw Structures.failed("PerCpuList.push()", r);
+                default -> throw Structures.failed("PerCpuList.pushCompareAndStore()", r);
             }
         }
     }

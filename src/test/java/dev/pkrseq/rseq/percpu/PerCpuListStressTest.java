@@ -14,7 +14,8 @@ import dev.pkrseq.rseq.RacyOps;
 import dev.pkrseq.sys.Sys;
 import dev.pkrseq.testing.Features;
 import org.junit.jupiter.api.BeforeAll;
-import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
 
 /**
  * The list's batches (popMany, pushAll) under param_test's kind of stress: 6 × nproc threads move batches
@@ -22,7 +23,7 @@ import org.junit.jupiter.api.Test;
  * commit); afterwards every node is there once. The
  * same run on code without rseq loses or duplicates nodes.
  */
-class PerCpuListBatchTest {
+class PerCpuListStressTest {
     static final int THREADS = 6 * Math.max(1, Sys.onlineCpus());
     static final int PER_CPU = 100;
 
@@ -32,7 +33,7 @@ class PerCpuListBatchTest {
     }
 
     /** Runs the batches and returns {found, found twice} after draining every stack. */
-    static long[] run(PerCpuOps ops, int reps) throws InterruptedException {
+    static long[] run(PerCpuOps ops, int reps, boolean batches) throws InterruptedException {
         int slots = ops.slots();
         int count = slots * PER_CPU;
         MemorySegment nodes = Arena.ofAuto().allocate(16L * count, 16);
@@ -47,9 +48,16 @@ class PerCpuListBatchTest {
                 try (Arena a = Arena.ofConfined()) {
                     MemorySegment batch = a.allocate(8 * 8, 8);
                     for (int k = 0; k < reps; k++) {
-                        int n = list.popMany(batch, 8);
-                        if (n > 0) {
-                            list.pushAll(batch, n);
+                        if (batches) {
+                            int n = list.popMany(batch, 8);
+                            if (n > 0) {
+                                list.pushAll(batch, n);
+                            }
+                        } else {
+                            long n = list.pop();
+                            if (n != 0) {
+                                list.push(n);
+                            }
                         }
                     }
                 } catch (Throwable e) {
@@ -84,23 +92,26 @@ class PerCpuListBatchTest {
         return new long[] {found, twice, count};
     }
 
-    @Test
-    void batchesKeepEveryNodeExactlyOnceUnderDelaysAndPreemption() throws Exception {
+    @ParameterizedTest(name = "batches {0}")
+    @ValueSource(booleans = {false, true})
+    void everyNodeStaysExactlyOnceUnderDelaysAndPreemption(boolean batches) throws Exception {
         PerCpuOps ops = PerCpuOps.of(PerCpuOps.Index.CPU_ID, PerCpuOps.DEFAULT_STRIDE, DelayInjection.at(4, 5000));
-        long[] r = run(ops, 500);
+        long[] r = run(ops, batches ? 500 : 2000, batches);
         assertEquals(r[2], r[0], "nodes found");
         assertEquals(0, r[1], "nodes found twice");
     }
 
-    @Test
-    void withoutRseqTheSameBatchesLoseOrDuplicateNodes() throws Exception {
+    @ParameterizedTest(name = "batches {0}")
+    @ValueSource(booleans = {false, true})
+    void withoutRseqTheSameRunsLoseOrDuplicateNodes(boolean batches) throws Exception {
         for (int attempt = 0; attempt < 3; attempt++) {
-            long[] r = run(RacyOps.of(PerCpuOps.Index.CPU_ID, DelayInjection.at(4, 5000), null), 500);
+            long[] r = run(RacyOps.of(PerCpuOps.Index.CPU_ID, DelayInjection.at(4, 5000), null), batches ? 500 : 2000,
+                    batches);
             if (r[0] != r[2] || r[1] != 0) {
                 return;
             }
         }
-        org.junit.jupiter.api.Assertions.fail("the racy batches kept every node in three runs, so the exact run proves"
+        org.junit.jupiter.api.Assertions.fail("the racy list kept every node in three runs, so the exact run proves"
                 + " nothing");
     }
 }
