@@ -13,11 +13,14 @@ import java.util.StringJoiner;
  *   <li>before the section is armed (the {@code rseq_cs} store);</li>
  *   <li>inside the section, before the CPU (or mm_cid) is read;</li>
  *   <li>after the CPU is checked and the per-CPU addresses computed;</li>
- *   <li>after the first comparison; in {@code add} and {@code addIndirect}, after the commit;</li>
+ *   <li>after the first comparison; in {@code add}, {@code addIndirect} and {@code addAll}, after the commit;
+ *       in {@code pushLink}, {@code popAll} and {@code pushAll}, after the head was loaded (inside the
+ *       window);</li>
  *   <li>after the second comparison, the speculative store, or the copy; in {@code compareAndStore} and
- *       {@code takeAndFollow}, after the commit; in {@code addIndirect}, between following the shared pointer
- *       and the commit (a point librseq's helper does not have: pkrseq adds it so that the window the
- *       membarrier test is about can be widened);</li>
+ *       {@code takeAndFollow}, and in pkrseq's own {@code pushLink}, {@code popAll} and {@code pushAll},
+ *       after the commit; in {@code addIndirect}, between following the shared pointer and the commit (a
+ *       point librseq's helper does not have: pkrseq adds it so that the window the membarrier test is about
+ *       can be widened);</li>
  *   <li>after the commit of the primitives that have points 4 and 5 inside.</li>
  * </ol>
  * A point with 0 loops emits no byte at all: the code without injection is exactly the documented
