@@ -7,6 +7,7 @@ import dev.pkrseq.pkey.Pkeys;
 import dev.pkrseq.pkey.Pkru;
 import dev.pkrseq.testing.Features;
 import org.junit.jupiter.api.Order;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -16,6 +17,7 @@ import org.junit.jupiter.api.Test;
  * names the one that leaked; this test also catches a leak that accumulated unblamed.
  */
 @Order(Integer.MAX_VALUE)
+@Tag("pku")
 class LeakCheckTest {
 
     @Test

@@ -36,6 +36,7 @@ import org.junit.jupiter.api.Test;
  * The pkey part needs protection keys, the rseq part an rseq registration; each runs where it can.
  * One second in the default build, ten in the stress profile ({@code mvn verify -Pstress}).
  */
+@Tag("pku")
 class LoadTest {
     private static final int THREADS = 64;
     private static final Rights[] CYCLE = {Rights.NO_ACCESS, Rights.NO_WRITE, Rights.READ_WRITE};

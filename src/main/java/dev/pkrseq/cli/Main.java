@@ -1,6 +1,7 @@
 package dev.pkrseq.cli;
 
 import java.io.PrintWriter;
+import java.util.concurrent.locks.LockSupport;
 
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
@@ -31,14 +32,45 @@ public final class Main implements Runnable {
     /**
      * Runs pkrseq and exits with its status.
      *
+     * <p>SIGINT, SIGTERM and SIGHUP end it the JVM's way: the shutdown hooks run (the lab's ends the child
+     * JVMs and removes their files; {@code watch}'s stops its workers and restores the terminal), and the
+     * status is 128 + the signal's number: 130 for SIGINT, 143 for SIGTERM. A command that returns while
+     * those hooks run leaves that status alone.
+     *
      * @param args the command line
      */
     public static void main(String[] args) {
-        System.exit(run(new PrintWriter(System.out, true), new PrintWriter(System.err, true), args));
+        int status = run(StandardOutput.open(), new PrintWriter(System.err, true), args);
+        if (shuttingDown()) {
+            // A signal is ending the JVM: System.exit now could replace its 130 or 143 once the hooks are
+            // done. The thread that runs the hooks halts the JVM with that status; wait for it.
+            while (true) {
+                LockSupport.park();
+            }
+        }
+        System.exit(status);
     }
+
+    /** Whether the JVM has begun to run its shutdown hooks: it then refuses new ones. */
+    static boolean shuttingDown() {
+        Thread probe = new Thread(() -> { });
+        try {
+            Runtime.getRuntime().addShutdownHook(probe);
+            Runtime.getRuntime().removeShutdownHook(probe);
+            return false;
+        } catch (IllegalStateException inProgress) {
+            return true;
+        }
+    }
+
 
     /**
      * Runs pkrseq with the given streams, for tests and embedding.
+     *
+     * <p>Output that cannot be written (a closed pipe, as in {@code pkrseq probe | head -1}, a full disk,
+     * a closed descriptor) is a failure: {@code pkrseq: <command>: cannot write the output: <why>} on
+     * {@code err}, and {@link #EXIT_FAILURE} unless the command already failed. {@code watch} stops at the
+     * first sample it cannot write.
      *
      * @param out standard output
      * @param err standard error
@@ -70,7 +102,17 @@ public final class Main implements Runnable {
             }
             return EXIT_FAILURE;
         });
-        return cl.execute(args);
+        int status = cl.execute(args);
+        if (out.checkError()) {
+            String why = out instanceof StandardOutput s ? s.failure() : null;
+            CommandLine.ParseResult parsed = cl.getParseResult();
+            String command = parsed != null && parsed.subcommand() != null
+                    ? parsed.subcommand().commandSpec().name() + ": " : "";
+            err.println("pkrseq: " + command + "cannot write the output: " + (why == null ? "the stream failed" : why));
+            err.flush();
+            return status == 0 ? EXIT_FAILURE : status;
+        }
+        return status;
     }
 
     private static String describe(Exception ex) {

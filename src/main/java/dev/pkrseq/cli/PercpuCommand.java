@@ -34,10 +34,12 @@ final class PercpuCommand implements Callable<Integer> {
     CommandSpec spec;
 
     @Option(names = "--threads", paramLabel = "N",
-            description = "Platform threads that add (default: twice the CPUs, ${DEFAULT-VALUE}).")
+            description = {"Platform threads that add, 1 to 64 per CPU (4096 at most), under SCHED_IDLE",
+                    "(default: twice the CPUs, ${DEFAULT-VALUE})."})
     int threads = 2 * Math.max(1, Sys.onlineCpus());
 
-    @Option(names = "--adds", paramLabel = "M", description = "Adds of 1 by each thread (default: ${DEFAULT-VALUE}).")
+    @Option(names = "--adds", paramLabel = "M", description = {"Adds of 1 by each thread (default: ${DEFAULT-VALUE});",
+            "threads × adds at most 10000000000."})
     long adds = 1_000_000;
 
     @Option(names = "--json", description = "Print one JSON object instead of text.")
@@ -103,14 +105,17 @@ final class PercpuCommand implements Callable<Integer> {
     }
 
     private void validate() {
-        if (threads < 1 || threads > 4096) {
-            throw new UsageException("--threads must be 1 to 4096, not " + threads);
+        int max = PerCpuStress.maxThreads();
+        if (threads < 1 || threads > max) {
+            throw new UsageException("--threads must be 1 to " + max + " here (" + PerCpuStress.maxThreadsReason() + "), not "
+                    + threads);
         }
         if (adds < 1) {
             throw new UsageException("--adds must be at least 1, not " + adds);
         }
-        if (adds > Long.MAX_VALUE / threads) {
-            throw new UsageException("--threads " + threads + " × --adds " + adds + " overflows a long");
+        if (adds > PerCpuStress.MAX_TOTAL_ADDS / threads) {
+            throw new UsageException("--threads " + threads + " × --adds " + adds + " is more than "
+                    + PerCpuStress.MAX_TOTAL_ADDS + " adds in all, about a minute of work on two CPUs: make fewer");
         }
     }
 

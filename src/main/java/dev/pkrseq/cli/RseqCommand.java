@@ -40,7 +40,9 @@ final class RseqCommand implements Callable<Integer> {
      * What {@code pkrseq rseq} shows.
      *
      * @param owner "glibc", "pkrseq" or "none"
-     * @param kernelSupportsRseq false where rseq(NULL, 0, 0, 0) gives ENOSYS
+     * @param kernelSupportsRseq true where rseq(NULL, 0, 0, 0) gives EINVAL, false where it gives ENOSYS, null
+     *     where something denies it (any other errno: the kernel's answer is unknown then)
+     * @param unavailable why rseq does not work here, naming the errno; null where it works
      * @param glibcOffset {@code __rseq_offset}, null when not exported
      * @param glibcSize {@code __rseq_size}, null when not exported
      * @param featureSize {@code AT_RSEQ_FEATURE_SIZE}, null before Linux 6.3
@@ -49,7 +51,7 @@ final class RseqCommand implements Callable<Integer> {
      * @param thread the calling thread and its fields
      * @param pool pkrseq's own registration pool
      */
-    record Report(String owner, boolean kernelSupportsRseq, Long glibcOffset, Integer glibcSize, Integer featureSize,
+    record Report(String owner, Boolean kernelSupportsRseq, String unavailable, Long glibcOffset, Integer glibcSize, Integer featureSize,
             Integer align, String signature, ThreadFields thread, Pool pool) {
     }
 
@@ -146,7 +148,8 @@ final class RseqCommand implements Callable<Integer> {
                 .toList();
         Pool pool = new Pool(s.areaLength(), s.alignment(), Rseq.registrationCoveredLength(), s.pages(), s.slots(), s.free(),
                 s.registered(), s.ended(), entries);
-        return new Report(Rseq.owner().toString(), RseqSyscall.kernelSupportsRseq(),
+        RseqSyscall.Availability a = RseqSyscall.availability();
+        return new Report(Rseq.owner().toString(), a.denied() ? null : a.available(), a.reason(),
                 Rseq.glibcOffset().isPresent() ? Rseq.glibcOffset().getAsLong() : null,
                 Rseq.glibcOffset().isPresent() ? Rseq.glibcSize() : null, boxed(Rseq.featureSize()), boxed(Rseq.align()),
                 TlsReport.hex(Rseq.signature() & 0xffffffffL), fields, pool);
@@ -158,7 +161,8 @@ final class RseqCommand implements Callable<Integer> {
         out.println("Registration");
         new Table("", "").limit(1, 90)
                 .row("owner", r.owner())
-                .row("kernel has rseq", r.kernelSupportsRseq() ? "yes" : "no (ENOSYS: not supported)")
+                .row("kernel has rseq", r.kernelSupportsRseq() == null ? "unknown: " + r.unavailable()
+                        : r.kernelSupportsRseq() ? "yes" : "no (ENOSYS: not supported)")
                 .row("__rseq_offset", ProbeCommand.orAbsent(r.glibcOffset(), "not exported"))
                 .row("__rseq_size", r.glibcSize() == null ? "none: not exported" : r.glibcSize()
                         + (r.glibcSize() == 20 || r.glibcSize() == 32 ? " (the original ABI: 20 usable bytes)"

@@ -88,6 +88,10 @@ final class Table {
     }
 
     static List<String> wrap(String text, int limit) {
+        // Most cells fit: watch prints thousands of them a second.
+        if (text.length() <= limit && text.indexOf('\n') < 0) {
+            return List.of(text);
+        }
         List<String> lines = new ArrayList<>();
         for (String paragraph : text.split("\n", -1)) {
             StringBuilder cur = new StringBuilder();

@@ -141,7 +141,7 @@ final class TlsCommand implements Callable<Integer> {
         smaps.print(out, "    ");
         out.println("    " + (r.strayWhileTagged().isEmpty() ? "key " + r.key() + " on no other page"
                 : "key " + r.key() + " ALSO on: " + String.join("; ", r.strayWhileTagged())));
-        out.println("  access probe (the kernel reads and writes through a pipe; EFAULT = denied)");
+        out.println("  access probe (the kernel reads through a pipe, writes by an atomic add of zero; EFAULT = denied)");
         out.println("    retagged thread (read-write):     TCB page read " + r.tcbRead() + ", errno write " + r.errnoWrite()
                 + (r.dtvRead().equals("-") ? "" : ", DTV read " + r.dtvRead()));
         out.println("    thread started before the key (" + r.otherRights() + "): TCB page read " + r.otherTcbRead());

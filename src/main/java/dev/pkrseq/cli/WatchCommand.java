@@ -16,6 +16,7 @@ import java.util.Map;
 import java.util.concurrent.Callable;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.locks.LockSupport;
 
 import dev.pkrseq.observe.ChildJvm;
@@ -43,7 +44,8 @@ final class WatchCommand implements Callable<Integer> {
     @Spec
     CommandSpec spec;
 
-    @Option(names = "--threads", paramLabel = "N", description = "Worker threads to start (default: the number of CPUs, ${DEFAULT-VALUE}).")
+    @Option(names = "--threads", paramLabel = "N", description = {"Worker threads to start, 1 to 512 per CPU (4096 at most);",
+            "default: the number of CPUs, ${DEFAULT-VALUE}. They run under SCHED_IDLE, the lowest priority."})
     int threads = Sys.onlineCpus();
 
     @Option(names = "--workload", paramLabel = "KIND", converter = WorkloadConverter.class,
@@ -81,31 +83,42 @@ final class WatchCommand implements Callable<Integer> {
         Thread main = Thread.currentThread();
         CountDownLatch finished = new CountDownLatch(1);
         Stop stop = new Stop();
-        // Ctrl-C: the JVM runs shutdown hooks; this one stops the loop and waits for the clean-up below.
+        Screen screen = new Screen(out, live);
+        // Ctrl-C, SIGTERM: the JVM runs its shutdown hooks, then halts. This one stops the loop, and where
+        // the terminal shows a redrawn view (cursor hidden), waits for the loop to restore it.
         Thread hook = new Thread(() -> {
             stop.requested = true;
+            RseqWatch w = stop.watch;
+            if (w != null) {
+                // Spinners back to sleep: the JVM's exit needs the CPUs they hold.
+                w.quiesce();
+            }
             LockSupport.unpark(main);
-            try {
-                finished.await(10, TimeUnit.SECONDS);
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
+            if (screen.restoresTerminal()) {
+                try {
+                    finished.await(10, TimeUnit.SECONDS);
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                }
             }
         }, "pkrseq-watch-stop");
         Runtime.getRuntime().addShutdownHook(hook);
         RseqWatch watch = null;
-        Screen screen = new Screen(out, live);
         try {
             watch = RseqWatch.start(threads, workload);
+            stop.watch = watch;
             screen.begin();
             if (!json) {
                 header(watch, live).forEach(screen::fixed);
             }
             long start = System.nanoTime();
-            long end = duration == null ? Long.MAX_VALUE : start + duration.toNanos();
+            long intervalNanos = interval.toNanos();
+            long endNanos = duration == null ? Long.MAX_VALUE : duration.toNanos();
             for (int k = 1; samples == null || k <= samples; k++) {
-                long due = Math.min(start + k * interval.toNanos(), end);
-                while (!stop.requested && System.nanoTime() - due < 0) {
-                    LockSupport.parkNanos(due - System.nanoTime());
+                // Times since start, saturated: no overflow whatever the interval, duration and count.
+                long due = Math.min(k > Long.MAX_VALUE / intervalNanos ? Long.MAX_VALUE : k * intervalNanos, endNanos);
+                for (long now = System.nanoTime() - start; !stop.requested && now < due; now = System.nanoTime() - start) {
+                    LockSupport.parkNanos(due - now);
                 }
                 if (stop.requested) {
                     break;
@@ -119,12 +132,15 @@ final class WatchCommand implements Callable<Integer> {
                 } else {
                     screen.frame(frame(k, elapsed, round, live));
                 }
-                if (out.checkError() || due >= end) {
+                if (out.checkError() || due >= endNanos) {
                     break;
                 }
             }
         } finally {
-            if (watch != null) {
+            // On a signal the JVM is about to halt: leave the workers as they are. Told to stop, each would
+            // have to get a CPU again and leave its native loop, and the JVM's last safepoint would wait for
+            // the ones caught in Java meanwhile; left alone, they hold up nothing, and the halt ends them.
+            if (watch != null && !stop.requested) {
                 watch.close();
             }
             screen.end();
@@ -132,7 +148,7 @@ final class WatchCommand implements Callable<Integer> {
             try {
                 Runtime.getRuntime().removeShutdownHook(hook);
             } catch (IllegalStateException shuttingDown) {
-                // Ctrl-C: the hook is running and returns now that the clean-up is done.
+                // A signal: the hook is running and returns now that the clean-up is done.
             }
         }
         return 0;
@@ -140,11 +156,14 @@ final class WatchCommand implements Callable<Integer> {
 
     private static final class Stop {
         volatile boolean requested;
+        volatile RseqWatch watch;
     }
 
     private void validate() {
-        if (threads < 1 || threads > 4096) {
-            throw new UsageException("--threads must be 1 to 4096, not " + threads);
+        int max = RseqWatch.maxThreads();
+        if (threads < 1 || threads > max) {
+            throw new UsageException("--threads must be 1 to " + max + " here (" + RseqWatch.maxThreadsReason() + "), not "
+                    + threads);
         }
         if (interval.compareTo(Duration.ofMillis(1)) < 0) {
             throw new UsageException("--interval must be at least 1ms, not " + Durations.format(interval));
@@ -244,11 +263,16 @@ final class WatchCommand implements Callable<Integer> {
         private final PrintWriter out;
         private final boolean live;
         private int drawn;
-        private boolean begun;
+        private volatile boolean begun;
 
         Screen(PrintWriter out, boolean live) {
             this.out = out;
             this.live = live;
+        }
+
+        /** Whether {@link #end()} has a terminal to restore: redrawing in place, begun. */
+        boolean restoresTerminal() {
+            return live && begun;
         }
 
         void begin() {
@@ -308,63 +332,63 @@ final class WatchCommand implements Callable<Integer> {
         if (json) {
             args.add("--json");
         }
-        List<String> command = new ArrayList<>(ChildJvm.of(Main.class).args(args.toArray(String[]::new)).command());
-        ProcessBuilder pb = new ProcessBuilder(command);
-        pb.environment().put("GLIBC_TUNABLES", RseqExperiments.tunablesWithGlibcRseqOff());
+        ChildJvm child = ChildJvm.of(Main.class).env("GLIBC_TUNABLES", RseqExperiments.tunablesWithGlibcRseqOff())
+                .args(args.toArray(String[]::new));
+        // The child's Console must see the terminal on stdin and stdout to redraw in place.
         boolean terminal = isTerminal();
-        if (terminal) {
-            // The child's Console must see the terminal on stdin and stdout to redraw in place.
-            pb.inheritIO();
-        }
-        Process p = pb.start();
-        if (!terminal) {
-            p.getOutputStream().close();
-        }
         // Ctrl-C reaches the child too when both run in the terminal's foreground group; a signal sent to this
-        // JVM alone is passed on as SIGTERM. Either way the child's own hook restores the terminal: wait for it.
-        Thread hook = new Thread(() -> {
-            try {
-                p.destroy();
-                if (!p.waitFor(10, TimeUnit.SECONDS)) {
-                    p.destroyForcibly();
-                }
-            } catch (InterruptedException e) {
-                p.destroyForcibly();
-            }
-        }, "pkrseq-watch-child");
-        Runtime.getRuntime().addShutdownHook(hook);
-        try {
+        // JVM alone reaches it as SIGTERM from the lab's shutdown hook, which waits for it to end. Either way
+        // the child's own hook restores the terminal.
+        try (ChildJvm.Running running = child.start(terminal)) {
+            Process p = running.process();
             if (!terminal) {
-                Thread copyErr = copy(p.getErrorStream(), err);
-                copy(p.getInputStream(), out).join();
+                p.getOutputStream().close();
+                AtomicBoolean ended = new AtomicBoolean();
+                Thread copyErr = copy(p.getErrorStream(), err, err, p, false, ended);
+                Thread copyOut = copy(p.getInputStream(), out, err, p, true, ended);
+                copyOut.join();
                 copyErr.join();
+                if (ended.get()) {
+                    // Ended for want of an output: Main reports that, not the child's SIGTERM status.
+                    p.waitFor();
+                    return 0;
+                }
             }
             return p.waitFor();
-        } finally {
-            if (p.isAlive()) {
-                p.destroyForcibly();
-            }
-            try {
-                Runtime.getRuntime().removeShutdownHook(hook);
-            } catch (IllegalStateException shuttingDown) {
-                // The hook is waiting for the child.
-            }
         }
     }
 
-    private static Thread copy(InputStream from, PrintWriter to) {
-        Thread t = Thread.ofPlatform().daemon(true).name("pkrseq-watch-copy").start(() -> {
+    /**
+     * Copies a child's lines. Once they cannot be written, drains what the child still sends, and for its
+     * standard output ({@code endChild}) ends it: its samples would go nowhere.
+     */
+    private static Thread copy(InputStream from, PrintWriter to, PrintWriter err, Process child, boolean endChild,
+            AtomicBoolean ended) {
+        return Thread.ofPlatform().daemon(true).name("pkrseq-watch-copy").start(() -> {
             try (BufferedReader r = new BufferedReader(new InputStreamReader(from, StandardCharsets.UTF_8))) {
+                boolean writable = true;
                 String l;
                 while ((l = r.readLine()) != null) {
-                    to.println(l);
-                    to.flush();
+                    if (writable) {
+                        to.println(l);
+                        to.flush();
+                        if (to.checkError()) {
+                            writable = false;
+                            if (endChild) {
+                                ended.set(true);
+                                child.destroy();
+                            }
+                        }
+                    }
                 }
             } catch (IOException e) {
-                to.println("pkrseq: watch: lost the child's output: " + e.getMessage());
+                // Once the child is ending, the JDK closes its pipes under the reader: nothing was lost.
+                if (!ended.get() && child.isAlive()) {
+                    err.println("pkrseq: watch: lost the child's output: " + e.getMessage());
+                    err.flush();
+                }
             }
         });
-        return t;
     }
 
     /** Accepts spin, yield and sleep in any case. */

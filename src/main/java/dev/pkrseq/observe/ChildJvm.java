@@ -2,7 +2,6 @@ package dev.pkrseq.observe;
 
 import java.io.File;
 import java.io.IOException;
-import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -22,6 +21,19 @@ import java.util.stream.Collectors;
  *
  * <p>Anything that may kill a JVM (a real protection-key fault, a registration experiment under
  * {@code GLIBC_TUNABLES}) runs here instead of in the user's JVM.
+ *
+ * <p>Nothing is left behind on any path this JVM controls: when the child returns, fails, outlives its
+ * time limit, or when this JVM is ended by SIGINT, SIGTERM or SIGHUP, or calls {@code System.exit},
+ * while children run. For the signals a {@code finally} block is not enough (the JVM runs only its
+ * shutdown hooks, then halts), so every child and every temporary file is registered the moment it is
+ * created, and one shutdown hook, installed on first use, ends the children (SIGTERM, then SIGKILL after
+ * 5 s for them and all their descendants) and removes the files; after that, no child can start
+ * ({@link ChildJvmException}). Any number of children may run at once, from any threads. Only SIGKILL
+ * of this JVM leaves a running child and its files behind: nothing of this JVM runs then.
+ *
+ * <p>The child gets this JVM's {@code java.io.tmpdir}, so its own temporary files go where this JVM's
+ * go, and {@code -XX:-UsePerfData}, so a child that is killed leaves no {@code hsperfdata} file; options
+ * given with {@link #jvmArgs} come later and win.
  */
 public final class ChildJvm {
     private Path java = Path.of(System.getProperty("java.home"), "bin", "java");
@@ -32,6 +44,9 @@ public final class ChildJvm {
     private final Map<String, String> env = new LinkedHashMap<>();
     private Duration timeout = Duration.ofSeconds(60);
     private Path directory;
+
+    /** The longest time limit {@link #timeout(Duration)} accepts. */
+    public static final Duration MAX_TIMEOUT = Duration.ofHours(24);
 
     private ChildJvm(String mainClass) {
         this.mainClass = Objects.requireNonNull(mainClass);
@@ -128,12 +143,29 @@ public final class ChildJvm {
     /**
      * Limits how long the child may run before it is killed.
      *
-     * @param limit the time limit
+     * @param limit the time limit, more than 0 and at most {@link #MAX_TIMEOUT}
      * @return this
+     * @throws IllegalArgumentException for a limit out of that range, before anything starts
      */
     public ChildJvm timeout(Duration limit) {
-        this.timeout = limit;
+        this.timeout = checkTimeout(limit);
         return this;
+    }
+
+    /**
+     * Checks a child's time limit, for the probes that take one, before they create anything.
+     *
+     * @param limit the time limit
+     * @return the limit
+     * @throws IllegalArgumentException when it is not more than 0 and at most {@link #MAX_TIMEOUT}
+     */
+    static Duration checkTimeout(Duration limit) {
+        Objects.requireNonNull(limit, "timeout");
+        if (limit.isNegative() || limit.isZero() || limit.compareTo(MAX_TIMEOUT) > 0) {
+            throw new IllegalArgumentException("a child JVM's timeout must be more than 0 and at most "
+                    + MAX_TIMEOUT.toHours() + " h, not " + limit);
+        }
+        return limit;
     }
 
     /**
@@ -145,6 +177,8 @@ public final class ChildJvm {
         List<String> cmd = new ArrayList<>();
         cmd.add(java.toString());
         cmd.add("--enable-native-access=ALL-UNNAMED");
+        cmd.add("-XX:-UsePerfData");
+        cmd.add("-Djava.io.tmpdir=" + System.getProperty("java.io.tmpdir"));
         cmd.addAll(jvmArgs);
         cmd.add("-cp");
         cmd.add(directory == null ? classPath : absolute(classPath));
@@ -158,7 +192,8 @@ public final class ChildJvm {
      *
      * @return its exit status and output
      * @throws ChildJvmException when the child cannot start, cannot load its main class, or outlives
-     *     the time limit; the child is killed and its files removed first
+     *     the time limit; the child is killed and its files removed first. Also when this JVM has begun
+     *     to shut down: then the shutdown hook ends the child and removes its files.
      */
     public Result run() {
         if (!Files.isExecutable(java)) {
@@ -169,19 +204,20 @@ public final class ChildJvm {
         Process p = null;
         long start = System.nanoTime();
         try {
-            out = Files.createTempFile("pkrseq-child-", ".out");
-            err = Files.createTempFile("pkrseq-child-", ".err");
+            out = Cleanup.tempFile("pkrseq-child-", ".out");
+            err = Cleanup.tempFile("pkrseq-child-", ".err");
             ProcessBuilder pb = new ProcessBuilder(command()).redirectOutput(out.toFile()).redirectError(err.toFile());
             pb.environment().putAll(env);
             if (directory != null) {
                 pb.directory(directory.toFile());
             }
-            p = pb.start();
+            p = Cleanup.start(pb);
             if (!p.waitFor(timeout.toMillis(), TimeUnit.MILLISECONDS)) {
                 kill(p);
-                throw new ChildJvmException("child JVM " + mainClass + " did not finish within " + timeout.toSeconds()
-                        + " s and was killed");
+                throw new ChildJvmException("child JVM " + mainClass + " did not finish within " + seconds(timeout)
+                        + " and was killed");
             }
+            requireNotShuttingDown();
             Duration elapsed = Duration.ofNanos(System.nanoTime() - start);
             String stdout = Files.readString(out, StandardCharsets.UTF_8);
             String stderr = Files.readString(err, StandardCharsets.UTF_8);
@@ -193,18 +229,104 @@ public final class ChildJvm {
                                 + String.join(", ", missing) + ")"));
             }
             return new Result(p.exitValue(), stdout, stderr, elapsed);
+        } catch (Cleanup.ShuttingDownException e) {
+            throw new ChildJvmException("child JVM " + mainClass + ": " + e.getMessage(), e);
         } catch (IOException e) {
+            requireNotShuttingDown();
             throw new ChildJvmException("cannot start a child JVM with " + java + ": " + e.getMessage(), e);
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             throw new ChildJvmException("interrupted while waiting for child JVM " + mainClass, e);
         } finally {
-            if (p != null && p.isAlive()) {
-                kill(p);
+            if (p != null) {
+                if (p.isAlive()) {
+                    kill(p);
+                }
+                Cleanup.forget(p);
             }
-            deleteQuietly(out);
-            deleteQuietly(err);
+            if (out != null) {
+                Cleanup.delete(out);
+            }
+            if (err != null) {
+                Cleanup.delete(err);
+            }
         }
+    }
+
+    /**
+     * Starts the child and returns at once, for a child that runs beside this JVM: one whose output is
+     * shown as it comes, for example. The child is registered like {@link #run()}'s, so a signal that ends
+     * this JVM ends it too; the time limit does not apply, and nothing is redirected to files.
+     *
+     * @param inheritIO true to give the child this JVM's standard input, output and error (a terminal the
+     *     child draws on); false for pipes, read through {@link Running#process()}
+     * @return the running child; close it to end it
+     * @throws ChildJvmException when the java binary is missing, the process cannot start, or this JVM
+     *     has begun to shut down
+     */
+    public Running start(boolean inheritIO) {
+        if (!Files.isExecutable(java)) {
+            throw new ChildJvmException("cannot start a child JVM: " + java + " is not an executable java binary");
+        }
+        ProcessBuilder pb = new ProcessBuilder(command());
+        pb.environment().putAll(env);
+        if (directory != null) {
+            pb.directory(directory.toFile());
+        }
+        if (inheritIO) {
+            pb.inheritIO();
+        }
+        try {
+            return new Running(Cleanup.start(pb));
+        } catch (Cleanup.ShuttingDownException e) {
+            throw new ChildJvmException("child JVM " + mainClass + ": " + e.getMessage(), e);
+        } catch (IOException e) {
+            throw new ChildJvmException("cannot start a child JVM with " + java + ": " + e.getMessage(), e);
+        }
+    }
+
+    /**
+     * A child started with {@link #start(boolean)}.
+     */
+    public static final class Running implements AutoCloseable {
+        private final Process process;
+
+        private Running(Process process) {
+            this.process = process;
+        }
+
+        /**
+         * The child's process, for its streams and its exit status.
+         *
+         * @return the process
+         */
+        public Process process() {
+            return process;
+        }
+
+        /**
+         * Ends the child if it still runs, the way the shutdown hook does: SIGTERM, so that it can run its
+         * own clean-up (a terminal's cursor, its own children), then SIGKILL after 5 s for it and every
+         * descendant seen; and waits up to 5 s more for them to go. Closing twice does nothing more.
+         */
+        @Override
+        public void close() {
+            if (process.isAlive()) {
+                Cleanup.end(List.of(process));
+            }
+            Cleanup.forget(process);
+        }
+    }
+
+    private void requireNotShuttingDown() {
+        if (Cleanup.shuttingDown()) {
+            throw new ChildJvmException("child JVM " + mainClass + " was ended: this JVM is shutting down (SIGINT,"
+                    + " SIGTERM, SIGHUP or System.exit), and its shutdown hook ends the lab's children");
+        }
+    }
+
+    private static String seconds(Duration d) {
+        return d.toMillis() % 1000 == 0 ? d.toSeconds() + " s" : d.toMillis() + " ms";
     }
 
     /** The class path entries that name no file or directory (relative ones resolve against this JVM's directory). */
@@ -224,21 +346,8 @@ public final class ChildJvm {
     private static void kill(Process p) {
         p.descendants().forEach(ProcessHandle::destroyForcibly);
         p.destroyForcibly();
-        try {
-            p.waitFor(10, TimeUnit.SECONDS);
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-        }
-    }
-
-    private static void deleteQuietly(Path file) {
-        if (file != null) {
-            try {
-                Files.deleteIfExists(file);
-            } catch (IOException e) {
-                throw new UncheckedIOException(e);
-            }
-        }
+        // Wait even when interrupted: the files are removed next, and a dying child may still write them.
+        Uninterruptibly.run(() -> p.waitFor(10, TimeUnit.SECONDS));
     }
 
     /**

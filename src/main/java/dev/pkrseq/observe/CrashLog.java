@@ -5,8 +5,6 @@ import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.Comparator;
-import java.util.List;
 import java.util.Optional;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
@@ -21,7 +19,9 @@ import java.util.stream.Stream;
  *     log) or "SIGSEGV" (the kernel killed it without HotSpot's help), or null when it exited normally
  * @param signal the fault signal from the crash log's siginfo line; null without a crash log
  * @param siCode si_code from the crash log; null without a crash log
- * @param siCodeName HotSpot's name for si_code ("unknown" for SEGV_PKUERR); null without a crash log
+ * @param siCodeName si_code by name: the kernel's for a SIGSEGV code it defines on x86 ({@code SEGV_PKUERR}
+ *     for 4, where HotSpot prints "unknown"; see {@link #codeName(String, int, String)}), HotSpot's
+ *     otherwise; null without a crash log
  * @param siAddr si_addr from the crash log; null without a crash log or address
  * @param line the crash log's siginfo line as HotSpot wrote it; null without a crash log
  */
@@ -31,6 +31,9 @@ public record CrashLog(int exitCode, String exitSignal, String signal, Integer s
             "siginfo: si_signo: (\\d+) \\((\\w+)\\), si_code: (-?\\d+) \\(([^)]*)\\)(?:.*?si_addr: (0x[0-9a-fA-F]+))?");
     private static final String[] SIGNALS = {"", "SIGHUP", "SIGINT", "SIGQUIT", "SIGILL", "SIGTRAP", "SIGABRT",
         "SIGBUS", "SIGFPE", "SIGKILL", "SIGUSR1", "SIGSEGV", "SIGUSR2", "SIGPIPE", "SIGALRM", "SIGTERM"};
+    // SIGSEGV's si_code values 1 to 4 (include/uapi/asm-generic/siginfo.h). HotSpot (25) names the first
+    // two and prints "unknown" for SEGV_PKUERR, the one a protection-key fault carries.
+    private static final String[] SEGV_CODES = {null, "SEGV_MAPERR", "SEGV_ACCERR", "SEGV_BNDERR", "SEGV_PKUERR"};
 
     /**
      * JVM options that send the crash log into {@code dir} and keep the child from dumping core.
@@ -53,8 +56,25 @@ public record CrashLog(int exitCode, String exitSignal, String signal, Integer s
         if (!m.find()) {
             throw new IllegalStateException("unreadable siginfo line in the child's crash log: " + line.get());
         }
-        return new CrashLog(exitCode, exitSignal, m.group(2), Integer.parseInt(m.group(3)), m.group(4),
+        int code = Integer.parseInt(m.group(3));
+        return new CrashLog(exitCode, exitSignal, m.group(2), code, codeName(m.group(2), code, m.group(4)),
                 m.group(5) == null ? null : Long.parseUnsignedLong(m.group(5).substring(2), 16), line.get().strip());
+    }
+
+    /**
+     * The name of a fault's si_code.
+     *
+     * @param signal the signal, for example "SIGSEGV"
+     * @param code its si_code
+     * @param hotspotName the name HotSpot printed in its crash log
+     * @return SEGV_MAPERR (1), SEGV_ACCERR (2), SEGV_BNDERR (3) or SEGV_PKUERR (4) for SIGSEGV, otherwise
+     *     {@code hotspotName} (for example SI_KERNEL or SI_USER)
+     */
+    static String codeName(String signal, int code, String hotspotName) {
+        if ("SIGSEGV".equals(signal) && code >= 1 && code < SEGV_CODES.length) {
+            return SEGV_CODES[code];
+        }
+        return hotspotName;
     }
 
     /** The name of the signal an exit status says ended the process, or null for a normal exit. */
@@ -100,34 +120,31 @@ public record CrashLog(int exitCode, String exitSignal, String signal, Integer s
     }
 
     /**
-     * A fresh directory for one child's files.
+     * A fresh directory for one child's files. It is registered with the lab's shutdown hook, which
+     * removes it should SIGINT, SIGTERM, SIGHUP or {@code System.exit} end this JVM before
+     * {@link #deleteTree(Path)} does.
      *
      * @param prefix the start of the directory's name, for example {@code "pkrseq-fault-"}
      * @return a new, empty temporary directory; remove it with {@link #deleteTree(Path)}
      * @throws UncheckedIOException when it cannot be created
+     * @throws IllegalStateException when this JVM has begun to shut down: nothing new is created then
      */
     public static Path directory(String prefix) {
         try {
-            return Files.createTempDirectory(prefix);
+            return Cleanup.tempDirectory(prefix);
         } catch (IOException e) {
             throw new UncheckedIOException("cannot create a directory for the child's crash log", e);
         }
     }
 
     /**
-     * Removes a child's directory and everything in it.
+     * Removes a child's directory and everything in it. A directory already gone (removed by the
+     * shutdown hook, say) is fine.
      *
      * @param dir the directory from {@link #directory(String)}
      * @throws UncheckedIOException when something in it cannot be removed
      */
     public static void deleteTree(Path dir) {
-        try (Stream<Path> all = Files.walk(dir)) {
-            List<Path> paths = all.sorted(Comparator.reverseOrder()).toList();
-            for (Path p : paths) {
-                Files.deleteIfExists(p);
-            }
-        } catch (IOException e) {
-            throw new UncheckedIOException("cannot remove the child's files in " + dir, e);
-        }
+        Cleanup.delete(dir);
     }
 }

@@ -5,6 +5,7 @@ import java.util.ArrayList;
 import java.util.Collections;
 import java.util.List;
 
+import dev.pkrseq.pkey.PageWalk;
 import dev.pkrseq.proc.Smaps;
 import dev.pkrseq.proc.Vma;
 import dev.pkrseq.sys.Sys;
@@ -21,6 +22,9 @@ import dev.pkrseq.sys.Sys;
  * @param mappings how many mappings share a byte with the range
  */
 public record PageKeys(long address, long pageSize, List<Integer> keys, int mappings) {
+    /** The most pages a report covers, as many as a page walk takes: one list entry each. */
+    public static final long MAX_PAGES = PageWalk.MAX_PAGES;
+
     /**
      * Creates a report.
      *
@@ -49,6 +53,7 @@ public record PageKeys(long address, long pageSize, List<Integer> keys, int mapp
      * @param address start, rounded down to a page
      * @param length bytes, rounded up to whole pages
      * @return the report
+     * @throws IllegalArgumentException as {@link #of(List, long, long)}
      */
     public static PageKeys of(long address, long length) {
         return of(Smaps.self(), address, length);
@@ -59,13 +64,23 @@ public record PageKeys(long address, long pageSize, List<Integer> keys, int mapp
      *
      * @param vmas the snapshot, in address order
      * @param address start, rounded down to a page
-     * @param length bytes, rounded up to whole pages
+     * @param length bytes, rounded up to whole pages; at most {@link #MAX_PAGES} pages
      * @return the report
+     * @throws IllegalArgumentException for a negative length, a range past the end of the address space, or
+     *     more than {@link #MAX_PAGES} pages
      */
     public static PageKeys of(List<Vma> vmas, long address, long length) {
         long page = Sys.pageSize();
         long start = address & -page;
+        if (length < 0 || Long.compareUnsigned(length, -1L - address - (page - 1)) > 0) {
+            throw new IllegalArgumentException("no such range: " + length + " bytes from 0x" + Long.toHexString(address));
+        }
         long end = (address + length + page - 1) & -page;
+        long pages = Long.divideUnsigned(end - start, page);
+        if (pages > MAX_PAGES) {
+            throw new IllegalArgumentException("a page-keys report covers at most " + MAX_PAGES + " pages, not " + pages
+                    + ": ask for the part that matters");
+        }
         List<Vma> over = Smaps.overlapping(vmas, start, end);
         List<Integer> keys = new ArrayList<>();
         int v = 0;

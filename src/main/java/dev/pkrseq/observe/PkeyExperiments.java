@@ -8,6 +8,7 @@ import java.util.HashSet;
 import java.util.List;
 import java.util.function.BiFunction;
 
+import dev.pkrseq.pkey.Hazard;
 import dev.pkrseq.pkey.KeyInUseException;
 import dev.pkrseq.pkey.PageWalk;
 import dev.pkrseq.pkey.Pages;
@@ -157,7 +158,7 @@ public final class PkeyExperiments {
     static final class KernelWriteDenied extends PkeyExperiment {
         KernelWriteDenied() {
             super("pkey.kernel-write-denied", "kernel writes a page under no-write",
-                    "read(pipe, page) fails with EFAULT under no-write; the kernel's read succeeds");
+                    "futex(FUTEX_WAKE_OP, add 0) on the page fails with EFAULT under no-write; the kernel's read succeeds");
         }
 
         @Override
@@ -205,27 +206,36 @@ public final class PkeyExperiments {
                     "one pkey_mprotect fails with ENOMEM; the page walk tags both mapped pages and reports the hole");
         }
 
+        /**
+         * A hole needs a munmap that pkrseq's own pages must never see (their arena unmaps them whole), so the
+         * experiment maps its own three pages, tags them with the hazard opt-in, and unmaps them page by page
+         * itself: never the hole, which may be someone else's by then.
+         */
         @Override
         ExperimentResult observe() {
             long page = Pages.size();
-            try (ProtectionKey key = ProtectionKey.allocate(Rights.READ_WRITE); Arena arena = Arena.ofConfined()) {
-                MemorySegment three = Pages.allocate(arena, 3);
-                // The arena's munmap of all three pages later is fine: munmap ignores holes.
-                Sys.munmap(three.address() + page, page);
+            long base = Sys.mmap(0, 3 * page, RW, Sys.MAP_PRIVATE | Sys.MAP_ANONYMOUS, -1, 0);
+            MemorySegment three = Sys.memory(base, 3 * page);
+            boolean holeIsOurs = true;
+            ProtectionKey key = null;
+            try {
+                key = ProtectionKey.allocate(Rights.READ_WRITE);
+                Sys.munmap(base + page, page);
+                holeIsOurs = false;
                 NativeException failure = null;
                 try {
-                    key.protect(three, RW);
+                    key.protect(three, RW, Hazard.MAY_KILL_THIS_JVM);
                 } catch (NativeException e) {
                     failure = e;
                 }
                 PageKeys afterCall = PageKeys.of(three);
-                PageWalk walk = key.tagPages(three, RW);
+                PageWalk walk = key.tagPages(three, RW, Hazard.MAY_KILL_THIS_JVM);
                 PageKeys afterWalk = PageKeys.of(three);
                 int k = key.number();
                 if (afterWalk.key(1) != null) {
                     // Another thread mapped something into the hole meanwhile: never leave its page tagged.
-                    Smaps.containing(Smaps.self(), three.address() + page).ifPresent(v ->
-                            Sys.pkeyMprotect(three.address() + page, page, v.prot(), 0));
+                    Smaps.containing(Smaps.self(), base + page).ifPresent(v ->
+                            Sys.pkeyMprotect(base + page, page, v.prot(), 0));
                     return result(false, "something else was mapped into the hole during the experiment",
                             "walk " + walk.pages());
                 }
@@ -238,6 +248,16 @@ public final class PkeyExperiments {
                         "key " + k + "; " + (Integer.valueOf(k).equals(afterCall.key(0))
                                 ? "the single call had already tagged the page before the hole when it failed with ENOMEM"
                                 : "the single call changed no page"));
+            } finally {
+                // Unmapping the tagged pages takes the key off them; then the key can be freed.
+                Sys.munmap(base, page);
+                Sys.munmap(base + 2 * page, page);
+                if (holeIsOurs) {
+                    Sys.munmap(base + page, page);
+                }
+                if (key != null) {
+                    key.close();
+                }
             }
         }
     }

@@ -44,7 +44,8 @@ public final class PkeyFaultProbe {
      * @param signal the fault signal from the crash log's siginfo line, for example "SIGSEGV"; null
      *     without a crash log
      * @param siCode si_code from the crash log; null without a crash log
-     * @param siCodeName HotSpot's name for si_code ("unknown" for SEGV_PKUERR); null without a crash log
+     * @param siCodeName si_code by name, for example "SEGV_PKUERR" (HotSpot's crash log says "unknown");
+     *     null without a crash log
      * @param siAddr si_addr from the crash log; null without a crash log
      * @param survived the child read the page and lived: the fault did not happen
      * @param crashLine the crash log's siginfo line, as HotSpot wrote it; null without a crash log
@@ -75,7 +76,7 @@ public final class PkeyFaultProbe {
         /**
          * The outcome in one line.
          *
-         * @return for example {@code SIGSEGV, si_code 4 (unknown), si_addr 0x7f.. = page; exit 134 (SIGABRT)}
+         * @return for example {@code SIGSEGV, si_code 4 (SEGV_PKUERR), si_addr 0x7f.. = page; exit 134 (SIGABRT)}
          */
         public String describe() {
             if (survived) {
@@ -108,15 +109,18 @@ public final class PkeyFaultProbe {
      * child's process and its descendants are gone and the temporary directory (crash log, files the
      * child wrote in its working directory) is removed before this returns or throws.
      *
-     * @param timeout how long the child may take (JVM start, fault, crash log)
+     * @param timeout how long the child may take (JVM start, fault, crash log), more than 0 and at most
+     *     {@link ChildJvm#MAX_TIMEOUT}
      * @param launch adjusts the child before it starts, for example
      *     {@code c -> c.java(Path.of("/opt/jdk-25/bin/java"))}, another class path, or more JVM options
      * @return the outcome
+     * @throws IllegalArgumentException for a timeout out of range, before anything starts
      * @throws PkeysUnavailableException where protection keys do not work
      * @throws ChildJvm.ChildJvmException when the java binary is missing, the class path does not hold the
      *     child's class, the child does not report its page, or it outlives the timeout (it is killed)
      */
     public static Result run(Duration timeout, UnaryOperator<ChildJvm> launch) {
+        ChildJvm.checkTimeout(timeout);
         if (!Pkeys.supported()) {
             throw new PkeysUnavailableException("cannot take a protection-key fault: "
                     + Pkeys.unavailableReason().orElse("protection keys are not available"));

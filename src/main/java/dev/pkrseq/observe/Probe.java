@@ -79,15 +79,7 @@ public final class Probe {
         if (!Syscall.architectureSupported()) {
             return Syscall.architecture() + " is not supported";
         }
-        if (Rseq.glibcOffset().isEmpty()) {
-            return "the C library exports no __rseq_offset (glibc before 2.35, or musl) and pkrseq has not registered this thread";
-        }
-        if (Rseq.glibcSize() == 0) {
-            return "glibc did not register rseq (__rseq_size is 0; GLIBC_TUNABLES=glibc.pthread.rseq=0?)";
-        }
-        OptionalInt word = Rseq.glibcCpuIdWord();
-        return "glibc's area reports cpu_id " + (word.isPresent() ? word.getAsInt() : "?")
-                + " (registration failed or was lost, for example after checkpoint/restore)";
+        return Rseq.whyNotRegistered();
     }
 
     static ProbeReport.ThreadInfo thread() {

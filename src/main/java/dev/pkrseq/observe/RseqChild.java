@@ -31,9 +31,9 @@ public final class RseqChild {
      */
     public static void main(String[] args) {
         List<String> names = args.length == 0 ? PROBE_SCENARIOS : List.of(args);
-        String setup = null;
-        if (!RseqSyscall.kernelSupportsRseq()) {
-            setup = "not supported: this kernel has no rseq system call";
+        String setup = RseqSyscall.availability().reason();
+        if (setup != null) {
+            setup = "in the child JVM: " + setup;
         } else if (Rseq.owner() != dev.pkrseq.rseq.Owner.NONE) {
             setup = "glibc registered this child's threads although GLIBC_TUNABLES=" + System.getenv("GLIBC_TUNABLES")
                     + " asks it not to";

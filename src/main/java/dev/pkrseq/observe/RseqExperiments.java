@@ -91,10 +91,7 @@ public final class RseqExperiments {
             if (!Syscall.architectureSupported()) {
                 return Syscall.architecture() + " is not supported";
             }
-            if (!RseqSyscall.kernelSupportsRseq()) {
-                return "not supported: this kernel has no rseq system call";
-            }
-            return null;
+            return RseqSyscall.availability().reason();
         }
     }
 

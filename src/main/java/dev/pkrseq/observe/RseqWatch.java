@@ -1,10 +1,12 @@
 package dev.pkrseq.observe;
 
+import java.lang.foreign.MemorySegment;
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import java.util.Objects;
 import java.util.OptionalInt;
 import java.util.TreeMap;
 import java.util.concurrent.CountDownLatch;
@@ -17,6 +19,8 @@ import dev.pkrseq.rseq.RseqArea;
 import dev.pkrseq.rseq.RseqAreaGoneException;
 import dev.pkrseq.rseq.RseqSample;
 import dev.pkrseq.rseq.RseqView;
+import dev.pkrseq.sys.NativeException;
+import dev.pkrseq.sys.Sys;
 
 /**
  * Worker threads that run a workload while a watcher reads their struct rseq areas directly: which CPU
@@ -33,12 +37,32 @@ import dev.pkrseq.rseq.RseqView;
  * stop; it then closes the view (which waits for a read in progress), unregisters pkrseq's registration if
  * it made one, and ends. The watcher never samples after {@link #close()}.
  *
+ * <p>Any accepted number of workers ({@link #maxThreads()}: {@value #MAX_THREADS_PER_CPU} per CPU the
+ * process may run on, {@value #MAX_THREADS} at most) starts and gives its first sample within about a
+ * second, and the JVM stays responsive meanwhile (nothing it does waits for the workers), because:
+ * <ul>
+ *   <li>every worker is created and registered first, waiting; then all are released at once, the
+ *       spinners by one {@code FUTEX_WAKE}, the others by the starting thread waking each one itself.
+ *       (Released through a latch, each woken worker would wake the next, and behind workers that already
+ *       spin each such wake-up waits a scheduling round: time quadratic in N.)</li>
+ *   <li>the workers run under {@code SCHED_IDLE}, the lowest scheduling policy, which any thread may take,
+ *       so that the watcher and the JVM's own threads (compiler, garbage collector, the signal handler)
+ *       get the CPU they need; among themselves the workers compete as equals, which is what the watch
+ *       shows. Even so, a thread's share of a CPU is its weight against all runnable threads' (SCHED_IDLE
+ *       weighs 3, a normal thread 1024), hence the limit per CPU: at 512 busy workers per CPU the watcher
+ *       still gets some 40% of one.</li>
+ *   <li>{@link Workload#SPIN} waits and spins in native code ({@link NativeSpin}, on x86_64) from the
+ *       moment a worker is ready until it is told to stop: a busy loop in Java would hold up every
+ *       safepoint and handshake of the JVM (a deoptimization, a garbage collection, the last one at exit)
+ *       until each spinning worker got a CPU again.</li>
+ * </ul>
+ *
  * <p>Not thread-safe: one thread starts, samples and closes a watch.
  */
 public final class RseqWatch implements AutoCloseable {
     /** What the workers do between samples. */
     public enum Workload {
-        /** Busy loop: the threads want a CPU all the time. */
+        /** Busy loop (in native code on x86_64): the threads want a CPU all the time. */
         SPIN,
         /** {@code Thread.yield()} in a loop ({@code sched_yield}): runnable, but giving the CPU away. */
         YIELD,
@@ -92,6 +116,11 @@ public final class RseqWatch implements AutoCloseable {
             Integer nodeId, long migrations, long samples, Map<Integer, Long> cpuSamples, String ended) {
     }
 
+    /** The most workers a watch starts, whatever the CPUs. */
+    public static final int MAX_THREADS = 4096;
+    /** The most workers a watch starts per CPU it may run on. */
+    public static final int MAX_THREADS_PER_CPU = 512;
+
     private final Workload workload;
     private final List<Worker> workers;
     private final Owner owner;
@@ -104,24 +133,68 @@ public final class RseqWatch implements AutoCloseable {
     }
 
     /**
-     * Starts the workers and waits until each has shared its area.
+     * The most workers {@link #start} accepts here: {@value #MAX_THREADS_PER_CPU} per CPU this thread may
+     * run on (its affinity mask, which the workers inherit), and {@value #MAX_THREADS} at most.
      *
-     * @param threads how many workers, at least 1
+     * @return 1024 on two CPUs
+     */
+    public static int maxThreads() {
+        return (int) Math.min(MAX_THREADS, (long) MAX_THREADS_PER_CPU * cpus());
+    }
+
+    /**
+     * Why {@link #maxThreads()} is what it is, for refusals.
+     *
+     * @return for example "512 per CPU this process may run on, 2 CPUs: more busy workers would leave
+     *     the watcher too little CPU to show a sample within about a second"
+     */
+    public static String maxThreadsReason() {
+        int cpus = cpus();
+        return (maxThreads() == MAX_THREADS ? MAX_THREADS + " at most" : MAX_THREADS_PER_CPU + " per CPU this process may"
+                + " run on, " + cpus + (cpus == 1 ? " CPU" : " CPUs")) + ": more busy workers would leave the watcher too"
+                + " little CPU to show a sample within about a second";
+    }
+
+    private static int cpus() {
+        return Math.max(1, Sys.schedGetaffinity(0).cardinality());
+    }
+
+    /**
+     * Starts the workers, waits until each has shared its area, then lets them all work at once.
+     *
+     * @param threads how many workers, 1 to {@link #maxThreads()}
      * @param workload what they do
      * @return the running watch; close it to stop the workers
-     * @throws IllegalStateException when a worker cannot get a registered area (the message says why);
-     *     the workers already started are stopped first
+     * @throws IllegalArgumentException for a thread count out of range, before any thread starts
+     * @throws IllegalStateException when a worker cannot get a registered area, or a thread cannot be
+     *     created (the process's thread limit); the message says why, and the workers already started are
+     *     stopped first
      */
     public static RseqWatch start(int threads, Workload workload) {
-        if (threads < 1) {
-            throw new IllegalArgumentException("threads must be at least 1, not " + threads);
+        int max = maxThreads();
+        if (threads < 1 || threads > max) {
+            throw new IllegalArgumentException("threads must be 1 to " + max + " here (" + maxThreadsReason() + "), not "
+                    + threads);
         }
+        Objects.requireNonNull(workload, "workload");
         List<Worker> workers = new ArrayList<>();
+        boolean nativeSpin = workload == Workload.SPIN && NativeSpin.available();
+        if (nativeSpin) {
+            NativeSpin.prepare();
+        }
+        Gate gate = new Gate(nativeSpin);
         try {
             for (int i = 0; i < threads; i++) {
-                Worker w = new Worker(i, workload);
+                Worker w = new Worker(i, workload, gate);
                 workers.add(w);
-                w.thread.start();
+                try {
+                    w.thread.start();
+                } catch (OutOfMemoryError e) {
+                    workers.remove(w);
+                    throw new IllegalStateException("could start only " + i + " of " + threads + " worker threads: "
+                            + e.getMessage() + " (the process's thread limit, ulimit -u or the cgroup's pids.max, or"
+                            + " memory for their stacks)", e);
+                }
             }
             for (Worker w : workers) {
                 w.awaitReady();
@@ -130,6 +203,7 @@ public final class RseqWatch implements AutoCloseable {
             stopAll(workers);
             throw e;
         }
+        gate.open(workers);
         return new RseqWatch(workload, List.copyOf(workers));
     }
 
@@ -197,6 +271,16 @@ public final class RseqWatch implements AutoCloseable {
     }
 
     /**
+     * Puts spinning workers to sleep in the kernel, where they hold no CPU, and returns at once; for a
+     * JVM about to exit (a shutdown hook), whose own threads then get the CPUs. Any thread may call it.
+     * The workers stay as they are otherwise: {@link #close()} still ends them, and sampling still works.
+     * Does nothing for the other workloads, whose workers give the CPU away by themselves.
+     */
+    public void quiesce() {
+        workers.get(0).gate.hold();
+    }
+
+    /**
      * Stops the workers and waits for them: each closes its view, unregisters what pkrseq registered for
      * it, and ends. Closing twice does nothing.
      */
@@ -209,6 +293,9 @@ public final class RseqWatch implements AutoCloseable {
     }
 
     private static void stopAll(List<Worker> workers) {
+        if (!workers.isEmpty()) {
+            workers.get(0).gate.stop();
+        }
         for (Worker w : workers) {
             w.stop = true;
             LockSupport.unpark(w.thread);
@@ -221,11 +308,63 @@ public final class RseqWatch implements AutoCloseable {
         });
     }
 
+    /**
+     * Holds the workers until all are ready, then lets them go at once; and stops them. Native spinners
+     * sleep in the kernel and one {@code FUTEX_WAKE} starts them all; the others park, and the starting
+     * thread unparks each one itself (a latch's waiters would wake one another in turn).
+     */
+    private static final class Gate {
+        // Native spinners only: go, then stop. Null where the workers loop in Java.
+        private final MemorySegment go;
+        private final MemorySegment stop;
+        private volatile boolean open;
+
+        Gate(boolean nativeSpin) {
+            this.go = nativeSpin ? NativeSpin.newFlag() : null;
+            this.stop = nativeSpin ? NativeSpin.newFlag() : null;
+        }
+
+        boolean nativeSpin() {
+            return go != null;
+        }
+
+        void open(List<Worker> workers) {
+            open = true;
+            if (go != null) {
+                NativeSpin.release(go);
+            }
+            for (Worker w : workers) {
+                LockSupport.unpark(w.thread);
+            }
+        }
+
+        /** Parks a worker that loops in Java until the gate opens or it is told to stop. */
+        void pass(Worker w) {
+            while (!open && !w.stop) {
+                LockSupport.park(this);
+            }
+        }
+
+        void stop() {
+            if (go != null) {
+                NativeSpin.set(stop);
+                NativeSpin.release(go);
+            }
+        }
+
+        void hold() {
+            if (go != null) {
+                NativeSpin.hold(go);
+            }
+        }
+    }
+
     private static final class Worker implements Runnable {
         final int index;
         final Workload workload;
         final Thread thread;
         final CountDownLatch ready = new CountDownLatch(1);
+        final Gate gate;
         volatile boolean stop;
         // Published before ready counts down.
         RseqView view;
@@ -239,9 +378,10 @@ public final class RseqWatch implements AutoCloseable {
         final TreeMap<Integer, Long> perCpu = new TreeMap<>();
         String ended;
 
-        Worker(int index, Workload workload) {
+        Worker(int index, Workload workload, Gate gate) {
             this.index = index;
             this.workload = workload;
+            this.gate = gate;
             this.thread = Thread.ofPlatform().name("pkrseq-watch-" + index).daemon(true).unstarted(this);
         }
 
@@ -256,8 +396,15 @@ public final class RseqWatch implements AutoCloseable {
                 }
                 try (RseqView v = area.share()) {
                     view = v;
+                    lowerPriority();
                     ready.countDown();
-                    work();
+                    if (gate.nativeSpin()) {
+                        // In native code from here until told to stop: asleep, then spinning.
+                        NativeSpin.waitThenSpin(gate.go, gate.stop);
+                    } else {
+                        gate.pass(this);
+                        work();
+                    }
                 }
             } catch (RuntimeException e) {
                 failure = e;
@@ -266,6 +413,15 @@ public final class RseqWatch implements AutoCloseable {
                     Rseq.unregister();
                 }
                 ready.countDown();
+            }
+        }
+
+        private static void lowerPriority() {
+            try {
+                Sys.schedSetscheduler(0, Sys.SCHED_IDLE, 0);
+            } catch (NativeException e) {
+                // Any thread may take SCHED_IDLE for itself; should a policy refuse it all the same, the watch
+                // still works, only the watcher competes with the workers as an equal.
             }
         }
 

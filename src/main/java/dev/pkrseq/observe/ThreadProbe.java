@@ -25,11 +25,16 @@ public final class ThreadProbe implements AutoCloseable {
     private final ExecutorService executor;
     private final String name;
     private final int tid;
+    // The probe's own thread, set by the thread itself on its first task.
+    private volatile Thread thread;
 
     private ThreadProbe(String name) {
         this.name = name;
         this.executor = Executors.newSingleThreadExecutor(Thread.ofPlatform().name(name).daemon(true).factory());
-        this.tid = call(Sys::gettid);
+        this.tid = call(() -> {
+            thread = Thread.currentThread();
+            return Sys.gettid();
+        });
     }
 
     /**
@@ -48,10 +53,22 @@ public final class ThreadProbe implements AutoCloseable {
      * @param task the work
      * @param <T> its result type
      * @return the task's result
+     * <p>Called from a task that already runs on the probe's thread, it runs the task there and then:
+     * queued behind the caller, it would wait for the caller, which waits for it.
+     *
      * @throws RuntimeException the task's own unchecked exception or error, as thrown; a checked one
      *     wrapped in an {@link IllegalStateException}
      */
     public <T> T call(Callable<T> task) {
+        if (Thread.currentThread() == thread) {
+            try {
+                return task.call();
+            } catch (RuntimeException | Error e) {
+                throw e;
+            } catch (Exception e) {
+                throw new IllegalStateException("task on thread '" + name + "' failed: " + e, e);
+            }
+        }
         Future<T> f = executor.submit(task);
         try {
             return f.get();
@@ -140,10 +157,16 @@ public final class ThreadProbe implements AutoCloseable {
         return name;
     }
 
-    /** Ends the thread after the task it runs, and waits for it to end. */
+    /**
+     * Ends the thread after the task it runs, and waits for it to end; called from a task on the probe's
+     * own thread, it ends the thread after that task without waiting (a thread cannot wait for itself).
+     */
     @Override
     public void close() {
         executor.shutdown();
+        if (Thread.currentThread() == thread) {
+            return;
+        }
         try {
             if (!executor.awaitTermination(60, TimeUnit.SECONDS)) {
                 executor.shutdownNow();

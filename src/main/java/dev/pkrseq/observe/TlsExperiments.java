@@ -190,7 +190,7 @@ public final class TlsExperiments {
             String observed = "retagged thread: TCB page read " + r.tcbRead() + ", errno write " + r.errnoWrite()
                     + (r.dtvRead().equals("-") ? "" : ", DTV read " + r.dtvRead()) + "; thread started before the key ("
                     + r.otherRights() + "): TCB page read " + r.otherTcbRead();
-            return ExperimentResult.of(this, ok, observed, "key " + r.key() + "; probes: write(pipe) and read(pipe) on the"
+            return ExperimentResult.of(this, ok, observed, "key " + r.key() + "; probes: write(pipe) and futex(FUTEX_WAKE_OP, add 0) on the"
                     + " pages (AccessProbe); other thread tid " + r.otherTid());
         }
     }

@@ -14,6 +14,7 @@ import java.util.Optional;
 import java.util.Set;
 import java.util.stream.Collectors;
 
+import dev.pkrseq.pkey.Hazard;
 import dev.pkrseq.pkey.PageWalk;
 import dev.pkrseq.pkey.Pkeys;
 import dev.pkrseq.pkey.ProtectionKey;
@@ -29,7 +30,12 @@ import dev.pkrseq.tls.TlsRetag;
 
 /**
  * The child JVM that retags its own main thread's TLS, for {@code pkrseq tls --retag-demo} and the
- * {@code tls.*} retag experiments, so that a JVM that dies of it is never the user's.
+ * {@code tls.*} retag experiments, so that a JVM that dies of it is never the user's. It takes
+ * {@link Hazard#MAY_KILL_THIS_JVM} and, to observe the seed's rule whole, tags the DTV page too
+ * ({@link TlsRetag.Option#WITH_SHARED_DTV_PAGE}). That is a risk this JVM may take and a benchmark fork may
+ * not: it runs interpreted (no compiler threads), its other threads are the JVM's own and one probe
+ * thread, idle while the window is open, and should one of them touch the DTV page's other chunks anyway,
+ * the child dies and the parent reports it (see docs/tls.md).
  *
  * <p>Modes (first argument):
  * <ul>
@@ -96,7 +102,8 @@ public final class TlsRetagChild {
             String deny;
             String scoped;
             Rights rightsAfter;
-            TlsRetag r = Tls.retag(key, l);
+            quiesce(l, errno);
+            TlsRetag r = Tls.retag(key, l, Hazard.MAY_KILL_THIS_JVM, TlsRetag.Option.WITH_SHARED_DTV_PAGE);
             out("signalsBlocked", r.signalsBlocked());
             try {
                 during = Files.readAllBytes(Path.of("/proc/self/smaps"));
@@ -139,6 +146,19 @@ public final class TlsRetagChild {
         out("done", true);
     }
 
+    /**
+     * Makes a garbage collection in the tagged window unlikely: runs the probes once (their classes and the
+     * thread's native-call buffers are then loaded), and collects now, so that the window's few allocations
+     * (the smaps read) fit in an empty young generation. A collection while the pages carry the key would
+     * kill this JVM: the collector scans this thread's outermost frames, which lie on the static TLS's lowest
+     * page.
+     */
+    private static void quiesce(TlsLayout l, long errno) {
+        AccessProbe.canRead(l.tcbPage(), 8);
+        AccessProbe.canWrite(errno, 4);
+        System.gc();
+    }
+
     /** Tags only the DTV page (signals blocked meanwhile) and asks to deny the key: the guard must name the DTV. */
     private static void dtvOnly(TlsLayout l, ProtectionKey key) {
         if (!l.dtvPageApart()) {
@@ -152,11 +172,11 @@ public final class TlsRetagChild {
         String deny;
         PageWalk walk = null;
         try {
-            walk = key.tagPages(Sys.memory(page, l.pageSize()), prot);
+            walk = key.tagPages(Sys.memory(page, l.pageSize()), prot, Hazard.MAY_KILL_THIS_JVM);
             deny = refusal(() -> key.setRights(Rights.NO_ACCESS));
         } finally {
             if (walk != null) {
-                ProtectionKey.DEFAULT.tagPages(Sys.memory(page, l.pageSize()), prot);
+                ProtectionKey.DEFAULT.tagPages(Sys.memory(page, l.pageSize()), prot, Hazard.MAY_KILL_THIS_JVM);
             }
             Sys.pthreadSigmask(Sys.SIG_SETMASK, mask);
         }
@@ -214,7 +234,8 @@ public final class TlsRetagChild {
 
     private static void signal(boolean blocked) throws IOException {
         ProtectionKey key = ProtectionKey.allocate(Rights.READ_WRITE);
-        TlsRetag r = blocked ? Tls.retag(key) : Tls.retag(key, TlsRetag.Option.SIGNALS_UNBLOCKED);
+        TlsRetag r = blocked ? Tls.retag(key, Hazard.MAY_KILL_THIS_JVM, TlsRetag.Option.WITH_SHARED_DTV_PAGE)
+                : Tls.retag(key, Hazard.MAY_KILL_THIS_JVM, TlsRetag.Option.WITH_SHARED_DTV_PAGE, TlsRetag.Option.SIGNALS_UNBLOCKED);
         out("tagged", r.taggedPages().stream().map(TlsRetagChild::hex).collect(Collectors.joining(",")));
         out("signalsBlocked", r.signalsBlocked());
         System.out.flush();
@@ -231,7 +252,7 @@ public final class TlsRetagChild {
     private static void nullCheck(String[] args) {
         int[] none = args.length > 99 ? new int[1] : null;
         ProtectionKey key = ProtectionKey.allocate(Rights.READ_WRITE);
-        TlsRetag r = Tls.retag(key);
+        TlsRetag r = Tls.retag(key, Hazard.MAY_KILL_THIS_JVM, TlsRetag.Option.WITH_SHARED_DTV_PAGE);
         out("tagged", r.taggedPages().stream().map(TlsRetagChild::hex).collect(Collectors.joining(",")));
         out("signalsBlocked", r.signalsBlocked());
         System.out.flush();

@@ -143,13 +143,15 @@ public final class TlsRetagProbe {
     /**
      * Retags in a child JVM and reports.
      *
-     * @param timeout how long the child may take
+     * @param timeout how long the child may take, more than 0 and at most {@link ChildJvm#MAX_TIMEOUT}
      * @return the child's findings
+     * @throws IllegalArgumentException for a timeout out of that range, before anything starts
      * @throws PkeysUnavailableException where protection keys do not work
      * @throws IllegalStateException when the child died or reported incompletely; the message says how
      * @throws ChildJvm.ChildJvmException when the child cannot start or outlives the timeout
      */
     public static Report retag(Duration timeout) {
+        ChildJvm.checkTimeout(timeout);
         requirePkeys();
         Path dir = CrashLog.directory("pkrseq-tls-");
         try {
@@ -180,8 +182,9 @@ public final class TlsRetagProbe {
      * ({@code null-check}).
      *
      * @param mode {@code signal}, {@code signal-blocked} or {@code null-check}
-     * @param timeout how long the child may take
+     * @param timeout how long the child may take, more than 0 and at most {@link ChildJvm#MAX_TIMEOUT}
      * @return how the child ended
+     * @throws IllegalArgumentException for an unknown mode or a timeout out of range, before anything starts
      * @throws PkeysUnavailableException where protection keys do not work
      * @throws ChildJvm.ChildJvmException when the child cannot start, did not get as far as tagging, or
      *     outlives the timeout
@@ -190,6 +193,7 @@ public final class TlsRetagProbe {
         if (!List.of("signal", "signal-blocked", "null-check").contains(mode)) {
             throw new IllegalArgumentException("unknown mode " + mode + ": signal, signal-blocked or null-check");
         }
+        ChildJvm.checkTimeout(timeout);
         requirePkeys();
         Path dir = CrashLog.directory("pkrseq-tls-");
         try {

@@ -36,7 +36,11 @@ public final class KeyInUseException extends PkeyMisuseException {
         return "refusing to free protection key " + key + ": " + pages + " page" + (pages == 1 ? "" : "s")
                 + " still carry it, and the next pkey_alloc would hand them to a new owner: " + listed
                 + ". Close the arena that maps them first (declare the key before the arena in try-with-resources),"
-                + " or retag them with ProtectionKey.DEFAULT.protect(segment, prot)";
+                + " or retag them with ProtectionKey.DEFAULT.protect(segment, prot)"
+                + (mappings.stream().allMatch(v -> OwnedPages.owns(v.start())) ? ""
+                        : "; memory pkrseq did not map (tagged with Hazard.MAY_KILL_THIS_JVM) is handed back the same way:"
+                                + " ProtectionKey.DEFAULT.protect(segment, prot, Hazard.MAY_KILL_THIS_JVM), with a segment"
+                                + " over its pages, also after its arena closed");
     }
 
     /**

@@ -13,6 +13,13 @@ import dev.pkrseq.sys.Errno;
  * @param pages one entry per page, in address order
  */
 public record PageWalk(int key, int prot, List<Page> pages) {
+    /**
+     * The longest walk {@link ProtectionKey#tagPages} makes: 262,144 pages (1 GiB of 4 KiB pages). Each page
+     * costs a system call and an entry here, so a longer segment is refused up front
+     * ({@link UntaggableSegmentException.Reason#TOO_MANY_PAGES}).
+     */
+    public static final int MAX_PAGES = 1 << 18;
+
     /** What happened to one page. */
     public enum Status {
         /** pkey_mprotect succeeded: the page now carries the key. */

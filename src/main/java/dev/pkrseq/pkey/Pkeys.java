@@ -153,9 +153,7 @@ public final class Pkeys {
         try {
             int k = Sys.pkeyAlloc(0, Sys.PKEY_DISABLE_ACCESS);
             Sys.pkeyFree(k);
-            if (Sys.pkeyGet(k) != bits[k]) {
-                Sys.pkeySet(k, bits[k]);
-            }
+            PkruGate.restoreProbed(k, bits[k]);
             return null;
         } catch (NativeException e) {
             return e.errno() == Errno.ENOSPC ? null : "pkey_alloc fails: " + e.getMessage();

@@ -97,25 +97,18 @@ public record Pkru(int value) {
 
     /**
      * Makes the calling thread's PKRU equal to this value, with one pkey_set per key that differs. This is
-     * how code puts back a PKRU it saved with {@link #current()}; it bypasses the stack guard, because the
-     * saved value was the thread's own.
+     * how code puts back a PKRU it saved with {@link #current()}. It passes the same guard as every rights
+     * change, for every key at once and before it writes any: a value saved earlier, or a constant such as
+     * {@link #INITIAL}, may deny a key that tags this thread's stack or TLS by now.
      *
      * @throws KeyZeroException when this value denies key 0
      * @throws VirtualThreadException on a virtual thread
+     * @throws ThreadMemoryTaggedException when this value denies a key that tags this thread's stack, TCB and
+     *     static TLS, or DTV; nothing was written
      * @throws PkeysUnavailableException where protection keys are unavailable
      */
     public void restore() {
-        if (bits(0) != 0) {
-            throw KeyZeroException.deny(rights(0));
-        }
-        VirtualThreadException.check("change PKRU");
-        Pkeys.requirePkru();
-        for (int k = 0; k < KEYS; k++) {
-            int want = bits(k);
-            if (Sys.pkeyGet(k) != want) {
-                Sys.pkeySet(k, want);
-            }
-        }
+        PkruGate.writeAll(this);
     }
 
     /**

@@ -24,16 +24,42 @@ import dev.pkrseq.sys.Sys;
  *
  * <p>Guards: the methods refuse, with a {@link PkeyMisuseException} subclass and before any native
  * call, to deny key 0 ({@link KeyZeroException}), to use a closed key ({@link KeyClosedException}), to
- * tag memory that is not the caller's alone ({@link UntaggableSegmentException}), to touch PKRU from a
- * virtual thread ({@link VirtualThreadException}), to deny a key that tags the calling thread's stack,
- * TCB and static TLS, or DTV ({@link ThreadMemoryTaggedException}), and to free a key that pages still carry
- * ({@link KeyInUseException}). The last two know the pages this library tagged; pages tagged with raw
- * {@link Sys#pkeyMprotect} calls are outside their view, except that {@link #close()} confirms with
- * smaps.
+ * tag memory pkrseq did not map itself or that is not the caller's alone ({@link UntaggableSegmentException};
+ * {@link Hazard#MAY_KILL_THIS_JVM} lifts the ownership rule), to touch PKRU from a virtual thread
+ * ({@link VirtualThreadException}), to deny a key that tags the calling thread's stack, TCB and static
+ * TLS, or DTV ({@link ThreadMemoryTaggedException}), and to free a key that pages still carry
+ * ({@link KeyInUseException}). Every PKRU write of this API passes the same checks, in one place. The
+ * stack and TLS guard knows the pages this library tagged; pages tagged with raw {@link Sys#pkeyMprotect}
+ * calls are outside its view, except that {@link #close()} confirms with smaps.
+ *
+ * <p><b>Concurrency.</b> Any number of threads may use one key at once, and every call takes effect at
+ * one instant between its start and its end (it is linearisable), with these outcomes:
+ * <ul>
+ *   <li>{@link #close()} and tagging ({@link #protect}, {@link #tagPages}) exclude each other (the key's
+ *       monitor): either the tagging came first and close refuses with {@link KeyInUseException}, or close
+ *       came first and the tagging refuses with {@link KeyClosedException}. A page never carries a freed
+ *       key, and the kernel never sees a freed number from this object.</li>
+ *   <li>A rights change ({@link #setRights}, {@link #withRights}, {@link RightsScope#close()}) that overlaps
+ *       {@link #close()} on another thread either takes effect while the number is still this key's, or is
+ *       refused with {@link KeyClosedException}. It checks the key open, writes PKRU, and checks again (two
+ *       volatile reads, no lock: the hot path stays a bare pkey_set plus a few loads); if close won in
+ *       between, its write may have reached the freed number, so it takes this thread's rights for the
+ *       number away (no-access) before it throws. So no call returns with rights written onto a freed
+ *       number. A scope closed after its key closed writes nothing.</li>
+ *   <li>What close cannot do: PKRU is per thread and only a thread writes its own, so close takes back
+ *       the rights of the closing thread only. Other threads that hold rights for the key when it closes
+ *       (given by {@link #setRights}, a still open scope, or inherited from the thread that created them)
+ *       keep them for the number, and with them access to the pages of whoever allocates it next. Take them
+ *       back on those threads ({@code setRights(NO_ACCESS)}, or close their scopes) before closing.</li>
+ *   <li>Tagging a segment of a shared arena that another thread closes: the tagging call holds the arena's
+ *       scope while the kernel runs, so either it completes and the arena's close, if it came during the
+ *       call, fails with the JDK's IllegalStateException ({@code Session is acquired}), or the close came
+ *       first and the tagging refuses ({@link UntaggableSegmentException.Reason#CLOSED}).</li>
+ * </ul>
  *
  * <p>Costs: {@link #rights()} and {@link #setRights} are one critical downcall each (glibc's pkey_get and
- * pkey_set, tens of nanoseconds); tagging is one system call per call or per page; {@link #close()}
- * reads /proc/self/smaps when the key ever tagged memory.
+ * pkey_set, tens of nanoseconds) and a few loads; tagging is one system call per call or per page;
+ * {@link #close()} reads /proc/self/smaps when the key ever tagged memory.
  */
 public final class ProtectionKey implements AutoCloseable {
     /**
@@ -44,7 +70,7 @@ public final class ProtectionKey implements AutoCloseable {
 
     private final int number;
     private volatile boolean closed;
-    /** Set before the first tagging call: from then on, close() asks smaps and the stack guard looks. */
+    /** Set (under the monitor) before the first tagging call: from then on, close() asks smaps. */
     private volatile boolean tagged;
 
     ProtectionKey(int number) {
@@ -110,15 +136,19 @@ public final class ProtectionKey implements AutoCloseable {
      * keep theirs.
      *
      * @param rights the new rights
-     * @throws KeyClosedException when the key is closed
+     * @throws KeyClosedException when the key is closed, also when {@link #close()} on another thread won a
+     *     race with this call (this thread is then left with no access to the freed number)
      * @throws KeyZeroException when denying key 0
      * @throws VirtualThreadException on a virtual thread
      * @throws ThreadMemoryTaggedException when denying a key that tags this thread's stack, TLS or DTV
      * @throws PkeysUnavailableException where protection keys do not work
      */
     public void setRights(Rights rights) {
-        checkChange(rights);
-        Sys.pkeySet(number, rights.bits());
+        checkOpen("set its rights");
+        PkruGate.write(number, rights.bits(), "change PKRU");
+        if (closed) {
+            throw lostToClose();
+        }
     }
 
     /**
@@ -129,76 +159,188 @@ public final class ProtectionKey implements AutoCloseable {
      *
      * @param rights the rights inside the scope
      * @return the scope
-     * @throws KeyClosedException when the key is closed
+     * @throws KeyClosedException when the key is closed, also when {@link #close()} on another thread won a
+     *     race with this call (this thread is then left with no access to the freed number)
      * @throws KeyZeroException when denying key 0
      * @throws VirtualThreadException on a virtual thread
      * @throws ThreadMemoryTaggedException when denying a key that tags this thread's stack, TLS or DTV
      * @throws PkeysUnavailableException where protection keys do not work
      */
     public RightsScope withRights(Rights rights) {
-        checkChange(rights);
-        int previous = Sys.pkeyGet(number);
-        Sys.pkeySet(number, rights.bits());
+        checkOpen("set its rights");
+        int previous = PkruGate.exchange(number, rights.bits(), "change PKRU");
+        if (closed) {
+            throw lostToClose();
+        }
         return new RightsScope(this, rights, previous);
     }
 
     /**
+     * A scope's close: puts the thread's previous bits back while the key is open. A key closed meanwhile
+     * owns no number any more, so nothing is written (the closing thread already has no access).
+     */
+    void restoreRights(int previousBits) {
+        if (closed) {
+            return;
+        }
+        PkruGate.write(number, previousBits, "change PKRU");
+        if (closed) {
+            PkruGate.revoke(number);
+        }
+    }
+
+    /** A rights write raced close() and may have landed on the freed number: take it back, then refuse. */
+    private KeyClosedException lostToClose() {
+        PkruGate.revoke(number);
+        return new KeyClosedException(number, "set its rights");
+    }
+
+    /**
      * Tags a segment's pages with this key and sets their protection, in one {@code pkey_mprotect} call.
-     * Over a range with an unmapped page the call fails with ENOMEM; the kernel has then already changed
-     * the mapped pages before the hole ({@link #tagPages} tags page by page instead).
      *
-     * @param segment native, page-aligned, a whole number of pages, arena alive
+     * <p>The segment must be memory pkrseq mapped: {@link Pages#allocate}'s segment or a slice of it. Anything
+     * else is refused by what it is ({@link UntaggableSegmentException}); use
+     * {@link #protect(MemorySegment, int, Hazard)} to tag it anyway.
+     *
+     * @param segment pkrseq's pages: page-aligned, a whole number of pages, arena alive
      * @param prot {@code Sys.PROT_*} bits, for example {@code PROT_READ | PROT_WRITE}
      * @throws KeyClosedException when the key is closed
-     * @throws UntaggableSegmentException for a heap, unaligned, partial-page or closed segment
+     * @throws UntaggableSegmentException for a heap, closed, unaligned or partial-page segment, or memory
+     *     pkrseq did not map
+     * @throws NativeException EINVAL for a bad protection, or where the kernel has no protection keys
+     * @throws WrongThreadException for a segment of a confined arena that another thread owns
+     */
+    public void protect(MemorySegment segment, int prot) {
+        protect(segment, prot, null);
+    }
+
+    /**
+     * Tags a segment's pages with this key and sets their protection, in one {@code pkey_mprotect} call,
+     * whatever memory they are. Over a range with an unmapped page the call fails with ENOMEM; the kernel
+     * has then already changed the mapped pages before the hole ({@link #tagPages} tags page by page
+     * instead).
+     *
+     * <p><b>This can kill the JVM</b> (read {@link Hazard#MAY_KILL_THIS_JVM}): for memory pkrseq did not map,
+     * the only checks left are the segment's shape and its arena. pkrseq's own pages are tagged exactly as
+     * by {@link #protect(MemorySegment, int)}.
+     *
+     * @param segment native, page-aligned, a whole number of pages, arena alive
+     * @param prot {@code Sys.PROT_*} bits
+     * @param hazard {@link Hazard#MAY_KILL_THIS_JVM}; null means the ownership rule applies
+     * @throws KeyClosedException when the key is closed
+     * @throws UntaggableSegmentException for a heap, closed, unaligned or partial-page segment
      * @throws NativeException ENOMEM over a hole, EINVAL for a bad protection or a key the kernel does not
      *     know
      */
-    public void protect(MemorySegment segment, int prot) {
-        checkOpen("tag memory");
-        checkSegment(segment, "tag");
-        long start = segment.address();
-        long end = start + segment.byteSize();
-        tagged = true;
-        try {
-            Sys.pkeyMprotect(start, segment.byteSize(), prot, number);
-        } catch (NativeException e) {
-            TagRegistry.refresh(start, end);
-            throw e;
+    public void protect(MemorySegment segment, int prot, Hazard hazard) {
+        synchronized (this) {
+            checkOpen("tag memory");
+            checkShape(segment, "tag");
+            boolean owned = owned(segment, hazard, "tag");
+            tagged = true;
+            if (owned) {
+                mprotect(segment, prot);
+                return;
+            }
+            long start = segment.address();
+            long end = start + segment.byteSize();
+            synchronized (TagRegistry.class) {
+                try {
+                    mprotect(segment, prot);
+                } catch (NativeException e) {
+                    TagRegistry.refresh(start, end);
+                    throw e;
+                }
+                TagRegistry.assign(start, end, number);
+            }
         }
-        TagRegistry.assign(start, end, number);
     }
 
     /**
      * Tags a segment page by page, one {@code pkey_mprotect} per page, and reports each page: tagged, not
-     * mapped (ENOMEM) or failed (another errno). A hole stops only itself.
+     * mapped (ENOMEM) or failed (another errno).
      *
-     * @param segment native, page-aligned, a whole number of pages, arena alive
+     * <p>The segment must be memory pkrseq mapped, as for {@link #protect(MemorySegment, int)}, and at most
+     * {@link PageWalk#MAX_PAGES} pages long.
+     *
+     * @param segment pkrseq's pages: page-aligned, a whole number of pages, arena alive
      * @param prot {@code Sys.PROT_*} bits
      * @return the per-page report
      * @throws KeyClosedException when the key is closed
-     * @throws UntaggableSegmentException for a heap, unaligned, partial-page or closed segment
+     * @throws UntaggableSegmentException for a heap, closed, unaligned, partial-page or too long segment, or
+     *     memory pkrseq did not map; {@link UntaggableSegmentException.Reason#CLOSED} also when the arena
+     *     closes during the walk (the pages walked so far went with it)
      */
     public PageWalk tagPages(MemorySegment segment, int prot) {
-        checkOpen("tag memory");
-        checkSegment(segment, "tag");
-        long page = Pages.size();
-        long start = segment.address();
-        long n = segment.byteSize() / page;
-        List<PageWalk.Page> out = new ArrayList<>((int) Math.min(n, 1 << 20));
-        tagged = true;
-        for (long i = 0; i < n; i++) {
-            long a = start + i * page;
-            try {
-                Sys.pkeyMprotect(a, page, prot, number);
-                TagRegistry.assign(a, a + page, number);
-                out.add(new PageWalk.Page(a, PageWalk.Status.TAGGED, null));
-            } catch (NativeException e) {
-                PageWalk.Status s = e.errno() == Errno.ENOMEM ? PageWalk.Status.NOT_MAPPED : PageWalk.Status.FAILED;
-                out.add(new PageWalk.Page(a, s, e.errno()));
+        return tagPages(segment, prot, null);
+    }
+
+    /**
+     * Tags a segment page by page, whatever memory it is; a hole stops only itself. <b>This can kill the
+     * JVM</b>: see {@link #protect(MemorySegment, int, Hazard)}.
+     *
+     * @param segment native, page-aligned, a whole number of pages, at most {@link PageWalk#MAX_PAGES}, arena
+     *     alive
+     * @param prot {@code Sys.PROT_*} bits
+     * @param hazard {@link Hazard#MAY_KILL_THIS_JVM}; null means the ownership rule applies
+     * @return the per-page report
+     * @throws KeyClosedException when the key is closed
+     * @throws UntaggableSegmentException for a heap, closed, unaligned, partial-page or too long segment
+     */
+    public PageWalk tagPages(MemorySegment segment, int prot, Hazard hazard) {
+        synchronized (this) {
+            checkOpen("tag memory");
+            checkShape(segment, "tag");
+            long page = Pages.size();
+            long n = segment.byteSize() / page;
+            if (n > PageWalk.MAX_PAGES) {
+                throw UntaggableSegmentException.tooManyPages(n);
             }
+            boolean owned = owned(segment, hazard, "tag");
+            List<PageWalk.Page> out = new ArrayList<>((int) n);
+            tagged = true;
+            for (long i = 0; i < n; i++) {
+                MemorySegment one = segment.asSlice(i * page, page);
+                long a = one.address();
+                NativeException failed;
+                if (owned) {
+                    failed = tagOne(one, prot);
+                } else {
+                    synchronized (TagRegistry.class) {
+                        failed = tagOne(one, prot);
+                        if (failed == null) {
+                            TagRegistry.assign(a, a + page, number);
+                        }
+                    }
+                }
+                if (failed == null) {
+                    out.add(new PageWalk.Page(a, PageWalk.Status.TAGGED, null));
+                } else {
+                    PageWalk.Status s = failed.errno() == Errno.ENOMEM ? PageWalk.Status.NOT_MAPPED : PageWalk.Status.FAILED;
+                    out.add(new PageWalk.Page(a, s, failed.errno()));
+                }
+            }
+            return new PageWalk(number, prot, out);
         }
-        return new PageWalk(number, prot, out);
+    }
+
+    private NativeException tagOne(MemorySegment page, int prot) {
+        try {
+            mprotect(page, prot);
+            return null;
+        } catch (NativeException e) {
+            return e;
+        }
+    }
+
+    /** The system call, with the segment itself as argument so that its arena cannot close during it. */
+    private void mprotect(MemorySegment segment, int prot) {
+        try {
+            Sys.pkeyMprotect(segment, prot, number);
+        } catch (IllegalStateException e) {
+            // The linker could not acquire the segment's scope: its arena closed after the checks.
+            throw UntaggableSegmentException.closed("tag");
+        }
     }
 
     /**
@@ -218,7 +360,9 @@ public final class ProtectionKey implements AutoCloseable {
      * them the pages of whoever allocates it next. Before freeing, close therefore sets the calling thread's
      * rights for the key to no-access, the default a fresh key has in every thread that did not allocate
      * it (on a platform thread; a virtual thread's PKRU is its carrier's and is left alone). Other threads
-     * that were given rights keep them: take them back on those threads first.
+     * that hold rights keep them: take them back on those threads first (see the class comment for what
+     * close guarantees under concurrency). Pages in the key's record: smaps, read when the key ever tagged
+     * memory, is the judge.
      *
      * @throws KeyInUseException when pages still carry the key; the key stays open
      * @throws KeyZeroException for {@link #DEFAULT}
@@ -239,10 +383,9 @@ public final class ProtectionKey implements AutoCloseable {
                 }
                 TagRegistry.clear(number);
             }
+            // From here on every rights write through this key is refused, or taken back if it raced this.
             closed = true;
-            if (Sys.pkruUsable() && !Thread.currentThread().isVirtual()) {
-                Sys.pkeySet(number, Sys.PKEY_DISABLE_ACCESS);
-            }
+            PkruGate.revoke(number); // skipped on a virtual thread and where PKRU does not exist
             Sys.pkeyFree(number);
         }
     }
@@ -258,25 +401,8 @@ public final class ProtectionKey implements AutoCloseable {
         }
     }
 
-    private void checkChange(Rights rights) {
-        checkOpen("set its rights");
-        if (number == 0 && rights.denies()) {
-            throw KeyZeroException.deny(rights);
-        }
-        VirtualThreadException.check("change PKRU");
-        if (rights.denies() && tagged) {
-            for (ThreadMemory.Area a : ThreadMemory.current()) {
-                long[] hit = TagRegistry.overlap(number, a.low(), a.high());
-                if (hit != null) {
-                    throw new ThreadMemoryTaggedException(number, rights, Math.max(hit[0], a.low()),
-                            Math.min(hit[1], a.high()), a.what(), a.low(), a.high(), a.consequence());
-                }
-            }
-        }
-        Pkeys.requirePkru();
-    }
-
-    static void checkSegment(MemorySegment segment, String action) {
+    /** The segment's shape and arena: checked for every tagging, hazard or not. */
+    static void checkShape(MemorySegment segment, String action) {
         if (!segment.isNative()) {
             throw UntaggableSegmentException.heap(action);
         }
@@ -290,5 +416,22 @@ public final class ProtectionKey implements AutoCloseable {
         if (segment.byteSize() == 0 || (segment.byteSize() & (page - 1)) != 0) {
             throw UntaggableSegmentException.partialPages(action, segment.byteSize());
         }
+    }
+
+    /**
+     * Whether the segment is pkrseq's own pages through their own scope; otherwise refused by what it is,
+     * unless the caller took the hazard.
+     */
+    static boolean owned(MemorySegment segment, Hazard hazard, String action) {
+        long start = segment.address();
+        long end = start + segment.byteSize();
+        OwnedPages.Mapping m = OwnedPages.containing(start, end);
+        if (m != null && m.ownedThrough(segment.scope())) {
+            return true;
+        }
+        if (hazard == Hazard.MAY_KILL_THIS_JVM) {
+            return false;
+        }
+        throw NotOwned.refusal(action, start, end);
     }
 }

@@ -1,10 +1,10 @@
 package dev.pkrseq.pkey;
 
-import dev.pkrseq.sys.Sys;
-
 /**
  * Rights set by {@link ProtectionKey#withRights(Rights)} for the duration of a try-with-resources block.
  * Closing puts back the exact PKRU bits the thread had for the key before; closing twice does nothing.
+ * Once the key is closed, closing the scope writes nothing: the number is no longer the key's, and the bits
+ * it held would be rights to whoever allocates it next.
  */
 public final class RightsScope implements AutoCloseable {
     private final ProtectionKey key;
@@ -48,11 +48,14 @@ public final class RightsScope implements AutoCloseable {
     }
 
     /**
-     * Restores the thread's previous rights for the key (one pkey_set), even if the key has been closed
-     * meanwhile: the bits are the thread's own.
+     * Restores the thread's previous rights for the key (one pkey_set, through the same guard as every
+     * rights change), or, when the key has been closed meanwhile, writes nothing.
      *
      * @throws IllegalStateException when called from another thread than the one that opened the scope;
      *     rights are per thread, so restoring them there would change the wrong thread
+     * @throws ThreadMemoryTaggedException when the previous rights deny a key that now tags this thread's
+     *     stack, TLS or DTV (for example a TLS retag made inside the scope): the scope stays open, so that it
+     *     can be closed once the pages are handed back
      */
     @Override
     public void close() {
@@ -64,7 +67,7 @@ public final class RightsScope implements AutoCloseable {
                     + " opened it ('" + owner.getName() + "'), not on '" + Thread.currentThread().getName()
                     + "': rights are per thread");
         }
+        key.restoreRights(previousBits);
         closed = true;
-        Sys.pkeySet(key.number(), previousBits);
     }
 }

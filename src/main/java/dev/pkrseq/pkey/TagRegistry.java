@@ -11,15 +11,33 @@ import dev.pkrseq.proc.Smaps;
 import dev.pkrseq.proc.Vma;
 
 /**
- * Which page ranges pkrseq tagged with which key, so that the guards can answer without reading smaps on
- * every call. Ranges never overlap; key 0 is never stored (it is what untracked pages carry). The guards
- * that must be exact (freeing a key) confirm with smaps; this map only says where to look.
+ * Which page ranges of memory pkrseq does not own it tagged with which key
+ * ({@link Hazard#MAY_KILL_THIS_JVM}: a thread's TLS, a stack, malloc memory), so that the PKRU guard can
+ * answer "does this key tag this thread's stack, TLS or DTV?" without reading smaps. Pages pkrseq mapped
+ * itself ({@link OwnedPages}) are never a thread's stack, TLS or DTV, so their tags are not recorded: a
+ * key that tags only those costs the guard one volatile read.
+ *
+ * <p>Ranges never overlap; key 0 is never stored (it is what untracked pages carry). The guards that must
+ * be exact (freeing a key) confirm with smaps; this map only says where to look. Callers that tag hold
+ * this class's lock across the system call and the update, so the record follows the kernel's order.
  */
 final class TagRegistry {
     /** start -> {end, key}. */
     private static final NavigableMap<Long, long[]> RANGES = new TreeMap<>();
+    /** Bit k set while some range carries key k: read without the lock on every rights change. */
+    private static volatile int keys;
 
     private TagRegistry() {
+    }
+
+    /**
+     * Whether any recorded range carries a key: one volatile read, the guard's fast path.
+     *
+     * @param key 0 to 15
+     * @return true when a range of memory pkrseq does not own carries the key
+     */
+    static boolean carries(int key) {
+        return (keys & (1 << key)) != 0;
     }
 
     /** Records that {@code [start, end)} now carries {@code key} (0: forget the range). */
@@ -47,17 +65,16 @@ final class TagRegistry {
         if (key != 0) {
             RANGES.put(start, new long[] {end, key});
         }
+        recount();
     }
 
     /** Replaces what is known of {@code [start, end)} with what smaps shows now (after a failed call). */
-    static void refresh(long start, long end) {
+    static synchronized void refresh(long start, long end) {
         List<Vma> vmas = Smaps.overlapping(Smaps.self(), start, end);
-        synchronized (TagRegistry.class) {
-            assign(start, end, 0);
-            for (Vma v : vmas) {
-                if (v.key() != 0) {
-                    assign(Math.max(start, v.start()), Math.min(end, v.end()), v.key());
-                }
+        assign(start, end, 0);
+        for (Vma v : vmas) {
+            if (v.key() != 0) {
+                assign(Math.max(start, v.start()), Math.min(end, v.end()), v.key());
             }
         }
     }
@@ -90,5 +107,14 @@ final class TagRegistry {
     /** Forgets every range of {@code key}. */
     static synchronized void clear(int key) {
         RANGES.values().removeIf(v -> v[1] == key);
+        recount();
+    }
+
+    private static void recount() {
+        int k = 0;
+        for (long[] v : RANGES.values()) {
+            k |= 1 << v[1];
+        }
+        keys = k;
     }
 }

@@ -88,8 +88,12 @@ final class ThreadMemory {
         }
         long tp = Sys.threadPointer();
         long tls = info.get().size();
-        return new Known(tp, new Area("TCB and static TLS", down(tp - tls, page), up(tp + TCB_EXTENT, page),
-                "so " + TLS_DEATH), stackArea);
+        long high = up(tp + TCB_EXTENT, page);
+        if (Long.compareUnsigned(tp, stack.low()) >= 0 && Long.compareUnsigned(tp, stack.high()) < 0) {
+            // glibc puts a thread's TCB at the top of its stack block: the TCB ends there, not in the next mapping.
+            high = Math.min(high, up(stack.high(), page));
+        }
+        return new Known(tp, new Area("TCB and static TLS", down(tp - tls, page), high, "so " + TLS_DEATH), stackArea);
     }
 
     /** {@code [dtv - 16, dtv + 16 * (slots + 1))}, page-rounded; the slot count read without risk of a fault. */

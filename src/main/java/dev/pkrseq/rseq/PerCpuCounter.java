@@ -67,8 +67,9 @@ public final class PerCpuCounter {
      * pkrseq's own otherwise. The first counter of the process maps the code page (one mmap and one
      * mprotect) and the pool's first chunk; each counter takes 8 bytes per possible CPU from the pool.
      *
-     * @throws UnsupportedOperationException on an architecture other than x86_64, or where the kernel has
-     *     no rseq (then also nobody registered the thread); the message says which
+     * @throws UnsupportedOperationException on an architecture other than x86_64, or where rseq does not
+     *     work (then also nobody registered the thread): the kernel has none (ENOSYS), or something denies
+     *     it (a seccomp filter's EPERM, say); the message says which
      */
     public PerCpuCounter() {
         this(PerCpuOps.cpuId());

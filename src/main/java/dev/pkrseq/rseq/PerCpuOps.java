@@ -919,11 +919,12 @@ public final class PerCpuOps {
         if (RseqCode.usableGlibcOffset().isPresent()
                 && Rseq.glibcCpuIdWord().orElse(RseqAbi.CPU_ID_REGISTRATION_FAILED) >= 0) {
             owner = Owner.GLIBC;
-        } else if (RseqSyscall.kernelSupportsRseq()) {
-            owner = Owner.PKRSEQ;
         } else {
-            throw new UnsupportedOperationException("rseq critical sections: rseq is unavailable: "
-                    + RseqException.NOT_SUPPORTED);
+            RseqSyscall.Availability a = RseqSyscall.availability();
+            if (!a.available()) {
+                throw new UnsupportedOperationException("rseq critical sections: rseq is unavailable: " + a.reason());
+            }
+            owner = Owner.PKRSEQ;
         }
         if (index == Index.MM_CID) {
             int mmCidEnd = RseqAbi.MM_CID + 4;

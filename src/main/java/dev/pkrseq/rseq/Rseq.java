@@ -4,11 +4,13 @@ import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.lang.invoke.VarHandle;
+import java.util.Arrays;
 import java.util.Optional;
 import java.util.OptionalInt;
 import java.util.OptionalLong;
 
 import dev.pkrseq.sys.Sys;
+import dev.pkrseq.sys.Syscall;
 
 /**
  * What the kernel and the C library say about rseq, and the calling thread's area.
@@ -377,19 +379,44 @@ public final class Rseq {
     }
 
     /**
-     * Why glibc did not register the calling thread, in words.
+     * Why glibc did not register the calling thread, in words. Where the cause is that rseq does not
+     * work here, it says so by name: no rseq in the kernel (ENOSYS), or rseq denied (a seccomp filter's
+     * EPERM, say), never one for the other.
      *
      * @return the reason, or a note that glibc did register it
      */
     public static String whyNotRegistered() {
         if (GLIBC_OFFSET.isEmpty()) {
-            return "the C library exports no __rseq_offset (glibc before 2.35, or musl)";
+            return "the C library exports no __rseq_offset (glibc before 2.35, or musl)" + unavailable("; also ");
         }
         if (GLIBC_SIZE == 0) {
-            return "glibc did not register rseq (__rseq_size is 0; GLIBC_TUNABLES=glibc.pthread.rseq=0?)";
+            if (tunableOff()) {
+                return "glibc did not register rseq (__rseq_size is 0; GLIBC_TUNABLES=" + System.getenv("GLIBC_TUNABLES")
+                        + " turns its registration off)";
+            }
+            String why = unavailable("");
+            return "glibc did not register rseq (__rseq_size is 0): " + (why.isEmpty()
+                    ? "its registration failed at start-up, though rseq works now" : "its registration failed: " + why);
         }
-        return "glibc's area reports cpu_id " + glibcCpuIdWord().orElse(RseqAbi.CPU_ID_REGISTRATION_FAILED)
-                + " (registration failed or was lost, for example after checkpoint/restore)";
+        int word = glibcCpuIdWord().orElse(RseqAbi.CPU_ID_REGISTRATION_FAILED);
+        String why = unavailable("");
+        return "glibc's area reports cpu_id " + word + (why.isEmpty()
+                ? " (registration failed or was lost, for example after checkpoint/restore)"
+                : ": glibc's registration of this thread failed: " + why);
+    }
+
+    /** Why rseq does not work here, after a prefix; empty where it works. */
+    private static String unavailable(String prefix) {
+        if (!Syscall.architectureSupported()) {
+            return "";
+        }
+        String why = RseqSyscall.availability().reason();
+        return why == null ? "" : prefix + why;
+    }
+
+    private static boolean tunableOff() {
+        String t = System.getenv("GLIBC_TUNABLES");
+        return t != null && Arrays.asList(t.split(":")).contains("glibc.pthread.rseq=0");
     }
 
     // The carrier's glibc area, or 0. Valid until the virtual thread next blocks.

@@ -80,6 +80,23 @@ public final class RseqException extends RuntimeException {
     static final String NOT_SUPPORTED = "not supported: this kernel has no rseq system call"
             + " (Linux before 4.18, CONFIG_RSEQ off, or a seccomp filter that hides it)";
 
+    /** Why an errno that the kernel's rseq would not give for the call came back all the same. */
+    static final String DENIED = "a seccomp filter (a container runtime's profile, systemd's SystemCallFilter=) or a"
+            + " security module denies rseq to this process";
+
+    /**
+     * Words for {@code rseq(NULL, 0, 0, 0)} failing with an errno other than EINVAL and ENOSYS.
+     *
+     * @param errno the errno
+     * @param value its number, for one outside the table
+     * @return "rseq is denied here: rseq(NULL, 0, 0, 0) failed with EPERM (Operation not permitted), ..."
+     */
+    static String denied(Errno errno, int value) {
+        return "rseq is denied here: rseq(NULL, 0, 0, 0) failed with " + (errno == Errno.UNKNOWN ? "errno " + value
+                : errno.name() + " (" + errno.text() + ")") + ", where the kernel's rseq gives EINVAL (or ENOSYS where"
+                + " it has none): " + DENIED;
+    }
+
     /**
      * Explains an errno, following the order of the checks in the kernel's {@code sys_rseq}.
      *
@@ -121,15 +138,19 @@ public final class RseqException extends RuntimeException {
                     return "this area is already registered for this thread (same area, length and signature)";
                 }
                 case EPERM -> {
+                    if (state.owner() == Owner.NONE || state.address() != address) {
+                        return "the kernel's rseq gives EPERM only for an area registered for this thread with another"
+                                + " signature, and this thread has " + (state.owner() == Owner.NONE
+                                        ? "no registration pkrseq knows of" : "another area registered") + ": " + DENIED;
+                    }
                     return "this area is already registered for this thread with another signature ("
-                            + (state.owner() == Owner.NONE ? "unknown" : hex(state.signature() & 0xffffffffL))
-                            + ", not " + hex(signature & 0xffffffffL) + ")";
+                            + hex(state.signature() & 0xffffffffL) + ", not " + hex(signature & 0xffffffffL) + ")";
                 }
                 case EFAULT -> {
                     return "the area " + hex(address) + " is not user memory the kernel can read and write";
                 }
                 default -> {
-                    return "rseq registration failed with " + errno;
+                    return "the kernel's rseq never gives " + errno + " to a registration: " + DENIED;
                 }
             }
         }
@@ -149,15 +170,19 @@ public final class RseqException extends RuntimeException {
                 return "the area or length does not match the thread's registration";
             }
             case EPERM -> {
-                return "wrong signature: the area was registered with "
-                        + (state.owner() == Owner.NONE ? "another signature" : hex(state.signature() & 0xffffffffL))
+                if (state.owner() == Owner.NONE || state.address() != address) {
+                    return "the kernel's rseq gives EPERM only to an unregistration that names the registered area with"
+                            + " another signature, and this thread has " + (state.owner() == Owner.NONE
+                                    ? "no registration pkrseq knows of" : "another area registered") + ": " + DENIED;
+                }
+                return "wrong signature: the area was registered with " + hex(state.signature() & 0xffffffffL)
                         + ", the call passed " + hex(signature & 0xffffffffL);
             }
             case EFAULT -> {
                 return "the kernel could not reset the area's cpu_id: " + hex(address) + " is not writable";
             }
             default -> {
-                return "rseq unregistration failed with " + errno;
+                return "the kernel's rseq never gives " + errno + " to an unregistration: " + DENIED;
             }
         }
     }

@@ -77,17 +77,79 @@ public final class RseqSyscall {
     }
 
     /**
-     * Whether this kernel has rseq: {@code rseq(NULL, 0, 0, 0)} gives EINVAL where it does and ENOSYS
-     * where it does not. The call can never register anything.
+     * Whether rseq works in this process: {@code rseq(NULL, 0, 0, 0)}, a call that can never register
+     * anything, gives EINVAL where it does. ENOSYS means the kernel has no rseq (or a filter pretends so);
+     * any other errno means something denies it (a seccomp filter, a security module).
      *
-     * @return true unless the kernel answered ENOSYS (or a seccomp filter EPERM)
+     * @return true only when the call gave EINVAL; {@link #availability()} says why not
      */
     public static boolean kernelSupportsRseq() {
+        return availability().available();
+    }
+
+    /**
+     * What {@code rseq(NULL, 0, 0, 0)} answers in this process, for reporting why rseq does not work by
+     * name. Asked anew each time: a seccomp filter can be installed while the process runs.
+     *
+     * @return the answer
+     */
+    public static Availability availability() {
         try {
             Sys.rseq(0, 0, 0, 0);
-            throw new IllegalStateException("the kernel accepted rseq(NULL, 0, 0, 0)");
         } catch (NativeException e) {
-            return e.errno() != Errno.ENOSYS && e.errno() != Errno.EPERM;
+            return new Availability(e.errno(), e.errnoValue());
+        }
+        throw new IllegalStateException("the kernel accepted rseq(NULL, 0, 0, 0)");
+    }
+
+    /**
+     * The answer to {@code rseq(NULL, 0, 0, 0)}.
+     *
+     * @param errno the errno by name ({@link Errno#UNKNOWN} for a number outside the table)
+     * @param errnoValue the errno as a number
+     */
+    public record Availability(Errno errno, int errnoValue) {
+        /**
+         * Whether rseq works: the kernel checked the arguments and found them invalid (EINVAL).
+         *
+         * @return true for EINVAL
+         */
+        public boolean available() {
+            return errno == Errno.EINVAL;
+        }
+
+        /**
+         * Whether the kernel has no rseq system call (ENOSYS), or a filter answers as if it had none.
+         *
+         * @return true for ENOSYS
+         */
+        public boolean missing() {
+            return errno == Errno.ENOSYS;
+        }
+
+        /**
+         * Whether something other than the kernel's rseq refused the call: an errno that
+         * {@code rseq(NULL, 0, 0, 0)} never gives by itself, such as a seccomp filter's EPERM.
+         *
+         * @return true for any errno but EINVAL and ENOSYS
+         */
+        public boolean denied() {
+            return !available() && !missing();
+        }
+
+        /**
+         * Why rseq does not work, in words, naming the errno.
+         *
+         * @return null when it works
+         */
+        public String reason() {
+            if (available()) {
+                return null;
+            }
+            if (missing()) {
+                return RseqException.NOT_SUPPORTED;
+            }
+            return RseqException.denied(errno, errnoValue);
         }
     }
 

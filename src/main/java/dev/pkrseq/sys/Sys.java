@@ -106,6 +106,11 @@ public final class Sys {
     public static final int SIG_UNBLOCK = 1;
     /** {@code pthread_sigmask}: make the set the blocked signals. */
     public static final int SIG_SETMASK = 2;
+    /**
+     * {@code SCHED_IDLE}: the lowest scheduling policy, below nice 19; a thread of this policy runs only
+     * where no other thread of its CPU wants to, in effect, and any thread may take it for itself.
+     */
+    public static final int SCHED_IDLE = 5;
     /** Illegal instruction: synchronous, raised by the faulting instruction. */
     public static final int SIGILL = 4;
     /** Trace or breakpoint trap: synchronous. */
@@ -122,6 +127,7 @@ public final class Sys {
     public static final int SIGSYS = 31;
 
     private static final int ARCH_GET_FS = 0x1003;
+    private static final int FUTEX_WAKE_PRIVATE = 129;
     /** sizeof(sigset_t) in glibc: 1024 bits, of which the kernel uses the first 64. */
     private static final long SIGSET_SIZE = 128;
     private static final int SC_PAGESIZE = 30;
@@ -185,6 +191,8 @@ public final class Sys {
     private static final MethodHandle SCHED_SETAFFINITY = errno("sched_setaffinity",
             FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_LONG, ADDRESS));
     private static final MethodHandle SCHED_YIELD = errno("sched_yield", FunctionDescriptor.of(JAVA_INT));
+    private static final MethodHandle SCHED_SETSCHEDULER = errno("sched_setscheduler",
+            FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT, ADDRESS));
 
     // syscall(2) is variadic: one handle per argument shape; every argument after the number is a long.
     private static final MethodHandle SYSCALL_3 = errno("syscall", FunctionDescriptor.of(JAVA_LONG,
@@ -193,6 +201,8 @@ public final class Sys {
             JAVA_LONG, JAVA_LONG, JAVA_LONG, JAVA_LONG, JAVA_LONG), VARIADIC_AFTER_NUMBER);
     private static final MethodHandle SYSCALL_2 = errno("syscall", FunctionDescriptor.of(JAVA_LONG,
             JAVA_LONG, JAVA_LONG, JAVA_LONG), VARIADIC_AFTER_NUMBER);
+    private static final MethodHandle SYSCALL_6 = errno("syscall", FunctionDescriptor.of(JAVA_LONG,
+            JAVA_LONG, JAVA_LONG, JAVA_LONG, JAVA_LONG, JAVA_LONG, JAVA_LONG, JAVA_LONG), VARIADIC_AFTER_NUMBER);
 
     // Process and thread facts.
     private static final MethodHandle GETTID = critical("gettid", FunctionDescriptor.of(JAVA_INT));
@@ -295,6 +305,37 @@ public final class Sys {
         }
         if (r == -1 || ev.shouldCommit()) {
             finish(ev, "pkey_mprotect", Fmt.hex(address) + ", " + length + ", " + Fmt.prot(prot) + ", key " + key, r, cap);
+        }
+    }
+
+    /**
+     * {@code pkey_mprotect(addr, len, prot, key)} over a native segment: the segment itself is passed to the
+     * downcall, so the linker keeps its scope alive for the call. A shared arena cannot close while the call
+     * runs (its {@code close()} throws IllegalStateException), and a segment whose arena closed before the
+     * call fails before the kernel is entered, so the call never reaches memory that was unmapped and
+     * perhaps mapped again by someone else.
+     *
+     * @param segment native, page-aligned; its whole length is changed
+     * @param prot {@code PROT_*} bits
+     * @param key the key, or -1 to leave keys as they are (plain mprotect)
+     * @throws NativeException ENOMEM when part of the range is not mapped, EINVAL for a bad key
+     * @throws IllegalStateException when the segment's arena is closed (from the linker, before the call)
+     * @throws WrongThreadException for a segment of a confined arena owned by another thread
+     * @throws IllegalArgumentException for a heap segment
+     */
+    public static void pkeyMprotect(MemorySegment segment, int prot, int key) {
+        NativeCallEvent ev = begin();
+        MemorySegment cap = capture();
+        long length = segment.byteSize();
+        int r;
+        try {
+            r = (int) PKEY_MPROTECT.invokeExact(cap, segment, length, prot, key);
+        } catch (Throwable t) {
+            throw rethrow(t);
+        }
+        if (r == -1 || ev.shouldCommit()) {
+            finish(ev, "pkey_mprotect", Fmt.hex(segment.address()) + ", " + length + ", " + Fmt.prot(prot) + ", key " + key,
+                    r, cap);
         }
     }
 
@@ -677,6 +718,54 @@ public final class Sys {
         }
     }
 
+    /**
+     * {@code sched_setscheduler(tid, policy, &{priority})}: one thread's scheduling policy.
+     *
+     * @param tid thread id, 0 for the calling thread
+     * @param policy for example {@link #SCHED_IDLE}, which any thread may take for itself
+     * @param priority 0 for the normal policies, SCHED_IDLE among them
+     * @throws NativeException EPERM without the privilege a policy needs, EINVAL for a bad policy or
+     *     priority, ESRCH for no such thread
+     */
+    public static void schedSetscheduler(int tid, int policy, int priority) {
+        NativeCallEvent ev = begin();
+        PerThread t = PER_THREAD.get();
+        t.scratch.set(JAVA_INT, 0, priority);
+        int r;
+        try {
+            r = (int) SCHED_SETSCHEDULER.invokeExact(t.capture, tid, policy, t.scratch);
+        } catch (Throwable e) {
+            throw rethrow(e);
+        }
+        if (r == -1 || ev.shouldCommit()) {
+            finish(ev, "sched_setscheduler", tid + ", " + policy + ", {" + priority + "}", r, t.capture);
+        }
+    }
+
+    /**
+     * {@code futex(word, FUTEX_WAKE_PRIVATE, count)}: wakes threads of this process sleeping in
+     * {@code FUTEX_WAIT} on a 32-bit word, all at once in the kernel.
+     *
+     * @param word the futex word, 4-byte aligned native memory
+     * @param count how many to wake at most, {@link Integer#MAX_VALUE} for all
+     * @return how many were woken
+     */
+    public static int futexWake(MemorySegment word, int count) {
+        NativeCallEvent ev = begin();
+        MemorySegment cap = capture();
+        long r;
+        try {
+            r = (long) SYSCALL_3.invokeExact(cap, (long) Syscall.FUTEX.number(), word.address(), (long) FUTEX_WAKE_PRIVATE,
+                    (long) count);
+        } catch (Throwable t) {
+            throw rethrow(t);
+        }
+        if (r == -1 || ev.shouldCommit()) {
+            finish(ev, "futex", Fmt.hex(word.address()) + ", FUTEX_WAKE_PRIVATE, " + count, r, cap);
+        }
+        return (int) r;
+    }
+
     /** {@code sched_yield()}. */
     public static void schedYield() {
         NativeCallEvent ev = begin();
@@ -690,6 +779,78 @@ public final class Sys {
         if (r == -1 || ev.shouldCommit()) {
             finish(ev, "sched_yield", "", r, cap);
         }
+    }
+
+    // ---- futex --------------------------------------------------------------------------------
+
+    /** {@code FUTEX_WAKE_OP}. */
+    public static final int FUTEX_WAKE_OP = 5;
+    /** {@code FUTEX_PRIVATE_FLAG}: the futex word is private to this process, no page lookup. */
+    public static final int FUTEX_PRIVATE_FLAG = 128;
+    /** {@code FUTEX_OP_ADD}: the operation of a FUTEX_WAKE_OP adds its argument to the word. */
+    public static final int FUTEX_OP_ADD = 1;
+    /** {@code FUTEX_OP_CMP_EQ}: the comparison of a FUTEX_WAKE_OP. */
+    public static final int FUTEX_OP_CMP_EQ = 0;
+
+    /**
+     * {@code FUTEX_OP(op, oparg, cmp, cmparg)}: encodes the operation and comparison of a FUTEX_WAKE_OP.
+     *
+     * @param op {@link #FUTEX_OP_ADD} and the like
+     * @param oparg the operation's argument, -2048 to 2047
+     * @param cmp {@link #FUTEX_OP_CMP_EQ} and the like
+     * @param cmparg the comparison's argument, -2048 to 2047
+     * @return the encoded value, {@code val3} of the call
+     */
+    public static int futexOp(int op, int oparg, int cmp, int cmparg) {
+        return ((op & 0xf) << 28) | ((cmp & 0xf) << 24) | ((oparg & 0xfff) << 12) | (cmparg & 0xfff);
+    }
+
+    /**
+     * {@code futex(uaddr, FUTEX_WAKE_OP | FUTEX_PRIVATE_FLAG, 0, 0, uaddr2, op)} with {@code uaddr} a word of
+     * the calling thread's own scratch buffer, which nobody waits on: atomically applies {@code op} to the
+     * word at {@code uaddr2} as the calling thread (the kernel's access obeys its PKRU and the page's
+     * protection; a denied access is EFAULT), then wakes waiters on {@code uaddr2} when the comparison held.
+     * Note that the kernel wakes one waiter before it compares the count, so a count of 0 still wakes one
+     * where a waiter is queued. Allocates nothing after the thread's first call into this class.
+     *
+     * @param uaddr2 the 4-byte aligned word the operation changes
+     * @param op {@link #futexOp}
+     * @return the number of waiters woken
+     * @throws NativeException EFAULT when the thread may not write {@code uaddr2}, EINVAL for an unaligned
+     *     word
+     */
+    public static int futexWakeOp(long uaddr2, int op) {
+        return futexWakeOp(PER_THREAD.get().scratch.address() + SCRATCH_SIZE - 8, 0, 0, uaddr2, op);
+    }
+
+    /**
+     * {@code futex(uaddr, FUTEX_WAKE_OP | FUTEX_PRIVATE_FLAG, nrWake, nrWake2, uaddr2, op)}, see
+     * {@link #futexWakeOp(long, int)}.
+     *
+     * @param uaddr a 4-byte aligned word
+     * @param nrWake waiters to wake on {@code uaddr}
+     * @param nrWake2 waiters to wake on {@code uaddr2}
+     * @param uaddr2 the 4-byte aligned word the operation changes
+     * @param op {@link #futexOp}
+     * @return the number of waiters woken
+     * @throws NativeException EFAULT when the thread may not write {@code uaddr2}, EINVAL for an unaligned
+     *     word
+     */
+    public static int futexWakeOp(long uaddr, int nrWake, int nrWake2, long uaddr2, int op) {
+        NativeCallEvent ev = begin();
+        MemorySegment cap = capture();
+        long r;
+        try {
+            r = (long) SYSCALL_6.invokeExact(cap, (long) Syscall.FUTEX.number(), uaddr,
+                    (long) (FUTEX_WAKE_OP | FUTEX_PRIVATE_FLAG), (long) nrWake, (long) nrWake2, uaddr2, (long) op);
+        } catch (Throwable t) {
+            throw rethrow(t);
+        }
+        if (r == -1 || ev.shouldCommit()) {
+            finish(ev, "futex", Fmt.hex(uaddr) + ", FUTEX_WAKE_OP|FUTEX_PRIVATE_FLAG, " + nrWake + ", " + nrWake2 + ", "
+                    + Fmt.hex(uaddr2) + ", " + Fmt.hex(op & 0xffffffffL), r, cap);
+        }
+        return (int) r;
     }
 
     // ---- rseq ---------------------------------------------------------------------------------

@@ -20,6 +20,8 @@ public enum Syscall {
     ARCH_PRCTL(158),
     /** {@code gettid(2)}. */
     GETTID(186),
+    /** {@code futex(2)}. */
+    FUTEX(202),
     /** {@code sched_setaffinity(2)}. */
     SCHED_SETAFFINITY(203),
     /** {@code sched_getaffinity(2)}. */

@@ -15,6 +15,7 @@ import java.util.Optional;
 import java.util.OptionalLong;
 import java.util.concurrent.atomic.AtomicReference;
 
+import dev.pkrseq.pkey.Hazard;
 import dev.pkrseq.pkey.ProtectionKey;
 import dev.pkrseq.proc.SelfMemory;
 import dev.pkrseq.proc.Smaps;
@@ -104,10 +105,10 @@ public final class Tls {
 
     /**
      * Retags the calling thread's static TLS with a key by the seed's rule: exactly
-     * {@link TlsLayout#pages()}, page by page, then the DTV page when it lies apart; each page's report
-     * says tagged, not mapped or failed. {@link TlsRetag#restore()} puts key 0 back on exactly those
-     * pages. The thread keeps read-write rights for the key, and pkrseq refuses to deny them while the
-     * pages carry it.
+     * {@link TlsLayout#pages()}, page by page, and the DTV page when it lies apart and the options ask for
+     * it; each page's report says tagged, not mapped or failed. {@link TlsRetag#restore()} puts key 0 back
+     * on exactly those pages. The thread keeps read-write rights for the key, and pkrseq refuses to deny
+     * them while the pages carry it.
      *
      * <p><b>This can kill the JVM</b>: a signal delivered to the thread, an implicit null check, a
      * safepoint poll in compiled code, or another thread touching these pages while they carry the key
@@ -115,33 +116,40 @@ public final class Tls {
      * child JVM.
      *
      * @param key an open key other than key 0, for which the calling thread has read-write rights
-     * @param options {@link TlsRetag.Option#WITHOUT_DTV_PAGE}, {@link TlsRetag.Option#SIGNALS_UNBLOCKED}
+     * @param hazard {@link Hazard#MAY_KILL_THIS_JVM}: the caller accepts that the JVM may die
+     * @param options for a DTV page apart from the range, {@link TlsRetag.Option#WITHOUT_DTV_PAGE} or
+     *     {@link TlsRetag.Option#WITH_SHARED_DTV_PAGE} (without either it is refused); and
+     *     {@link TlsRetag.Option#SIGNALS_UNBLOCKED}
      * @return the retag; restore it on this thread
-     * @throws IllegalArgumentException for key 0
+     * @throws IllegalArgumentException without the hazard, for contradicting options, or for key 0
+     * @throws SharedDtvPageException when the DTV page lies apart and no option says what to do with it
      * @throws IllegalStateException when the thread's rights for the key deny access, or its TLS is retagged
      *     already
      * @throws dev.pkrseq.pkey.PkeyMisuseException for a closed key or on a virtual thread
      * @throws dev.pkrseq.pkey.PkeysUnavailableException where protection keys do not work
      * @throws UnsupportedOperationException on architectures other than x86_64, or without glibc
      */
-    public static TlsRetag retag(ProtectionKey key, TlsRetag.Option... options) {
-        return TlsRetag.retag(key, current(), options);
+    public static TlsRetag retag(ProtectionKey key, Hazard hazard, TlsRetag.Option... options) {
+        return TlsRetag.retag(key, current(), hazard, options);
     }
 
     /**
-     * {@link #retag(ProtectionKey, TlsRetag.Option...)} with a map computed earlier on this thread, so that
-     * repeated retags cost only their system calls.
+     * {@link #retag(ProtectionKey, Hazard, TlsRetag.Option...)} with a map computed earlier on this thread, so
+     * that repeated retags cost only their system calls.
      *
      * @param key an open key other than key 0, for which the calling thread has read-write rights
      * @param layout {@link #current()}, computed on the calling thread
-     * @param options {@link TlsRetag.Option#WITHOUT_DTV_PAGE}, {@link TlsRetag.Option#SIGNALS_UNBLOCKED}
+     * @param hazard {@link Hazard#MAY_KILL_THIS_JVM}: the caller accepts that the JVM may die
+     * @param options as for {@link #retag(ProtectionKey, Hazard, TlsRetag.Option...)}
      * @return the retag; restore it on this thread
-     * @throws IllegalArgumentException for key 0, or a map of another thread
+     * @throws IllegalArgumentException without the hazard, for contradicting options, key 0, or a map of
+     *     another thread
+     * @throws SharedDtvPageException when the DTV page lies apart and no option says what to do with it
      * @throws IllegalStateException when the thread's rights for the key deny access, or its TLS is retagged
      *     already
      */
-    public static TlsRetag retag(ProtectionKey key, TlsLayout layout, TlsRetag.Option... options) {
-        return TlsRetag.retag(key, layout, options);
+    public static TlsRetag retag(ProtectionKey key, TlsLayout layout, Hazard hazard, TlsRetag.Option... options) {
+        return TlsRetag.retag(key, layout, hazard, options);
     }
 
     private static TlsLayout on(Thread.Builder builder) throws InterruptedException {

@@ -5,6 +5,7 @@ import java.util.EnumSet;
 import java.util.List;
 import java.util.Optional;
 
+import dev.pkrseq.pkey.Hazard;
 import dev.pkrseq.pkey.PageWalk;
 import dev.pkrseq.pkey.ProtectionKey;
 import dev.pkrseq.pkey.Rights;
@@ -14,11 +15,15 @@ import dev.pkrseq.sys.Sys;
 
 /**
  * The calling thread's static TLS retagged with a protection key by the seed's rule, until
- * {@link #restore()}: made by {@link Tls#retag(ProtectionKey, Option...)}.
+ * {@link #restore()}: made by {@link Tls#retag(ProtectionKey, Hazard, Option...)}.
  *
  * <p><b>What it does.</b> It tags, one {@code pkey_mprotect} per page, exactly
  * {@link TlsLayout#pages()} (from {@code low} rounded down to a page up to the TCB page) and then, when
- * it lies outside them, the DTV's page ({@link TlsLayout#dtvPages()}). Each page keeps its protection
+ * it lies outside them, the DTV's page ({@link TlsLayout#dtvPages()}) as the options say. A DTV page apart
+ * from the range is never the thread's alone (glibc allocates the DTV with malloc, among other threads'
+ * chunks), so the retag refuses it ({@link SharedDtvPageException}) unless the caller chooses:
+ * {@link Option#WITHOUT_DTV_PAGE} leaves it out, {@link Option#WITH_SHARED_DTV_PAGE} tags it anyway.
+ * Every retag takes {@link Hazard#MAY_KILL_THIS_JVM}. Each page keeps its protection
  * (read from smaps). An unmapped page fails alone with ENOMEM and the walk goes on. {@link #restore()}
  * puts key 0 back on exactly the pages that were tagged. The pages are recorded where pkrseq's guards
  * look, so that {@link ProtectionKey#setRights} refuses to deny the key on this thread while they carry
@@ -37,6 +42,10 @@ import dev.pkrseq.sys.Sys;
  *   <li><b>Synchronous signals, which cannot be blocked</b>: an implicit null check (a
  *       NullPointerException raised on a null field or array access, in the interpreter too), a safepoint
  *       or handshake poll in compiled Java code, a stack bang, a SIGBUS on a truncated mapped file.</li>
+ *   <li><b>A garbage collection</b> (or any stack walk of this thread by another, such as a profiler's): the
+ *       collector scans this thread's outermost frames, which share the static TLS's lowest page (observed
+ *       in the PKU guest: a serial GC thread died in {@code frame::oops_interpreted_do}). Allocate as little
+ *       as possible in the window, and collect before it.</li>
  *   <li><b>Another thread</b> touching the TCB page (glibc's pthread_kill and pthread_getcpuclockid read
  *       this thread's struct pthread, for example for {@code ThreadMXBean.getThreadCpuTime}), or
  *       touching the DTV page, which for a thread glibc created lies on the malloc heap among other
@@ -49,13 +58,14 @@ import dev.pkrseq.sys.Sys;
  * meanwhile is delivered (glibc keeps its internal signals 32 and 33 deliverable). The rest cannot be
  * prevented from Java. So: keep the window short, run no Java code that may throw an implicit
  * NullPointerException or run long compiled loops in it, and run it in a JVM you can afford to lose, as
- * {@code pkrseq tls --retag-demo} and {@code pkrseq probe} do (they retag in a child JVM). To leave the
- * shared heap page alone, pass {@link Option#WITHOUT_DTV_PAGE}.
+ * {@code pkrseq tls --retag-demo} and {@code pkrseq probe} do (they retag in a child JVM). The shared DTV
+ * page is tagged only with {@link Option#WITH_SHARED_DTV_PAGE}.
  *
- * <p>Costs: one pkey_mprotect per page each way (3 pages in a JVM thread: 2 in range and the DTV page),
- * two pthread_sigmask calls, and, through {@link Tls#retag(ProtectionKey, Option...)}, one TLS map (a
- * smaps read and a dl_iterate_phdr walk, milliseconds); pass a map to
- * {@link Tls#retag(ProtectionKey, TlsLayout, Option...)} to retag repeatedly without recomputing it.
+ * <p>Costs: one pkey_mprotect per page each way (2 in range in a JVM thread, and the DTV page when asked
+ * for), two pthread_sigmask calls, and, through {@link Tls#retag(ProtectionKey, Hazard, Option...)}, one
+ * TLS map (a smaps read and a dl_iterate_phdr walk, milliseconds); pass a map to
+ * {@link Tls#retag(ProtectionKey, TlsLayout, Hazard, Option...)} to retag repeatedly without recomputing
+ * it.
  */
 public final class TlsRetag implements AutoCloseable {
     /**
@@ -72,11 +82,17 @@ public final class TlsRetag implements AutoCloseable {
     /** How to retag. */
     public enum Option {
         /**
-         * Tag the exact range only, not the DTV page apart from it. The DTV page of a thread glibc created
-         * lies on the malloc heap and holds other threads' chunks; they fault on it while it carries the
-         * key.
+         * Tag the exact range only, not the DTV page apart from it: the safe choice. The DTV page of a thread
+         * glibc created lies on the malloc heap and holds other threads' chunks; they fault on it while it
+         * carries the key.
          */
         WITHOUT_DTV_PAGE,
+        /**
+         * Tag the DTV page apart from the range as well, as the seed's rule says, although other threads'
+         * malloc chunks share it: any thread without rights for the key that touches them kills the JVM
+         * (issue 12's crashed JMH fork). For child JVMs that observe it, such as {@code pkrseq probe}.
+         */
+        WITH_SHARED_DTV_PAGE,
         /**
          * Leave the thread's signal mask alone. A signal delivered while the pages are tagged then kills
          * the JVM; {@code tls.signal-while-tagged} does this on purpose, in a child JVM.
@@ -141,12 +157,27 @@ public final class TlsRetag implements AutoCloseable {
         this.previousMask = previousMask;
     }
 
-    static TlsRetag retag(ProtectionKey key, TlsLayout layout, Option... options) {
+    static TlsRetag retag(ProtectionKey key, TlsLayout layout, Hazard hazard, Option... options) {
+        if (hazard != Hazard.MAY_KILL_THIS_JVM) {
+            throw new IllegalArgumentException("retagging a thread's TLS can kill the JVM (a signal, an implicit null"
+                    + " check or another thread touching the pages ends it): pass Hazard.MAY_KILL_THIS_JVM, in a JVM you"
+                    + " can afford to lose");
+        }
         EnumSet<Option> opts = EnumSet.noneOf(Option.class);
         opts.addAll(List.of(options));
+        if (opts.contains(Option.WITHOUT_DTV_PAGE) && opts.contains(Option.WITH_SHARED_DTV_PAGE)) {
+            throw new IllegalArgumentException("WITHOUT_DTV_PAGE and WITH_SHARED_DTV_PAGE contradict each other: choose one");
+        }
         if (key.number() == 0) {
             throw new IllegalArgumentException("retagging TLS with key 0 changes nothing: key 0 is what the pages carry"
                     + " already; allocate a key with ProtectionKey.allocate(Rights.READ_WRITE)");
+        }
+        // pagesToRetag() is pages() followed by the DTV pages the range does not hold.
+        List<Long> addresses = opts.contains(Option.WITHOUT_DTV_PAGE) ? layout.pages() : layout.pagesToRetag();
+        int rangePages = layout.pages().size();
+        List<Vma> vmas = layout.snapshot();
+        if (addresses.size() > rangePages && !opts.contains(Option.WITH_SHARED_DTV_PAGE)) {
+            throw sharedDtvPage(layout, key.number(), addresses.get(rangePages), vmas);
         }
         // Throws for a closed key, a virtual thread (its TLS is its carrier's), or no protection keys.
         Rights rights = key.rights();
@@ -163,10 +194,6 @@ public final class TlsRetag implements AutoCloseable {
             throw new IllegalArgumentException("the TLS map is thread " + layout.thread().label() + "'s, not the calling"
                     + " thread's (tid " + Sys.gettid() + "): a thread can only retag its own TLS");
         }
-        // pagesToRetag() is pages() followed by the DTV pages the range does not hold.
-        List<Long> addresses = opts.contains(Option.WITHOUT_DTV_PAGE) ? layout.pages() : layout.pagesToRetag();
-        int rangePages = layout.pages().size();
-        List<Vma> vmas = layout.snapshot();
         int[] prots = new int[addresses.size()];
         for (int i = 0; i < prots.length; i++) {
             prots[i] = Smaps.containing(vmas, addresses.get(i)).map(Vma::prot).orElse(Sys.PROT_READ | Sys.PROT_WRITE);
@@ -177,7 +204,7 @@ public final class TlsRetag implements AutoCloseable {
         long size = layout.pageSize();
         try {
             for (int i = 0; i < prots.length; i++) {
-                PageWalk walk = key.tagPages(Sys.memory(addresses.get(i), size), prots[i]);
+                PageWalk walk = key.tagPages(Sys.memory(addresses.get(i), size), prots[i], Hazard.MAY_KILL_THIS_JVM);
                 out.add(new Page(i < rangePages ? Role.RANGE : Role.DTV, prots[i], walk.pages().get(0)));
             }
         } catch (RuntimeException | Error e) {
@@ -223,7 +250,8 @@ public final class TlsRetag implements AutoCloseable {
         try {
             for (Page p : pages) {
                 if (p.tagged()) {
-                    PageWalk walk = ProtectionKey.DEFAULT.tagPages(Sys.memory(p.address(), size), p.prot());
+                    PageWalk walk = ProtectionKey.DEFAULT.tagPages(Sys.memory(p.address(), size), p.prot(),
+                            Hazard.MAY_KILL_THIS_JVM);
                     back.add(new Page(p.role(), p.prot(), walk.pages().get(0)));
                 }
             }
@@ -327,9 +355,20 @@ public final class TlsRetag implements AutoCloseable {
     private static void undo(List<Page> done, long size) {
         for (Page p : done) {
             if (p.tagged()) {
-                ProtectionKey.DEFAULT.tagPages(Sys.memory(p.address(), size), p.prot());
+                ProtectionKey.DEFAULT.tagPages(Sys.memory(p.address(), size), p.prot(), Hazard.MAY_KILL_THIS_JVM);
             }
         }
+    }
+
+    private static SharedDtvPageException sharedDtvPage(TlsLayout layout, int key, long page, List<Vma> vmas) {
+        String where = Smaps.containing(vmas, page).map(v -> String.format("0x%x-0x%x %s %s%s", v.start(), v.end(),
+                v.perms(), v.name(), v.path().equals("[heap]") ? " (the C heap)" : v.path().isEmpty() ? " (a malloc arena"
+                        + " or other anonymous memory)" : "")).orElse("no mapping");
+        return new SharedDtvPageException(String.format("refusing to retag the DTV page 0x%x of thread '%s' with key %d:"
+                + " it lies apart from the thread's TLS, in %s, where glibc's malloc put the DTV among other threads'"
+                + " chunks; any thread without rights for the key that touches them would die, and with it the JVM. Pass"
+                + " TlsRetag.Option.WITHOUT_DTV_PAGE to leave the page out, or TlsRetag.Option.WITH_SHARED_DTV_PAGE to tag"
+                + " it anyway in a JVM you can afford to lose", page, layout.thread().name(), key, where), page);
     }
 
     private static long bit(int signal) {

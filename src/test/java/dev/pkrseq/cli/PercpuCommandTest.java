@@ -1,11 +1,15 @@
 package dev.pkrseq.cli;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.pkrseq.observe.PerCpuStress;
 import dev.pkrseq.rseq.PerCpuCounter;
+import dev.pkrseq.sys.Sys;
 import dev.pkrseq.testing.Features;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -70,14 +74,91 @@ class PercpuCommandTest {
         assertTrue(r.out.contains("cmp $" + new PerCpuCounter().slots() + ",%r11d"), r.out);
     }
 
+    @Test
+    void moreThreadsThanTheCpusCanServeIsAUsageErrorThatSaysWhy() {
+        int max = PerCpuStress.maxThreads();
+        assertEquals(Math.min(PerCpuStress.MAX_THREADS, PerCpuStress.MAX_THREADS_PER_CPU
+                * Sys.schedGetaffinity(0).cardinality()), max);
+        ProbeCommandTest.Run r = new ProbeCommandTest.Run("percpu", "--threads", Integer.toString(max + 1));
+        assertEquals(2, r.status, r.err);
+        assertEquals("pkrseq: --threads must be 1 to " + max + " here (" + PerCpuStress.maxThreadsReason() + "), not "
+                + (max + 1) + " (see 'pkrseq percpu --help')\n", r.err);
+    }
+
+    @Test
+    void runSizesOutOfRangeAreRefusedBeforeAnyThreadStarts() {
+        PerCpuStress.Target t = new PerCpuStress.Target() {
+            @Override
+            public void increment() {
+                throw new AssertionError("no add may run");
+            }
+
+            @Override
+            public long sum() {
+                return 0;
+            }
+
+            @Override
+            public long restarts() {
+                return 0;
+            }
+        };
+        int max = PerCpuStress.maxThreads();
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> PerCpuStress.run(t, max + 1, 1, false));
+        assertEquals("threads must be 1 to " + max + " here (" + PerCpuStress.maxThreadsReason() + "), not " + (max + 1),
+                e.getMessage());
+        e = assertThrows(IllegalArgumentException.class, () -> PerCpuStress.run(t, 2, PerCpuStress.MAX_TOTAL_ADDS, false));
+        assertEquals("2 threads × 10000000000 adds is more than 10000000000 adds in all, about a minute of work on two"
+                + " CPUs: make fewer", e.getMessage());
+        assertThrows(IllegalArgumentException.class, () -> PerCpuStress.run(t, 1, 0, false));
+        assertFalse(Thread.getAllStackTraces().keySet().stream().anyMatch(th -> th.getName().startsWith("pkrseq-percpu-")));
+    }
+
+    @Test
+    void aRunStartedFromInsideARunsOwnWorkerIsRefused() throws Exception {
+        java.util.concurrent.atomic.AtomicReference<Throwable> nested = new java.util.concurrent.atomic.AtomicReference<>();
+        java.util.concurrent.atomic.AtomicLong n = new java.util.concurrent.atomic.AtomicLong();
+        PerCpuStress.Target t = new PerCpuStress.Target() {
+            @Override
+            public void increment() {
+                if (n.getAndIncrement() == 0) {
+                    try {
+                        PerCpuStress.run(this, 2, 1, false);
+                    } catch (Throwable e) {
+                        nested.set(e);
+                    }
+                }
+            }
+
+            @Override
+            public long sum() {
+                return n.get();
+            }
+
+            @Override
+            public long restarts() {
+                return 0;
+            }
+        };
+        PerCpuStress.Result r = PerCpuStress.run(t, 2, 10, false);
+        assertEquals(20, r.sum(), "the outer run counted its own adds only");
+        assertTrue(nested.get() instanceof IllegalStateException, String.valueOf(nested.get()));
+        assertTrue(nested.get().getMessage().startsWith("PerCpuStress.run refused on thread 'pkrseq-percpu-"),
+                nested.get().getMessage());
+    }
+
     @ParameterizedTest
     @CsvSource(delimiter = ';', value = {
-            "--threads;0;--threads must be 1 to 4096, not 0",
+            "--threads;0;, not 0 (see 'pkrseq percpu --help')",
+            "--threads;4097;, not 4097 (see 'pkrseq percpu --help')",
             "--adds;0;--adds must be at least 1, not 0",
             "--adds;-3;--adds must be at least 1, not -3",
-            "--adds;lots;Invalid value for option '--adds'"})
+            "--adds;lots;Invalid value for option '--adds'",
+            "--adds;2000000000;--threads 8 × --adds 2000000000 is more than 10000000000 adds in all, about a minute of"
+                    + " work on two CPUs: make fewer"})
     void badValueIsAOneLineUsageError(String option, String value, String message) {
-        ProbeCommandTest.Run r = new ProbeCommandTest.Run("percpu", option, value);
+        ProbeCommandTest.Run r = option.equals("--adds") ? new ProbeCommandTest.Run("percpu", "--threads", "8", option, value)
+                : new ProbeCommandTest.Run("percpu", option, value);
         assertEquals(2, r.status, r.err);
         assertEquals(1, r.err.lines().count(), r.err);
         assertTrue(r.err.startsWith("pkrseq: ") && r.err.contains(message), r.err);

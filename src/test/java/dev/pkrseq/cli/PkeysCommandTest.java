@@ -14,9 +14,11 @@ import dev.pkrseq.pkey.ProtectionKey;
 import dev.pkrseq.pkey.Rights;
 import dev.pkrseq.sys.Sys;
 import dev.pkrseq.testing.Features;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 
 /** {@code pkrseq pkeys}: PKRU decoded, free keys, tagged mappings; words where keys are unavailable. */
+@Tag("pku")
 class PkeysCommandTest {
 
     @Test

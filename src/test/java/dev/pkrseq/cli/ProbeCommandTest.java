@@ -11,9 +11,11 @@ import java.util.Map;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.JsonNodeType;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 
 /** {@code pkrseq probe}: the report's shape, and the CLI's handling of usage errors. */
+@Tag("pku")
 class ProbeCommandTest {
 
     static final class Run {

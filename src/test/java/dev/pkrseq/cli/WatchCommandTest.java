@@ -10,6 +10,7 @@ import java.util.stream.Collectors;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.pkrseq.observe.RseqWatch;
 import dev.pkrseq.rseq.RseqRegistry;
 import dev.pkrseq.sys.Sys;
 import dev.pkrseq.testing.Features;
@@ -89,8 +90,8 @@ class WatchCommandTest {
 
     @ParameterizedTest
     @CsvSource(delimiter = '|', value = {
-        "--threads|0|--threads must be 1 to 4096, not 0",
-        "--threads|-3|--threads must be 1 to 4096, not -3",
+        "--threads|0|, not 0 (see 'pkrseq watch --help')",
+        "--threads|-3|, not -3 (see 'pkrseq watch --help')",
         "--samples|0|--samples must be at least 1, not 0",
         "--interval|0|--interval must be at least 1ms, not 0ms",
         "--interval|-5ms|'-5ms' is not a duration",
@@ -107,6 +108,30 @@ class WatchCommandTest {
         assertTrue(r.err.startsWith("pkrseq: "), r.err);
         assertTrue(r.err.contains(message), r.err);
         assertEquals("", r.out);
+    }
+
+    @Test
+    void moreThreadsThanTheCpusCanServeIsAUsageErrorThatSaysWhy() {
+        int max = RseqWatch.maxThreads();
+        assertEquals(Math.min(RseqWatch.MAX_THREADS, RseqWatch.MAX_THREADS_PER_CPU
+                * Sys.schedGetaffinity(0).cardinality()), max);
+        ProbeCommandTest.Run r = new ProbeCommandTest.Run("watch", "--threads", Integer.toString(max + 1), "--samples", "1");
+        assertEquals(2, r.status, r.err);
+        assertEquals("pkrseq: --threads must be 1 to " + max + " here (" + RseqWatch.maxThreadsReason() + "), not " + (max + 1)
+                + " (see 'pkrseq watch --help')\n", r.err);
+        assertTrue(RseqWatch.maxThreadsReason().contains("too little CPU"), RseqWatch.maxThreadsReason());
+    }
+
+    @Test
+    void workersRunUnderSchedIdle() throws Exception {
+        Features.assumeRseq();
+        try (RseqWatch w = RseqWatch.start(2, RseqWatch.Workload.SLEEP)) {
+            for (RseqWatch.ThreadSample s : w.sample()) {
+                // /proc/<pid>/task/<tid>/sched names the policy; SCHED_IDLE is 5.
+                String sched = java.nio.file.Files.readString(java.nio.file.Path.of("/proc/self/task/" + s.tid() + "/sched"));
+                assertTrue(sched.lines().anyMatch(l -> l.matches("policy\\s+:\\s+5")), sched);
+            }
+        }
     }
 
     @Test

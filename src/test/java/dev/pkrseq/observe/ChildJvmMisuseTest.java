@@ -1,6 +1,7 @@
 package dev.pkrseq.observe;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.io.IOException;
@@ -12,6 +13,7 @@ import java.util.Map;
 
 import dev.pkrseq.testing.Features;
 import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -21,6 +23,7 @@ import org.junit.jupiter.api.Test;
  * with its own {@code java.io.tmpdir}: any file there afterwards is a leak, whatever else runs on this
  * machine, and that child counts its own live descendants.
  */
+@Tag("pku")
 class ChildJvmMisuseTest {
     private static final Map<String, ChildJvm.Result> RUNS = new HashMap<>();
     private static final Map<String, Path> DIRS = new HashMap<>();
@@ -126,5 +129,19 @@ class ChildJvmMisuseTest {
         String e = error(fault(), "fault-hang");
         assertEquals("ChildJvmException|child JVM dev.pkrseq.observe.PkeyFaultProbe$Child did not finish within 5 s and was"
                 + " killed", e);
+    }
+
+    @Test
+    void timeoutOutOfRangeIsRefusedBeforeAnythingStarts() {
+        for (Duration bad : new Duration[] {Duration.ZERO, Duration.ofSeconds(-1), Duration.ofHours(25),
+            Duration.ofSeconds(Long.MAX_VALUE)}) {
+            IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+                    () -> ChildJvm.of(ChildJvmMisuseChild.Hello.class).timeout(bad));
+            assertEquals("a child JVM's timeout must be more than 0 and at most 24 h, not " + bad, e.getMessage());
+            // The probes check theirs before they create a directory or look for protection keys.
+            assertThrows(IllegalArgumentException.class, () -> PkeyFaultProbe.run(bad));
+            assertThrows(IllegalArgumentException.class, () -> TlsRetagProbe.retag(bad));
+        }
+        assertThrows(NullPointerException.class, () -> ChildJvm.of(ChildJvmMisuseChild.Hello.class).timeout(null));
     }
 }

@@ -1,6 +1,7 @@
 package dev.pkrseq.observe;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertNull;
 
 import java.io.StringReader;
@@ -47,5 +48,19 @@ class PageKeysTest {
         } finally {
             Sys.munmap(a, 3 * page);
         }
+    }
+
+    @Test
+    void rangesBeyondMaxPagesOrOffTheAddressSpaceAreRefused() {
+        long page = Sys.pageSize();
+        List<Vma> none = List.of();
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+                () -> PageKeys.of(none, 0, (PageKeys.MAX_PAGES + 1) * page));
+        assertEquals("a page-keys report covers at most 262144 pages, not 262145: ask for the part that matters",
+                e.getMessage());
+        assertThrows(IllegalArgumentException.class, () -> PageKeys.of(none, 0, Long.MAX_VALUE));
+        assertThrows(IllegalArgumentException.class, () -> PageKeys.of(none, 0x1000, -1));
+        assertThrows(IllegalArgumentException.class, () -> PageKeys.of(none, -2 * page, 4 * page));
+        assertEquals(PageKeys.MAX_PAGES, PageKeys.of(none, 0, PageKeys.MAX_PAGES * page).pages());
     }
 }

@@ -64,8 +64,54 @@ class RseqWatchTest {
     }
 
     @Test
-    void zeroThreadsAreRefused() {
-        assertThrows(IllegalArgumentException.class, () -> RseqWatch.start(0, RseqWatch.Workload.SPIN));
+    void quiescedSpinnersSleepAndStillStopAndSample() throws Exception {
+        Features.assumeRseq();
+        RseqWatch w = RseqWatch.start(4, RseqWatch.Workload.SPIN);
+        try {
+            w.quiesce();
+            List<RseqWatch.ThreadSample> s = w.sample();
+            long deadline = System.nanoTime() + 5_000_000_000L;
+            for (RseqWatch.ThreadSample t : s) {
+                String stat;
+                do {
+                    stat = java.nio.file.Files.readString(java.nio.file.Path.of("/proc/self/task/" + t.tid() + "/stat"));
+                } while (stat.charAt(stat.lastIndexOf(')') + 2) != 'S' && System.nanoTime() < deadline);
+                assertEquals('S', stat.charAt(stat.lastIndexOf(')') + 2), "asleep in the kernel: " + stat);
+                assertNull(t.ended());
+            }
+        } finally {
+            w.close();
+        }
+        assertFalse(Thread.getAllStackTraces().keySet().stream().anyMatch(t -> t.getName().startsWith("pkrseq-watch-")));
+    }
+
+    @Test
+    void threadCountsOutsideOneToMaxThreadsAreRefusedNamingTheLimit() {
+        for (int n : new int[] {0, -1, RseqWatch.maxThreads() + 1, Integer.MAX_VALUE}) {
+            IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+                    () -> RseqWatch.start(n, RseqWatch.Workload.SPIN));
+            assertEquals("threads must be 1 to " + RseqWatch.maxThreads() + " here (" + RseqWatch.maxThreadsReason()
+                    + "), not " + n, e.getMessage());
+        }
+        assertFalse(Thread.getAllStackTraces().keySet().stream().anyMatch(t -> t.getName().startsWith("pkrseq-watch-")));
+    }
+
+    @Test
+    void spinningWorkersSpinInNativeCode() throws Exception {
+        Features.assumeRseq();
+        // In native code a spinner holds up no safepoint: the JVM counts it as stopped.
+        try (RseqWatch w = RseqWatch.start(64, RseqWatch.Workload.SPIN)) {
+            for (RseqWatch.ThreadSample s : w.sample()) {
+                String state = java.nio.file.Files.readString(java.nio.file.Path.of("/proc/self/task/" + s.tid() + "/stat"));
+                // Spinning or waiting for a CPU: R; in the futex before the release it would be S.
+                assertEquals('R', state.charAt(state.lastIndexOf(')') + 2), state);
+            }
+            Thread spinner = Thread.getAllStackTraces().keySet().stream()
+                    .filter(t -> t.getName().equals("pkrseq-watch-0")).findFirst().orElseThrow();
+            // The JVM sees a thread in native code as RUNNABLE, and its stack ends in the downcall.
+            assertTrue(java.util.Arrays.stream(spinner.getStackTrace()).anyMatch(f -> f.getClassName().endsWith("NativeSpin")),
+                    java.util.Arrays.toString(spinner.getStackTrace()));
+        }
     }
 
     @Test

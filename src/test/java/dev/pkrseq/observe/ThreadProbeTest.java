@@ -55,4 +55,25 @@ class ThreadProbeTest {
         t.join(10_000);
         assertFalse(t.isAlive());
     }
+
+    @Test
+    void callFromATaskOnTheProbesThreadRunsThereInsteadOfWaitingForItself() throws Exception {
+        try (ThreadProbe p = ThreadProbe.start("probe-nested")) {
+            java.util.concurrent.CompletableFuture<Integer> nested = java.util.concurrent.CompletableFuture.supplyAsync(
+                    () -> p.call(() -> p.call(Sys::gettid)));
+            // Queued behind itself, the inner call would never run.
+            assertEquals(p.tid(), nested.get(10, java.util.concurrent.TimeUnit.SECONDS));
+        }
+    }
+
+    @Test
+    void closeFromATaskOnTheProbesThreadEndsItWithoutWaitingForItself() throws Exception {
+        ThreadProbe p = ThreadProbe.start("probe-closes-itself");
+        Thread t = p.call(Thread::currentThread);
+        long start = System.nanoTime();
+        p.run(p::close);
+        assertTrue(System.nanoTime() - start < 10_000_000_000L, "close waited for its own thread");
+        t.join(10_000);
+        assertFalse(t.isAlive());
+    }
 }

@@ -9,12 +9,14 @@ import java.util.List;
 import dev.pkrseq.testing.Features;
 import dev.pkrseq.tls.Tls;
 import dev.pkrseq.tls.TlsLayout;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 
 /**
  * The TLS experiments, each one a test. The retag experiments run in child JVMs (a JVM whose TLS carries
  * a key can die of a signal), so they are safe here; the three that read one retag share one child.
  */
+@Tag("pku")
 class TlsExperimentsTest {
     private static final TlsExperiments.RetagRun RUN = new TlsExperiments.RetagRun();
 

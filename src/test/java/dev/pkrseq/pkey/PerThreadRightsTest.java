@@ -16,9 +16,11 @@ import dev.pkrseq.observe.AccessProbe;
 import dev.pkrseq.observe.ThreadProbe;
 import dev.pkrseq.sys.Sys;
 import dev.pkrseq.testing.Features;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 
 /** Rights are per thread: threads change theirs at the same time, and none sees another's. */
+@Tag("pku")
 class PerThreadRightsTest {
     private static final int RW = Sys.PROT_READ | Sys.PROT_WRITE;
 

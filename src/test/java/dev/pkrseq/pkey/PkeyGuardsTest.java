@@ -15,6 +15,7 @@ import dev.pkrseq.proc.Smaps;
 import dev.pkrseq.sys.Sys;
 import dev.pkrseq.sys.ThreadStack;
 import dev.pkrseq.testing.Features;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.function.Executable;
 
@@ -22,6 +23,7 @@ import org.junit.jupiter.api.function.Executable;
  * Every guard: the exception's type and message, nothing changed, and the JVM carries on. The guards
  * that need no hardware run everywhere, because they are checked before any native call.
  */
+@Tag("pku")
 class PkeyGuardsTest {
     private static final int RW = Sys.PROT_READ | Sys.PROT_WRITE;
 
@@ -267,7 +269,7 @@ class PkeyGuardsTest {
                 long page = stack.low() + 32 * Pages.size();
                 MemorySegment seg = Sys.memory(page, Pages.size());
                 try (ProtectionKey key = ProtectionKey.allocate(Rights.READ_WRITE)) {
-                    key.protect(seg, RW);
+                    key.protect(seg, RW, Hazard.MAY_KILL_THIS_JVM);
                     try {
                         ThreadMemoryTaggedException e = assertThrows(ThreadMemoryTaggedException.class,
                                 () -> key.setRights(Rights.NO_ACCESS));
@@ -275,7 +277,7 @@ class PkeyGuardsTest {
                         assertThrows(ThreadMemoryTaggedException.class, () -> key.withRights(Rights.NO_WRITE));
                         assertEquals(Rights.READ_WRITE, key.rights(), "nothing was changed");
                     } finally {
-                        ProtectionKey.DEFAULT.protect(seg, RW);
+                        ProtectionKey.DEFAULT.protect(seg, RW, Hazard.MAY_KILL_THIS_JVM);
                     }
                 }
             } catch (Throwable e) {

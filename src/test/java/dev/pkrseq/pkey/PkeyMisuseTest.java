@@ -19,6 +19,7 @@ import dev.pkrseq.sys.NativeException;
 import dev.pkrseq.sys.Sys;
 import dev.pkrseq.testing.CarriesOn;
 import dev.pkrseq.testing.Features;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.function.Executable;
 
@@ -27,6 +28,7 @@ import org.junit.jupiter.api.function.Executable;
  * exception type, a message that names the problem, and the JVM carries on ({@link CarriesOn}). Rows
  * whose guard fires before any native call run on every machine; the rest need protection keys.
  */
+@Tag("pku")
 class PkeyMisuseTest {
     private static final int RW = Sys.PROT_READ | Sys.PROT_WRITE;
 
@@ -196,7 +198,7 @@ class PkeyMisuseTest {
             try {
                 MemorySegment deep = Sys.memory(Sys.threadStack().low() + 32 * Pages.size(), Pages.size());
                 try (ProtectionKey key = ProtectionKey.allocate(Rights.READ_WRITE)) {
-                    key.protect(deep, RW);
+                    key.protect(deep, RW, Hazard.MAY_KILL_THIS_JVM);
                     try {
                         ThreadMemoryTaggedException e = refused(ThreadMemoryTaggedException.class,
                                 () -> key.setRights(Rights.NO_ACCESS), "refusing to set key " + key.number() + " to no-access",
@@ -204,7 +206,7 @@ class PkeyMisuseTest {
                         assertEquals(key.number(), e.key());
                         assertEquals(Rights.READ_WRITE, key.rights(), "nothing was changed");
                     } finally {
-                        ProtectionKey.DEFAULT.protect(deep, RW);
+                        ProtectionKey.DEFAULT.protect(deep, RW, Hazard.MAY_KILL_THIS_JVM);
                     }
                 }
             } catch (Throwable e) {
@@ -256,6 +258,211 @@ class PkeyMisuseTest {
                 () -> ProtectionKey.allocate(Rights.NO_ACCESS));
         assertTrue(e.getMessage().startsWith("protection keys are not available on this machine: "), e.getMessage());
         assertThrows(PkeysUnavailableException.class, Pkru::current);
+        CarriesOn.check();
+    }
+
+    // ---- own what you tag: memory pkrseq did not map ----------------------------------------------
+
+    private static UntaggableSegmentException notOwned(MemorySegment s, UntaggableSegmentException.Reason reason,
+            String... phrases) {
+        List<String> all = new java.util.ArrayList<>(List.of(String.format("cannot tag 0x%x-0x%x: it is not memory pkrseq"
+                + " mapped but ", s.address(), s.address() + s.byteSize()), "pkrseq tags only pages it mapped itself: use"
+                + " Pages.allocate(arena, n), or pass Hazard.MAY_KILL_THIS_JVM in a JVM you can afford to lose"));
+        all.addAll(List.of(phrases));
+        UntaggableSegmentException e = refused(UntaggableSegmentException.class, () -> ProtectionKey.DEFAULT.protect(s, RW),
+                all.toArray(String[]::new));
+        assertEquals(reason, e.reason(), e.getMessage());
+        assertEquals(reason, assertThrows(UntaggableSegmentException.class, () -> ProtectionKey.DEFAULT.tagPages(s, RW))
+                .reason(), "the walk refuses the same way");
+        return e;
+    }
+
+    @Test
+    void taggingArenaAllocatedMemoryGivesUntaggableSegmentExceptionMalloc() {
+        // Page-aligned and whole pages, yet malloc's: the arena's close hands the pages back to malloc.
+        try (Arena arena = Arena.ofShared()) {
+            MemorySegment s = arena.allocate(16 * Pages.size(), Pages.size());
+            notOwned(s, UntaggableSegmentException.Reason.MALLOC, "where malloc (and so Arena.allocate) hands out chunks",
+                    "a thread whose rights deny the key dies when it touches those pages");
+        }
+    }
+
+    @Test
+    void taggingAFileMappingGivesUntaggableSegmentExceptionFile() throws Exception {
+        java.nio.file.Path file = java.nio.file.Files.createTempFile("pkrseq-misuse-", ".bin");
+        try (Arena arena = Arena.ofConfined();
+                java.nio.channels.FileChannel ch = java.nio.channels.FileChannel.open(file,
+                        java.nio.file.StandardOpenOption.READ, java.nio.file.StandardOpenOption.WRITE)) {
+            ch.write(java.nio.ByteBuffer.allocate((int) (2 * Pages.size())));
+            MemorySegment s = ch.map(java.nio.channels.FileChannel.MapMode.READ_WRITE, 0, 2 * Pages.size(), arena);
+            notOwned(s, UntaggableSegmentException.Reason.FILE, "a mapping of " + file.toRealPath());
+        } finally {
+            java.nio.file.Files.deleteIfExists(file);
+        }
+    }
+
+    @Test
+    void taggingThisThreadsStackGivesUntaggableSegmentExceptionThread() throws Exception {
+        AtomicReference<Throwable> failure = new AtomicReference<>();
+        Thread t = Thread.ofPlatform().name("misuse-own-stack").stackSize(1 << 20).start(() -> {
+            try {
+                MemorySegment deep = Sys.memory(Sys.threadStack().low() + 32 * Pages.size(), Pages.size());
+                notOwned(deep, UntaggableSegmentException.Reason.THREAD, "part of this thread's stack [",
+                        "which the JVM touches on every call");
+            } catch (Throwable e) {
+                failure.set(e);
+            }
+        });
+        t.join();
+        if (failure.get() != null) {
+            throw new AssertionError(failure.get());
+        }
+    }
+
+    @Test
+    void taggingJvmMemoryFoundByAddressGivesUntaggableSegmentExceptionFileOrAnonymous() {
+        List<dev.pkrseq.proc.Vma> vmas = dev.pkrseq.proc.Smaps.self();
+        dev.pkrseq.proc.Vma libjvm = vmas.stream().filter(v -> v.path().endsWith("/libjvm.so") && v.perms().startsWith("rw"))
+                .findFirst().orElseThrow();
+        notOwned(Sys.memory(libjvm.start(), Pages.size()), UntaggableSegmentException.Reason.FILE,
+                "a mapping of " + libjvm.path());
+        // The largest anonymous read-write mapping of a JVM is its Java heap.
+        dev.pkrseq.proc.Vma heap = vmas.stream().filter(v -> v.path().isEmpty() && v.perms().equals("rw-p"))
+                .max(java.util.Comparator.comparingLong(dev.pkrseq.proc.Vma::size)).orElseThrow();
+        notOwned(Sys.memory(heap.start(), Pages.size()), UntaggableSegmentException.Reason.ANONYMOUS,
+                "anonymous memory pkrseq did not map", "the Java heap");
+    }
+
+    @Test
+    void taggingUnmappedMemoryGivesUntaggableSegmentExceptionNotMapped() {
+        long a = Sys.mmap(0, Pages.size(), RW, Sys.MAP_PRIVATE | Sys.MAP_ANONYMOUS, -1, 0);
+        Sys.munmap(a, Pages.size());
+        notOwned(Sys.memory(a, Pages.size()), UntaggableSegmentException.Reason.NOT_MAPPED,
+                String.format("unmapped (nothing is mapped at 0x%x)", a));
+    }
+
+    @Test
+    void taggingPkrseqsPagesThroughAnotherSegmentGivesUntaggableSegmentExceptionAlias() {
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment pages = Pages.allocate(arena, 2);
+            MemorySegment alias = Sys.memory(pages.address(), pages.byteSize());
+            UntaggableSegmentException e = refused(UntaggableSegmentException.class,
+                    () -> ProtectionKey.DEFAULT.protect(alias, RW), String.format("cannot tag 0x%x-0x%x through this"
+                            + " segment: the pages are pkrseq's, but the segment is not the one Pages.allocate returned",
+                            pages.address(), pages.address() + pages.byteSize()), "tag that segment or a slice of it");
+            assertEquals(UntaggableSegmentException.Reason.ALIAS, e.reason());
+        }
+    }
+
+    @Test
+    void walkingMoreThanMaxPagesGivesUntaggableSegmentExceptionTooManyPages() {
+        try (Arena arena = Arena.ofConfined()) {
+            // Mapped, not touched: a gigabyte of address space costs nothing until written.
+            MemorySegment big = Pages.allocate(arena, PageWalk.MAX_PAGES + 1);
+            UntaggableSegmentException e = refused(UntaggableSegmentException.class,
+                    () -> ProtectionKey.DEFAULT.tagPages(big, RW), "cannot walk " + (PageWalk.MAX_PAGES + 1)
+                            + " pages one by one", "limited to " + PageWalk.MAX_PAGES + " pages");
+            assertEquals(UntaggableSegmentException.Reason.TOO_MANY_PAGES, e.reason());
+        }
+    }
+
+    @Test
+    void mappingMorePagesThanAProcessCanHaveIsRefusedUpFront() {
+        try (Arena arena = Arena.ofConfined()) {
+            refused(IllegalArgumentException.class, () -> Pages.allocate(arena, Pages.MAX_COUNT + 1),
+                    "cannot map " + (Pages.MAX_COUNT + 1) + " pages", "128 TiB");
+            refused(IllegalArgumentException.class, () -> Pages.allocate(arena, Long.MAX_VALUE), "cannot map");
+        }
+    }
+
+    @Test
+    void theHazardOptInTagsMemoryPkrseqDidNotMap() {
+        long a = Sys.mmap(0, Pages.size(), RW, Sys.MAP_PRIVATE | Sys.MAP_ANONYMOUS, -1, 0);
+        try {
+            MemorySegment raw = Sys.memory(a, Pages.size());
+            if (!Features.pkeysWork()) {
+                // Past every check of pkrseq: the kernel itself answers, here without protection keys.
+                NativeException e = assertThrows(NativeException.class,
+                        () -> ProtectionKey.DEFAULT.protect(raw, RW, Hazard.MAY_KILL_THIS_JVM));
+                assertEquals(Errno.EINVAL, e.errno());
+                return;
+            }
+            try (ProtectionKey key = ProtectionKey.allocate(Rights.READ_WRITE)) {
+                key.protect(raw, RW, Hazard.MAY_KILL_THIS_JVM);
+                assertEquals(key.number(), dev.pkrseq.observe.PageKeys.of(raw).key(0));
+                // The refused free names the remedy that works for such memory.
+                refused(KeyInUseException.class, key::close, "refusing to free protection key " + key.number(),
+                        "ProtectionKey.DEFAULT.protect(segment, prot, Hazard.MAY_KILL_THIS_JVM)");
+                ProtectionKey.DEFAULT.protect(raw, RW, Hazard.MAY_KILL_THIS_JVM);
+            }
+        } finally {
+            Sys.munmap(a, Pages.size());
+        }
+        CarriesOn.check();
+    }
+
+    // ---- the TLS retag's opt-ins -------------------------------------------------------------------
+
+    @Test
+    void retaggingTlsWithoutTheHazardIsRefused() {
+        Features.assumeX86_64();
+        refused(IllegalArgumentException.class, () -> dev.pkrseq.tls.Tls.retag(new ProtectionKey(9), null),
+                "retagging a thread's TLS can kill the JVM", "pass Hazard.MAY_KILL_THIS_JVM");
+    }
+
+    @Test
+    void retaggingTlsWithTheSharedDtvPageIsRefusedUnlessChosen() {
+        Features.assumeX86_64();
+        // A key object without a native key: the refusal comes before the key's rights are read.
+        dev.pkrseq.tls.SharedDtvPageException e = refused(dev.pkrseq.tls.SharedDtvPageException.class,
+                () -> dev.pkrseq.tls.Tls.retag(new ProtectionKey(9), Hazard.MAY_KILL_THIS_JVM), "refusing to retag the DTV"
+                        + " page 0x", "of thread '" + Thread.currentThread().getName() + "' with key 9",
+                "where glibc's malloc put the DTV among other threads' chunks",
+                "Pass TlsRetag.Option.WITHOUT_DTV_PAGE to leave the page out, or TlsRetag.Option.WITH_SHARED_DTV_PAGE");
+        assertTrue(e.page() != 0);
+        assertFalse(dev.pkrseq.tls.TlsRetag.active().isPresent(), "nothing was retagged");
+    }
+
+    // ---- every PKRU write passes the same guard ------------------------------------------------------
+
+    @Test
+    void restoringAPkruConstantThatDeniesAKeyTaggingThisThreadsStackIsRefused() throws Exception {
+        Features.assumePkeys();
+        AtomicReference<Throwable> failure = new AtomicReference<>();
+        Thread t = Thread.ofPlatform().name("misuse-initial-pkru").stackSize(1 << 20).start(() -> {
+            try {
+                MemorySegment deep = Sys.memory(Sys.threadStack().low() + 32 * Pages.size(), Pages.size());
+                try (ProtectionKey key = ProtectionKey.allocate(Rights.READ_WRITE)) {
+                    key.protect(deep, RW, Hazard.MAY_KILL_THIS_JVM);
+                    try {
+                        Pkru before = Pkru.current();
+                        ThreadMemoryTaggedException e = refused(ThreadMemoryTaggedException.class, Pkru.INITIAL::restore,
+                                "refusing to set key " + key.number() + " to no-access", "part of this thread's stack");
+                        assertEquals(key.number(), e.key());
+                        assertEquals(before, Pkru.current(), "no key was written");
+                    } finally {
+                        ProtectionKey.DEFAULT.protect(deep, RW, Hazard.MAY_KILL_THIS_JVM);
+                    }
+                }
+            } catch (Throwable e) {
+                failure.set(e);
+            }
+        });
+        t.join();
+        if (failure.get() != null) {
+            throw new AssertionError(failure.get());
+        }
+    }
+
+    @Test
+    void closingARightsScopeAfterItsKeyWritesNothingOntoTheFreedNumber() {
+        Features.assumePkeys();
+        ProtectionKey key = ProtectionKey.allocate(Rights.READ_WRITE);
+        int n = key.number();
+        RightsScope scope = key.withRights(Rights.NO_ACCESS);
+        key.close();
+        scope.close();
+        assertEquals(Sys.PKEY_DISABLE_ACCESS, Sys.pkeyGet(n), "the read-write bits the scope saved stay unwritten");
         CarriesOn.check();
     }
 

@@ -8,9 +8,11 @@ import java.util.List;
 
 import dev.pkrseq.sys.Sys;
 import dev.pkrseq.testing.Features;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 
 /** PKRU values: decoding, and the calling thread's register read exactly. */
+@Tag("pku")
 class PkruTest {
 
     @Test

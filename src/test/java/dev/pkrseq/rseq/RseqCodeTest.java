@@ -4,18 +4,13 @@ import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
-import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
-import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
-import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import java.util.OptionalLong;
-import java.util.concurrent.TimeUnit;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import java.util.stream.Stream;
@@ -23,6 +18,7 @@ import java.util.stream.Stream;
 import dev.pkrseq.proc.Smaps;
 import dev.pkrseq.proc.Vma;
 import dev.pkrseq.testing.Features;
+import dev.pkrseq.testing.GnuAs;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.Arguments;
@@ -59,7 +55,7 @@ class RseqCodeTest {
     @MethodSource("configs")
     void assemblerTextAssemblesToTheGeneratedBytes(String name, RseqCode.Config c) throws Exception {
         RseqCode code = RseqCode.generate(0, c);
-        assertArrayEquals(code.bytes(), gnuAs(code.assemblerSource()), code.listing());
+        assertArrayEquals(code.bytes(), GnuAs.assemble(code.assemblerSource()), code.listing());
     }
 
     @Test
@@ -284,41 +280,5 @@ class RseqCodeTest {
             return null;
         }
         return m.group(2);
-    }
-
-    /** as, ld and objcopy turn the source into the bytes at address 0. */
-    static byte[] gnuAs(String source) throws Exception {
-        assumeTrue(onPath("as") && onPath("ld") && onPath("objcopy"), "GNU binutils (as, ld, objcopy) not installed");
-        Path dir = Files.createTempDirectory("pkrseq-as-");
-        try {
-            Files.writeString(dir.resolve("code.s"), source, StandardCharsets.UTF_8);
-            run(dir, "as", "--64", "-o", "code.o", "code.s");
-            run(dir, "ld", "-Ttext=0", "-e", "0", "-o", "code.elf", "code.o");
-            run(dir, "objcopy", "-O", "binary", "code.elf", "code.bin");
-            return Files.readAllBytes(dir.resolve("code.bin"));
-        } finally {
-            try (var files = Files.list(dir)) {
-                for (Path p : files.toList()) {
-                    Files.delete(p);
-                }
-            }
-            Files.delete(dir);
-        }
-    }
-
-    private static void run(Path dir, String... command) throws Exception {
-        Process p = new ProcessBuilder(command).directory(dir.toFile()).redirectErrorStream(true).start();
-        String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
-        assertTrue(p.waitFor(60, TimeUnit.SECONDS), String.join(" ", command) + " hung");
-        assertEquals(0, p.exitValue(), String.join(" ", command) + ": " + out);
-    }
-
-    private static boolean onPath(String tool) {
-        for (String dir : System.getenv().getOrDefault("PATH", "").split(":")) {
-            if (!dir.isEmpty() && Files.isExecutable(Path.of(dir, tool))) {
-                return true;
-            }
-        }
-        return false;
     }
 }

@@ -52,4 +52,41 @@ class RseqExplainTest {
         assertEquals("area 0x7f0000002020 is not aligned to AT_RSEQ_ALIGN (64 bytes)",
                 RseqException.badLayout(0x7f0000002020L, 64, 40, 64));
     }
+
+    @Test
+    void epermOnAThreadWithoutRegistrationIsADenialNotASignatureMismatch() {
+        // The kernel gives EPERM only for the registered area with another signature; none is registered.
+        String s = RseqException.explain(RseqException.Operation.REGISTER, Errno.EPERM, 0x7f0000002000L, 32, 0x53053053,
+                RseqException.ThreadState.NONE, 28, 32);
+        assertTrue(s.contains("no registration pkrseq knows of") && s.endsWith(RseqException.DENIED), s);
+        String u = RseqException.explain(RseqException.Operation.UNREGISTER, Errno.EPERM, 0x7f0000002000L, 32, 0x53053053,
+                RseqException.ThreadState.NONE, 28, 32);
+        assertTrue(u.endsWith(RseqException.DENIED), u);
+    }
+
+    @Test
+    void epermNamingTheRegisteredAreaIsStillTheSignatureMismatch() {
+        String s = RseqException.explain(RseqException.Operation.REGISTER, Errno.EPERM, 0x7f0000001000L, 32, 0x12345678,
+                GLIBC, 28, 32);
+        assertEquals("this area is already registered for this thread with another signature (0x53053053, not 0x12345678)",
+                s);
+    }
+
+    @Test
+    void anErrnoTheKernelsRseqNeverGivesIsADenial() {
+        assertEquals("the kernel's rseq never gives EACCES to a registration: " + RseqException.DENIED,
+                RseqException.explain(RseqException.Operation.REGISTER, Errno.EACCES, 0x7f0000002000L, 32, 0x53053053,
+                        RseqException.ThreadState.NONE, 28, 32));
+    }
+
+    @Test
+    void availabilityNamesEachAnswer() {
+        assertTrue(new RseqSyscall.Availability(Errno.EINVAL, 22).available());
+        assertEquals(null, new RseqSyscall.Availability(Errno.EINVAL, 22).reason());
+        assertTrue(new RseqSyscall.Availability(Errno.ENOSYS, 38).reason().startsWith("not supported"));
+        RseqSyscall.Availability eperm = new RseqSyscall.Availability(Errno.EPERM, 1);
+        assertTrue(eperm.denied());
+        assertTrue(eperm.reason().startsWith("rseq is denied here: rseq(NULL, 0, 0, 0) failed with EPERM"), eperm.reason());
+        assertTrue(new RseqSyscall.Availability(Errno.UNKNOWN, 4095).reason().contains("failed with errno 4095"));
+    }
 }

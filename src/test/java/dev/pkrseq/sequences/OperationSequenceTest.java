@@ -49,6 +49,7 @@ import dev.pkrseq.rseq.Rseq;
  * <p>The default build runs 200 sequences here and 2 batches of 50 in children; {@code mvn verify -Pstress}
  * adds 10,000 here and 100 batches of 100 in children.
  */
+@Tag("pku")
 class OperationSequenceTest {
 
     @Property(tries = 200, edgeCases = EdgeCasesMode.NONE)
@@ -80,6 +81,8 @@ class OperationSequenceTest {
         List<String> always = new ArrayList<>(List.of("map: ok", "unmap: ok", "probe: ok",
                 "free: KeyZeroException", "misuse: UntaggableSegmentException HEAP",
                 "misuse: UntaggableSegmentException UNALIGNED", "misuse: UntaggableSegmentException PARTIAL_PAGES",
+                "misuse: UntaggableSegmentException MALLOC", "misuse: UntaggableSegmentException ALIAS",
+                "protect: UntaggableSegmentException ANONYMOUS", "walk: UntaggableSegmentException ANONYMOUS",
                 "vthread: VirtualThreadException", "rights: KeyZeroException", "cpu: ok"));
         if (Pkeys.supported()) {
             always.addAll(List.of("alloc: ok", "get: ok", "free: ok", "free: KeyInUseException", "rights: ok", "scoped: ok", "protect: ok",
@@ -154,7 +157,7 @@ class OperationSequenceTest {
         Arbitrary<Step> step = Combinators.combine(Arbitraries.integers().between(0, 3), kind,
                 Arbitraries.integers().between(-1, 5), Arbitraries.integers().between(0, 5),
                 Arbitraries.integers().between(0, 7), Arbitraries.of("read-write", "no-write", "no-access"),
-                Arbitraries.of("rw", "rw", "r"), Arbitraries.of("heap", "unaligned", "partial"))
+                Arbitraries.of("rw", "rw!", "rw!", "r", "r!"), Arbitraries.of("heap", "unaligned", "partial", "malloc", "alias"))
                 .as((t, k, key, region, page, rights, prot, misuse) -> Step.of(t, k, key, region, page, switch (k) {
                     case ALLOC, RIGHTS, SCOPED -> rights;
                     case MAP -> region % 2 == 0 ? "raw" : "arena";

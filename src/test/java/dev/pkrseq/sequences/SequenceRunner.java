@@ -11,6 +11,7 @@ import java.util.concurrent.Callable;
 import java.util.concurrent.atomic.AtomicReference;
 
 import dev.pkrseq.observe.AccessProbe;
+import dev.pkrseq.pkey.Hazard;
 import dev.pkrseq.pkey.KeyClosedException;
 import dev.pkrseq.pkey.KeyInUseException;
 import dev.pkrseq.pkey.KeyZeroException;
@@ -431,16 +432,18 @@ final class SequenceRunner {
         if (key == null || r == null) {
             return;
         }
-        int prot = s.arg().equals("r") ? Sys.PROT_READ : RW;
+        boolean hazard = s.arg().endsWith("!");
+        int prot = s.arg().startsWith("rw") ? RW : Sys.PROT_READ;
+        Hazard h = hazard ? Hazard.MAY_KILL_THIS_JVM : null;
         if (modelOpen(key) && !r.closed && !holesAreFree(r)) {
             skipped.append("step ").append(stepIndex).append(" (").append(s).append("): a mapping of the JVM sits in a hole; ");
             return;
         }
         Outcome<PageWalk> o = on(s, () -> {
             if (pageWalk) {
-                return key.tagPages(r.segment, prot);
+                return key.tagPages(r.segment, prot, h);
             }
-            key.protect(r.segment, prot);
+            key.protect(r.segment, prot, h);
             return null;
         });
         if (!modelOpen(key)) {
@@ -450,6 +453,13 @@ final class SequenceRunner {
         if (r.closed) {
             UntaggableSegmentException e = o.expect(UntaggableSegmentException.class, "arena is closed");
             check(e.reason() == UntaggableSegmentException.Reason.CLOSED, "reason " + e.reason());
+            return;
+        }
+        if (r.raw && !hazard) {
+            // Memory the library did not map: refused by what it is, before the kernel.
+            UntaggableSegmentException e = o.expect(UntaggableSegmentException.class, "cannot tag 0x");
+            UntaggableSegmentException.Reason want = notOwnedReason(r);
+            check(e.reason() == want, "refused for " + e.reason() + ", the model says " + want + ": " + e.getMessage());
             return;
         }
         // The kernel: an unallocated key (key 0 where protection keys are off) is EINVAL before anything.
@@ -500,26 +510,39 @@ final class SequenceRunner {
             return;
         }
         String kind = s.arg();
+        if (kind.equals("alias") && modelOpen(key) && !foreignFree(r)) {
+            skipped.append("step ").append(stepIndex).append(" (").append(s).append("): a mapping of the JVM sits where r")
+                    .append(s.region()).append(" was; ");
+            return;
+        }
         Outcome<Void> o = on(s, () -> {
-            MemorySegment seg = switch (kind) {
-                case "heap" -> MemorySegment.ofArray(new byte[(int) (2 * PAGE)]);
-                case "unaligned" -> r.segment.asSlice(64, PAGE - 64);
-                case "partial" -> r.pages > 1 ? r.segment.asSlice(0, PAGE + 1) : r.segment.asSlice(0, 100);
-                default -> throw new IllegalArgumentException(kind);
-            };
-            key.protect(seg, RW);
+            try (Arena malloc = Arena.ofConfined()) {
+                MemorySegment seg = switch (kind) {
+                    case "heap" -> MemorySegment.ofArray(new byte[(int) (2 * PAGE)]);
+                    case "unaligned" -> r.segment.asSlice(64, PAGE - 64);
+                    case "partial" -> r.pages > 1 ? r.segment.asSlice(0, PAGE + 1) : r.segment.asSlice(0, 100);
+                    case "malloc" -> malloc.allocate(2 * PAGE, PAGE);
+                    case "alias" -> Sys.memory(r.base, r.pages * PAGE);
+                    default -> throw new IllegalArgumentException(kind);
+                };
+                key.protect(seg, RW);
+            }
             return null;
         });
         if (!modelOpen(key)) {
             o.expect(KeyClosedException.class, "cannot tag memory");
             return;
         }
-        UntaggableSegmentException.Reason want = kind.equals("heap") ? UntaggableSegmentException.Reason.HEAP
-                : r.closed ? UntaggableSegmentException.Reason.CLOSED
-                : kind.equals("unaligned") ? UntaggableSegmentException.Reason.UNALIGNED
-                : UntaggableSegmentException.Reason.PARTIAL_PAGES;
+        UntaggableSegmentException.Reason want = switch (kind) {
+            case "heap" -> UntaggableSegmentException.Reason.HEAP;
+            case "malloc" -> UntaggableSegmentException.Reason.MALLOC;
+            case "alias" -> r.raw || r.closed ? notOwnedReason(r) : UntaggableSegmentException.Reason.ALIAS;
+            default -> r.closed ? UntaggableSegmentException.Reason.CLOSED
+                    : kind.equals("unaligned") ? UntaggableSegmentException.Reason.UNALIGNED
+                    : UntaggableSegmentException.Reason.PARTIAL_PAGES;
+        };
         UntaggableSegmentException e = o.expect(UntaggableSegmentException.class, "cannot tag");
-        check(e.reason() == want, "refused for " + e.reason() + ", the model says " + want);
+        check(e.reason() == want, "refused for " + e.reason() + ", the model says " + want + ": " + e.getMessage());
     }
 
     private void probe(Step s) throws Exception {
@@ -703,6 +726,36 @@ final class SequenceRunner {
             }
         }
         return null;
+    }
+
+    /**
+     * Why tagging a region the library does not own (raw, or an alias of any region) is refused: the first page
+     * that is not an open arena region's names it; mapped by a raw region of the runner it is anonymous memory,
+     * unmapped it is nothing (the callers skip ranges where memory of the JVM sits).
+     */
+    private UntaggableSegmentException.Reason notOwnedReason(RegionM r) {
+        for (int i = 0; i < r.pages; i++) {
+            PageRef ref = owned(r.address(i));
+            if (ref == null) {
+                return UntaggableSegmentException.Reason.NOT_MAPPED;
+            }
+            if (ref.region().raw) {
+                return UntaggableSegmentException.Reason.ANONYMOUS;
+            }
+        }
+        return UntaggableSegmentException.Reason.ALIAS;
+    }
+
+    /** Whether every page of a region's range that the runner does not map is unmapped, not the JVM's. */
+    private boolean foreignFree(RegionM r) {
+        List<Vma> vmas = Smaps.self();
+        for (int i = 0; i < r.pages; i++) {
+            long a = r.address(i);
+            if (owned(a) == null && Smaps.containing(vmas, a).isPresent()) {
+                return false;
+            }
+        }
+        return true;
     }
 
     /** Whether every hole of a raw region is still unmapped, or mapped by a region of this runner. */

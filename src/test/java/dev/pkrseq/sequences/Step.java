@@ -41,11 +41,17 @@ record Step(int thread, Kind kind, int key, int region, int page, String arg) {
         MAP,
         /** Unmap one page of a raw region, or close an arena region. */
         UNMAP,
-        /** {@code key.protect(region, prot)}: one pkey_mprotect. */
+        /**
+         * {@code key.protect(region, prot)}: one pkey_mprotect; {@code rw!} or {@code r!} with
+         * {@code Hazard.MAY_KILL_THIS_JVM}, which raw regions need.
+         */
         PROTECT,
-        /** {@code key.tagPages(region, prot)}: the page walk. */
+        /** {@code key.tagPages(region, prot)}: the page walk; {@code !} as for PROTECT. */
         WALK,
-        /** A refused tagging: {@code heap}, {@code unaligned} or {@code partial} segment. */
+        /**
+         * A refused tagging: {@code heap}, {@code unaligned}, {@code partial}, {@code malloc} (Arena.allocate
+         * memory) or {@code alias} (the region through a segment of the global scope).
+         */
         MISUSE,
         /** The kernel's read and write of one page for this thread ({@code AccessProbe}). */
         PROBE,

@@ -9,12 +9,14 @@ import java.time.Duration;
 import java.util.concurrent.atomic.AtomicReference;
 
 import dev.pkrseq.observe.TlsRetagProbe;
+import dev.pkrseq.pkey.Hazard;
 import dev.pkrseq.pkey.Pkeys;
 import dev.pkrseq.pkey.ProtectionKey;
 import dev.pkrseq.pkey.Rights;
 import dev.pkrseq.pkey.VirtualThreadException;
 import dev.pkrseq.sys.Sys;
 import dev.pkrseq.testing.Features;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -22,6 +24,7 @@ import org.junit.jupiter.api.Test;
  * carries a key dies of a signal or an implicit null check, and this test JVM must live. The refusals run
  * here, because they happen before any page is tagged.
  */
+@Tag("pku")
 class TlsRetagTest {
     private static TlsRetagProbe.Report report;
 
@@ -80,7 +83,8 @@ class TlsRetagTest {
     @Test
     void retagWithKeyZeroIsRefused() {
         Features.assumeX86_64();
-        IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> Tls.retag(ProtectionKey.DEFAULT));
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> Tls.retag(ProtectionKey.DEFAULT,
+                Hazard.MAY_KILL_THIS_JVM, TlsRetag.Option.WITHOUT_DTV_PAGE));
         assertTrue(e.getMessage().startsWith("retagging TLS with key 0 changes nothing"), e.getMessage());
     }
 
@@ -88,7 +92,8 @@ class TlsRetagTest {
     void retagIsRefusedWhileTheThreadsRightsDenyTheKey() {
         Features.assumePkeys();
         try (ProtectionKey key = ProtectionKey.allocate(Rights.NO_ACCESS)) {
-            IllegalStateException e = assertThrows(IllegalStateException.class, () -> Tls.retag(key));
+            IllegalStateException e = assertThrows(IllegalStateException.class,
+                    () -> Tls.retag(key, Hazard.MAY_KILL_THIS_JVM, TlsRetag.Option.WITHOUT_DTV_PAGE));
             assertTrue(e.getMessage().contains("rights for it are no-access, so the JVM would die on its next TLS access"),
                     e.getMessage());
             assertTrue(key.mappings().isEmpty(), "nothing was tagged");
@@ -101,7 +106,8 @@ class TlsRetagTest {
         Features.assumePkeys();
         TlsLayout other = Tls.onPlatformThread("retag-other");
         try (ProtectionKey key = ProtectionKey.allocate(Rights.READ_WRITE)) {
-            IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> Tls.retag(key, other));
+            IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+                    () -> Tls.retag(key, other, Hazard.MAY_KILL_THIS_JVM, TlsRetag.Option.WITHOUT_DTV_PAGE));
             assertTrue(e.getMessage().contains("a thread can only retag its own TLS"), e.getMessage());
             assertTrue(key.mappings().isEmpty(), "nothing was tagged");
         }
@@ -114,7 +120,7 @@ class TlsRetagTest {
             AtomicReference<Throwable> thrown = new AtomicReference<>();
             Thread.ofVirtual().start(() -> {
                 try {
-                    Tls.retag(key);
+                    Tls.retag(key, Hazard.MAY_KILL_THIS_JVM, TlsRetag.Option.WITHOUT_DTV_PAGE);
                 } catch (Throwable t) {
                     thrown.set(t);
                 }

@@ -39,6 +39,12 @@ public record Ratio(String group, List<Term> numerator, List<Term> denominator, 
                     .findFirst();
         }
 
+        /** Whether a failed benchmark is this term's: same method, and the term's parameter values. */
+        boolean matches(Failure f) {
+            return f.method().equals(method)
+                    && params.entrySet().stream().allMatch(p -> p.getValue().equals(f.params().get(p.getKey())));
+        }
+
         String text() {
             StringBuilder sb = new StringBuilder(method);
             if (!params.isEmpty() || threads != 0) {
@@ -136,14 +142,22 @@ public record Ratio(String group, List<Term> numerator, List<Term> denominator, 
     }
 
     /**
+     * Both sides' terms.
+     *
+     * @return the numerator's terms, then the denominator's
+     */
+    public List<Term> terms() {
+        return java.util.stream.Stream.concat(numerator.stream(), denominator.stream()).toList();
+    }
+
+    /**
      * The terms the run lacks.
      *
      * @param results the run's results
      * @return the missing terms' texts
      */
     public List<String> missing(List<Result> results) {
-        return java.util.stream.Stream.concat(numerator.stream(), denominator.stream())
-                .filter(t -> t.find(results, group).isEmpty()).map(Term::text).toList();
+        return terms().stream().filter(t -> t.find(results, group).isEmpty()).map(Term::text).toList();
     }
 
     private OptionalDouble smallest(List<Term> terms, List<Result> results) {

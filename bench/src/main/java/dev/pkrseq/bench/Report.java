@@ -67,27 +67,20 @@ public final class Report {
     public static String markdown(Run run, String svgName) {
         StringBuilder md = new StringBuilder();
         md.append("# pkrseq benchmarks\n\n");
+        String jdk = run.jdk() == null ? "not recorded (no results)" : run.jdk();
         md.append("Machine: ").append(run.machine() == null ? "not recorded (run through bench/run to record it); JDK "
-                + run.jdk() : run.machine().line(run.jdk())).append("  \n");
-        md.append("Settings: ").append(run.settings()).append(". Scores are average time per operation: lower is "
-                + "better; ± is JMH's 99.9% confidence half-width.\n\n");
+                + jdk : run.machine().line(jdk)).append("  \n");
+        md.append("Settings: ").append(run.settings() == null ? "not recorded (no results)" : run.settings())
+                .append(". Scores are average time per operation: lower is better; ± is JMH's 99.9% confidence"
+                + " half-width.\n\n");
         md.append("> These machines are shared, virtualised and noisy (2 vCPUs here). Read the ratios, which compare "
                 + "benchmarks measured in the same run, rather than absolute numbers, and expect a few percent of "
                 + "drift between runs.\n\n");
         md.append("![chart](").append(svgName).append(")\n\n");
-
-        md.append("## Ratios\n\n");
-        md.append("| group | ratio | value | target | result | what it shows |\n");
-        md.append("|---|---|---:|---|---|---|\n");
-        for (Ratio r : Ratio.ALL) {
-            OptionalDouble v = r.value(run.results());
-            String value = v.isPresent() ? Ratio.fmt(v.getAsDouble()) : "—";
-            String result = v.isPresent() ? (r.passes(v.getAsDouble()) ? "PASS" : "FAIL") : "n/a: " + notMeasured(run, r);
-            md.append("| ").append(r.group()).append(" | `").append(r.formula()).append("` | ").append(value)
-                    .append(" | ").append(r.targetText()).append(" | ").append(result).append(" | ").append(r.why())
-                    .append(" |\n");
+        if (!run.failures().isEmpty()) {
+            md.append(failures(run));
         }
-        md.append('\n');
+        md.append(ratios(run));
 
         Map<String, List<Result>> groups = new LinkedHashMap<>();
         for (Result r : run.results()) {
@@ -107,8 +100,86 @@ public final class Report {
         return md.toString();
     }
 
+    /**
+     * The report's Ratios section: every ratio, computed or with the reason it is not.
+     *
+     * @param run the run
+     * @return the section, heading included
+     */
+    public static String ratios(Run run) {
+        StringBuilder md = new StringBuilder();
+        md.append("## Ratios\n\n");
+        md.append("| group | ratio | value | target | result | what it shows |\n");
+        md.append("|---|---|---:|---|---|---|\n");
+        for (Ratio r : Ratio.ALL) {
+            OptionalDouble v = r.value(run.results());
+            String value = v.isPresent() ? Ratio.fmt(v.getAsDouble()) : "—";
+            String result = v.isPresent() ? (r.passes(v.getAsDouble()) ? "PASS" : "FAIL") : "n/a: " + notMeasured(run, r);
+            md.append("| ").append(r.group()).append(" | `").append(r.formula()).append("` | ").append(value)
+                    .append(" | ").append(r.targetText()).append(" | ").append(result).append(" | ").append(r.why())
+                    .append(" |\n");
+        }
+        md.append('\n');
+        return md.toString();
+    }
+
+    /**
+     * The report's Failures section: what failed, how, and the crash log's first lines.
+     *
+     * @param run the run
+     * @return the section, heading included; empty when nothing failed
+     */
+    public static String failures(Run run) {
+        List<Failure> failures = run.failures();
+        if (failures.isEmpty()) {
+            return "";
+        }
+        StringBuilder md = new StringBuilder();
+        md.append("## Failures\n\n");
+        md.append("**This run is incomplete: ").append(failures.size())
+                .append(failures.size() == 1 ? " failure" : " failures")
+                .append(", and bench/run exited with status 1.** Crash logs are in the results folder, beside this report.\n\n");
+        for (Failure f : failures) {
+            md.append("### ").append(f.label()).append("\n\n");
+            md.append("In the invocation '").append(f.invocation()).append("': ").append(f.what()).append(".");
+            for (Failure.CrashFile c : f.logs()) {
+                md.append(" Crash log: [").append(c.file()).append("](").append(c.file()).append(").");
+            }
+            md.append("\n\n");
+            List<String> lines = new ArrayList<>();
+            for (Failure.CrashFile c : f.logs()) {
+                if (!c.summary().isEmpty()) {
+                    lines.add(c.file() + ":");
+                    c.summary().forEach(l -> lines.add("  " + l));
+                }
+            }
+            if (lines.isEmpty() || f.kind() != Failure.Kind.CRASHED) {
+                // No crash log to quote: what JMH printed is all there is.
+                lines.addAll(f.detail());
+            }
+            if (!lines.isEmpty()) {
+                md.append("```\n");
+                lines.forEach(l -> md.append(l).append('\n'));
+                md.append("```\n\n");
+            }
+        }
+        return md.toString();
+    }
+
     private static String notMeasured(Run run, Ratio r) {
-        String missing = "not in this run (" + String.join(", ", r.missing(run.results())) + ")";
+        List<String> missingTerms = r.missing(run.results());
+        // A missing term whose benchmark failed: say so, not "not in this run".
+        for (Failure f : run.failures()) {
+            if (f.benchmark() != null && f.group().equals(r.group())
+                    && r.terms().stream().anyMatch(t -> missingTerms.contains(t.text()) && t.matches(f))) {
+                return f.ratioReason();
+            }
+        }
+        String missing = "not in this run (" + String.join(", ", missingTerms) + ")";
+        List<Failure> whole = run.failures().stream().filter(f -> f.benchmark() == null).toList();
+        if (!whole.isEmpty()) {
+            return missing + "; " + String.join("; ", whole.stream().map(Failure::ratioReason).toList());
+        }
         if (NEEDS_PKEYS.contains(r.group()) && run.machine() != null && !run.machine().pkeys()) {
             return missing + ": this machine has no protection keys";
         }

@@ -1,6 +1,7 @@
 package dev.pkrseq.bench;
 
 import java.io.IOException;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
@@ -20,12 +21,68 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
  * @param machine the machine, from the first result that carries one; null when none does
  * @param jdk the JDK as JMH recorded it
  * @param settings forks, warm-up and measurement as JMH recorded them for the first result
+ * @param failures the benchmarks and invocations that produced no result, from {@code X.failures.json}
+ *     beside {@code X.json}; empty when that file is absent
  */
-public record Run(List<Result> results, Machine machine, String jdk, String settings) {
+public record Run(List<Result> results, Machine machine, String jdk, String settings, List<Failure> failures) {
     static final ObjectMapper MAPPER = new ObjectMapper();
+    /** What bench/run appends to the run's base name for its failures file. */
+    static final String FAILURES_SUFFIX = ".failures.json";
 
     /**
-     * Reads a JMH JSON file.
+     * Copies the lists.
+     *
+     * @param results the results
+     * @param machine the machine or null
+     * @param jdk the JDK or null
+     * @param settings the settings or null
+     * @param failures the failures
+     */
+    public Run {
+        results = List.copyOf(results);
+        failures = List.copyOf(failures);
+    }
+
+    /**
+     * A run without failures.
+     *
+     * @param results the results
+     * @param machine the machine or null
+     * @param jdk the JDK or null
+     * @param settings the settings or null
+     */
+    public Run(List<Result> results, Machine machine, String jdk, String settings) {
+        this(results, machine, jdk, settings, List.of());
+    }
+
+    /**
+     * The failures file that belongs to a run's JSON.
+     *
+     * @param json for example {@code bench/results/latest.json}
+     * @return for example {@code bench/results/latest.failures.json}
+     */
+    public static Path failuresFile(Path json) {
+        return json.resolveSibling(json.getFileName().toString().replaceFirst("\\.json$", "") + FAILURES_SUFFIX);
+    }
+
+    /**
+     * Writes the failures of a run beside its JSON, with the machine (which the JSON lacks when nothing
+     * produced a result).
+     *
+     * @param json the run's JSON
+     * @param machine this machine
+     * @param failures what failed
+     * @throws IOException when the file cannot be written
+     */
+    public static void writeFailures(Path json, Machine machine, List<Failure> failures) throws IOException {
+        ObjectNode root = MAPPER.createObjectNode();
+        root.set("machine", MAPPER.valueToTree(machine));
+        root.set("failures", MAPPER.valueToTree(failures));
+        MAPPER.writerWithDefaultPrettyPrinter().writeValue(failuresFile(json).toFile(), root);
+    }
+
+    /**
+     * Reads a JMH JSON file, and the failures file beside it when there is one.
      *
      * @param file the file
      * @return the run
@@ -61,7 +118,18 @@ public record Run(List<Result> results, Machine machine, String jdk, String sett
                         + " x " + r.path("measurementTime").asText();
             }
         }
-        return new Run(results, machine, jdk, settings);
+        List<Failure> failures = new ArrayList<>();
+        Path ff = failuresFile(file);
+        if (Files.isRegularFile(ff)) {
+            JsonNode f = MAPPER.readTree(ff.toFile());
+            for (JsonNode n : f.path("failures")) {
+                failures.add(MAPPER.treeToValue(n, Failure.class));
+            }
+            if (machine == null && f.hasNonNull("machine")) {
+                machine = MAPPER.treeToValue(f.get("machine"), Machine.class);
+            }
+        }
+        return new Run(results, machine, jdk, settings, failures);
     }
 
     /**

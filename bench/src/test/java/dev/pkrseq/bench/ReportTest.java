@@ -101,6 +101,46 @@ class ReportTest {
         Run.MAPPER.readTree(out.toFile()).forEach(n -> assertEquals("Other CPU", n.get("machine").get("cpu").asText()));
     }
 
+    private static final Failure PKRU_CRASH = new Failure("main suite", "dev.pkrseq.pkey.ToggleBench.pkru",
+            Map.of("pages", "1"), Failure.Kind.CRASHED, 134, List.of(),
+            List.of(new Failure.CrashFile("hs_err_pid42.log", List.of("#  SIGSEGV (0xb) at pc=0x1, pid=42, tid=43"))));
+
+    @Test
+    void aRatioWhoseBenchmarkCrashedSaysTheInvocationCrashedNotThatItWasNotRun() {
+        Run run = new Run(List.of(), new Machine("PKU CPU", 2, "6.18.0", "2.36", true), null, null, List.of(PKRU_CRASH));
+        String md = Report.markdown(run, "run.svg");
+        assertTrue(md.contains("| ToggleBench | `mprotect[pages=1] / pkru[pages=1]` | — | ≥ 50.0 | n/a: the invocation crashed"
+                + " (ToggleBench.pkru (pages=1): exit status 134 (SIGABRT)) |"), md);
+        // The crash was the 1-page fork's: the 4096-page ratio is missing for another reason.
+        assertTrue(md.contains("| `mprotect[pages=4096] / pkru[pages=4096]` | — | ≥ 500.0 | n/a: not in this run"
+                + " (mprotect[pages=4096], pkru[pages=4096]) |"), md);
+        assertTrue(md.contains("Settings: not recorded (no results)."), md);
+        assertTrue(md.contains("## Failures\n\n**This run is incomplete: 1 failure, and bench/run exited with status 1.**"), md);
+        assertTrue(md.contains("### ToggleBench.pkru (pages=1)\n\nIn the invocation 'main suite': the fork crashed: exit"
+                + " status 134 (SIGABRT). Crash log: [hs_err_pid42.log](hs_err_pid42.log).\n\n```\nhs_err_pid42.log:\n"
+                + "  #  SIGSEGV (0xb) at pc=0x1, pid=42, tid=43\n```"), md);
+        assertTrue(md.indexOf("## Failures") < md.indexOf("## Ratios"), "failures come first");
+    }
+
+    @Test
+    void renderCopesWithARunThatHasNoResultAndReadsItsFailuresFile(@TempDir Path dir) throws Exception {
+        Path json = dir.resolve("latest.json");
+        Files.writeString(json, "[]");
+        Machine m = new Machine("PKU CPU", 2, "6.18.0", "2.36", true);
+        Run.writeFailures(json, m, List.of(PKRU_CRASH));
+        String md = Report.render(json);
+        Run run = Run.read(json);
+        assertEquals(List.of(PKRU_CRASH), run.failures());
+        assertEquals(m, run.machine(), "the machine comes from the failures file when no result carries it");
+        assertTrue(md.contains("n/a: the invocation crashed (ToggleBench.pkru (pages=1)"), md);
+        assertTrue(Report.ratios(run).startsWith("## Ratios\n"));
+        String svg = Files.readString(dir.resolve("latest.svg"));
+        DocumentBuilderFactory f = DocumentBuilderFactory.newInstance();
+        f.setNamespaceAware(true);
+        assertEquals("svg", f.newDocumentBuilder().parse(new InputSource(new StringReader(svg))).getDocumentElement()
+                .getLocalName());
+    }
+
     @Test
     void numbersKeepThreeSignificantDigits() {
         assertEquals("0.452", Report.number(0.4521));
