@@ -1,0 +1,37 @@
+package dev.pkrseq.lab.rseq;
+
+import java.util.List;
+
+/**
+ * Child JVM main for {@link ParamTestTest}'s mm_cid runs, started with glibc's registration turned off:
+ * every test type in turn, under pkrseq's own registration, each result printed as
+ * {@code <type>.paramtest.key=value} lines. One JVM for all six, to keep the suite's time down.
+ */
+public final class ParamTestOwnChild {
+    private ParamTestOwnChild() {
+    }
+
+    /**
+     * Runs the given options once per test type.
+     *
+     * @param args the options, without {@code -T}
+     * @throws Exception when a run cannot start
+     */
+    public static void main(String[] args) throws Exception {
+        for (ParamTest.Type t : ParamTest.Type.values()) {
+            List<String> a = new java.util.ArrayList<>(List.of("-T", t.toString()));
+            a.addAll(List.of(args));
+            ParamTest.Result r;
+            try {
+                r = ParamTest.run(ParamTest.Options.parse(a));
+            } catch (RuntimeException e) {
+                System.out.println(t + ".failed=" + e);
+                continue;
+            }
+            java.io.ByteArrayOutputStream bytes = new java.io.ByteArrayOutputStream();
+            ParamTest.print(r, new java.io.PrintStream(bytes, true, java.nio.charset.StandardCharsets.UTF_8));
+            bytes.toString(java.nio.charset.StandardCharsets.UTF_8).lines().forEach(l -> System.out.println(t + "." + l));
+        }
+        System.out.flush();
+    }
+}
