@@ -2,6 +2,9 @@ package dev.pkrseq.rseq;
 
 import static java.lang.foreign.ValueLayout.JAVA_LONG;
 
+import dev.pkrseq.UnavailableException;
+import dev.pkrseq.VirtualThreadException;
+
 import java.lang.foreign.MemorySegment;
 import java.lang.invoke.VarHandle;
 import java.lang.ref.Cleaner;
@@ -67,7 +70,7 @@ public final class PerCpuCounter {
      * pkrseq's own otherwise. The first counter of the process maps the code page (one mmap and one
      * mprotect) and the pool's first chunk; each counter takes 8 bytes per possible CPU from the pool.
      *
-     * @throws UnsupportedOperationException on an architecture other than x86_64, or where rseq does not
+     * @throws UnavailableException on an architecture other than x86_64 (ARCHITECTURE), or where rseq does not
      *     work (then also nobody registered the thread): the kernel has none (ENOSYS), or something denies
      *     it (a seccomp filter's EPERM, say); the message says which
      */
@@ -101,7 +104,7 @@ public final class PerCpuCounter {
      * atomic instruction; an abort costs another call, counted in {@link #restarts()}.
      *
      * @param delta the amount, which may be negative
-     * @throws UnsupportedOperationException under pkrseq's own registration, on a virtual thread
+     * @throws VirtualThreadException under pkrseq's own registration, on a virtual thread
      * @throws IllegalStateException when the thread's struct rseq gives no usable CPU: it is not
      *     registered (cpu_id -1 or -2), or its CPU has no slot; nothing was added
      * @throws RseqException when pkrseq's own registration of the thread fails
@@ -118,7 +121,7 @@ public final class PerCpuCounter {
     /**
      * Adds 1. Same cost as {@link #add(long)}.
      *
-     * @throws UnsupportedOperationException under pkrseq's own registration, on a virtual thread
+     * @throws VirtualThreadException under pkrseq's own registration, on a virtual thread
      * @throws IllegalStateException when the thread's struct rseq gives no usable CPU
      * @throws RseqException when pkrseq's own registration of the thread fails
      */
@@ -212,7 +215,7 @@ public final class PerCpuCounter {
      * code page if nothing has yet.
      *
      * @return the listing, with the page's address in the first line
-     * @throws UnsupportedOperationException on an architecture other than x86_64
+     * @throws UnavailableException on an architecture other than x86_64
      */
     public static String generatedCode() {
         PerCpuOps.chooseOwner(PerCpuOps.Index.CPU_ID);

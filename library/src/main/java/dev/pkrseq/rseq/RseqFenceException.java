@@ -15,7 +15,9 @@ import dev.pkrseq.NativeException;
 public final class RseqFenceException extends RuntimeException {
     private static final long serialVersionUID = 1L;
 
+    /** errno by name. */
     private final Errno errno;
+    /** What the errno means for this call, in words. */
     private final String explanation;
 
     RseqFenceException(NativeException cause, String explanation) {

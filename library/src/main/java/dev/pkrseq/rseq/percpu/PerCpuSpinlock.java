@@ -7,6 +7,7 @@ import java.lang.invoke.VarHandle;
 import java.lang.ref.Reference;
 import java.util.concurrent.atomic.LongAdder;
 
+import dev.pkrseq.UnavailableException;
 import dev.pkrseq.rseq.PerCpuOps;
 import dev.pkrseq.rseq.PerCpuPool;
 
@@ -41,7 +42,7 @@ public final class PerCpuSpinlock {
     /**
      * A spinlock per CPU at the default stride, all unlocked.
      *
-     * @throws UnsupportedOperationException where rseq critical sections cannot run
+     * @throws UnavailableException where rseq critical sections cannot run
      */
     public PerCpuSpinlock() {
         this(PerCpuOps.cpuId(), PerCpuPool.create(8));
