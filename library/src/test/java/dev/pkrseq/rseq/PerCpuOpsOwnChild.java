@@ -1,5 +1,7 @@
 package dev.pkrseq.rseq;
 
+import dev.pkrseq.lab.ChildReport;
+
 import dev.pkrseq.UnavailableException;
 import dev.pkrseq.VirtualThreadException;
 
@@ -25,17 +27,17 @@ public final class PerCpuOpsOwnChild {
      * @throws Exception when a check cannot run
      */
     public static void main(String[] args) throws Exception {
-        System.out.println("ownerBefore=" + Rseq.owner());
+        ChildReport.put("ownerBefore", Rseq.owner());
         for (PerCpuOps.Index index : PerCpuOps.Index.values()) {
             String p = index == PerCpuOps.Index.CPU_ID ? "cpu." : "cid.";
             PerCpuOps ops;
             try {
                 ops = PerCpuOps.of(index);
             } catch (UnavailableException e) {
-                System.out.println(p + "unavailable=" + e.getMessage());
+                ChildReport.put(p + "unavailable", e.getMessage());
                 continue;
             }
-            System.out.println(p + "owner=" + ops.owner());
+            ChildReport.put(p + "owner", ops.owner());
             PerCpuPool pool = PerCpuPool.create(64);
             check(p + "compareAndStore", () -> {
                 PerCpuPool.Item v = pool.allocate();
@@ -118,10 +120,9 @@ public final class PerCpuOpsOwnChild {
                     virtual.set("refused: " + e.getMessage());
                 }
             }).join();
-            System.out.println(p + "virtual=" + virtual.get());
+            ChildReport.put(p + "virtual", virtual.get());
         }
-        System.out.println("unregistered=" + Rseq.unregister());
-        System.out.flush();
+        ChildReport.put("unregistered", Rseq.unregister());
     }
 
     /** Makes a call again while the kernel aborts its section, as every caller of the primitives does. */
@@ -140,9 +141,9 @@ public final class PerCpuOpsOwnChild {
 
     private static void check(String name, Check c) {
         try {
-            System.out.println(name + "=" + (c.ok() ? "ok" : "wrong"));
+            ChildReport.put(name, c.ok() ? "ok" : "wrong");
         } catch (Exception | Error e) {
-            System.out.println(name + "=failed: " + e);
+            ChildReport.put(name, "failed: " + e);
         }
     }
 }

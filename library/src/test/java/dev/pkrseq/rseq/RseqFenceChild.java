@@ -1,5 +1,7 @@
 package dev.pkrseq.rseq;
 
+import dev.pkrseq.lab.ChildReport;
+
 /**
  * Child JVM main for {@link RseqFenceTest}: a fresh process, not yet registered for the rseq fence, fences
  * (and is refused), registers, and fences again. Prints {@code key=value} lines.
@@ -14,18 +16,17 @@ public final class RseqFenceChild {
      * @param args unused
      */
     public static void main(String[] args) {
-        System.out.println("registeredBefore=" + RseqFence.registered());
+        ChildReport.put("registeredBefore", RseqFence.registered());
         try {
             RseqFence.fenceAll();
-            System.out.println("unregistered=fenced");
+            ChildReport.put("unregistered", "fenced");
         } catch (RseqFenceException e) {
-            System.out.println("unregistered=" + e.errno() + ": " + e.explanation());
+            ChildReport.put("unregistered", e.errno() + ": " + e.explanation());
         }
         RseqFence.register();
-        System.out.println("registeredAfter=" + RseqFence.registered());
+        ChildReport.put("registeredAfter", RseqFence.registered());
         RseqFence.fenceAll();
         RseqFence.fence(0);
-        System.out.println("fenced=true");
-        System.out.flush();
+        ChildReport.put("fenced", "true");
     }
 }

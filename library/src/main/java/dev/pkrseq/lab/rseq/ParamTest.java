@@ -14,7 +14,9 @@ import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.atomic.AtomicReference;
 import java.util.concurrent.atomic.LongAdder;
 
+import dev.pkrseq.UnavailableException;
 import dev.pkrseq.lab.ChildJvm;
+import dev.pkrseq.lab.ChildReport;
 import dev.pkrseq.lab.internal.Uninterruptibly;
 import dev.pkrseq.rseq.DelayInjection;
 import dev.pkrseq.rseq.Owner;
@@ -206,6 +208,11 @@ public final class ParamTest {
             return loops[point];
         }
 
+        /**
+         * The loop counts of the injection points, a copy (index 0 unused).
+         *
+         * @return loops by point
+         */
         @Override
         public int[] loops() {
             return loops.clone();
@@ -436,7 +443,7 @@ public final class ParamTest {
      * @param o what to run
      * @return what it saw
      * @throws InterruptedException when interrupted while waiting for the workers (they finish first)
-     * @throws UnsupportedOperationException where rseq critical sections cannot run at all
+     * @throws UnavailableException where rseq critical sections cannot run at all
      */
     public static Result run(Options o) throws InterruptedException {
         PerCpuOps.Index index = o.mmCid() ? PerCpuOps.Index.MM_CID : PerCpuOps.Index.CPU_ID;
@@ -504,29 +511,28 @@ public final class ParamTest {
                 + "and glibc's here (__rseq_size " + Rseq.glibcSize() + ") does not cover it");
     }
 
-    /** Prints a result as {@code paramtest.key=value} lines, for the parent JVM. */
-    static void print(Result r, java.io.PrintStream out) {
-        out.println(PREFIX + "type=" + r.type());
-        out.println(PREFIX + "threads=" + r.threads());
-        out.println(PREFIX + "reps=" + r.reps());
-        out.println(PREFIX + "index=" + r.index());
-        out.println(PREFIX + "owner=" + r.owner());
-        out.println(PREFIX + "delays=" + r.delays());
-        out.println(PREFIX + "modulo=" + r.modulo());
-        out.println(PREFIX + "yield=" + r.yield());
-        out.println(PREFIX + "signal=" + r.signal());
-        out.println(PREFIX + "sleep=" + r.sleepMillis());
+    /** Reports a result to the parent JVM through {@link ChildReport}, under {@code keyPrefix + "paramtest."}. */
+    static void report(Result r, String keyPrefix) {
+        ChildReport.put(keyPrefix + PREFIX + "type", r.type());
+        ChildReport.put(keyPrefix + PREFIX + "threads", r.threads());
+        ChildReport.put(keyPrefix + PREFIX + "reps", r.reps());
+        ChildReport.put(keyPrefix + PREFIX + "index", r.index());
+        ChildReport.put(keyPrefix + PREFIX + "owner", r.owner());
+        ChildReport.put(keyPrefix + PREFIX + "delays", r.delays());
+        ChildReport.put(keyPrefix + PREFIX + "modulo", r.modulo());
+        ChildReport.put(keyPrefix + PREFIX + "yield", r.yield());
+        ChildReport.put(keyPrefix + PREFIX + "signal", r.signal());
+        ChildReport.put(keyPrefix + PREFIX + "sleep", r.sleepMillis());
         for (Check c : r.checks()) {
-            out.println(PREFIX + "check=" + c.expected() + "\t" + c.actual() + "\t" + c.name());
+            ChildReport.put(keyPrefix + PREFIX + "check", c.expected() + "\t" + c.actual() + "\t" + c.name());
         }
-        out.println(PREFIX + "restarts=" + r.restarts());
-        out.println(PREFIX + "yields=" + r.yields());
-        out.println(PREFIX + "signals=" + r.signals());
-        out.println(PREFIX + "sleeps=" + r.sleeps());
-        out.println(PREFIX + "fences=" + r.fences());
-        out.println(PREFIX + "elapsed=" + r.elapsedMillis());
-        out.println(PREFIX + "exact=" + r.exact());
-        out.flush();
+        ChildReport.put(keyPrefix + PREFIX + "restarts", r.restarts());
+        ChildReport.put(keyPrefix + PREFIX + "yields", r.yields());
+        ChildReport.put(keyPrefix + PREFIX + "signals", r.signals());
+        ChildReport.put(keyPrefix + PREFIX + "sleeps", r.sleeps());
+        ChildReport.put(keyPrefix + PREFIX + "fences", r.fences());
+        ChildReport.put(keyPrefix + PREFIX + "elapsed", r.elapsedMillis());
+        ChildReport.put(keyPrefix + PREFIX + "exact", r.exact());
     }
 
     private static Result fromLines(ChildJvm.Result r, String where) {

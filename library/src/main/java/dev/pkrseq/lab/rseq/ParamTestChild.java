@@ -28,6 +28,6 @@ public final class ParamTestChild {
             System.exit(2);
         }
         ParamTest.Options o = ParamTest.Options.parse(List.of(args));
-        ParamTest.print(ParamTest.run(o), System.out);
+        ParamTest.report(ParamTest.run(o), "");
     }
 }

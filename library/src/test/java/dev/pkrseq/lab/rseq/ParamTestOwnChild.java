@@ -1,5 +1,7 @@
 package dev.pkrseq.lab.rseq;
 
+import dev.pkrseq.lab.ChildReport;
+
 import java.util.List;
 
 /**
@@ -25,13 +27,10 @@ public final class ParamTestOwnChild {
             try {
                 r = ParamTest.run(ParamTest.Options.parse(a));
             } catch (RuntimeException e) {
-                System.out.println(t + ".failed=" + e);
+                ChildReport.put(t + ".failed", e);
                 continue;
             }
-            java.io.ByteArrayOutputStream bytes = new java.io.ByteArrayOutputStream();
-            ParamTest.print(r, new java.io.PrintStream(bytes, true, java.nio.charset.StandardCharsets.UTF_8));
-            bytes.toString(java.nio.charset.StandardCharsets.UTF_8).lines().forEach(l -> System.out.println(t + "." + l));
+            ParamTest.report(r, t + ".");
         }
-        System.out.flush();
     }
 }
