@@ -9,6 +9,7 @@ module dev.pkrseq {
     exports dev.pkrseq;
     exports dev.pkrseq.pkey;
     exports dev.pkrseq.rseq;
+    exports dev.pkrseq.rseq.percpu;
     exports dev.pkrseq.tls;
     exports dev.pkrseq.lab;
 

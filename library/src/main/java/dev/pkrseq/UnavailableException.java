@@ -19,6 +19,11 @@ public final class UnavailableException extends UnsupportedOperationException {
         PKRU,
         /** Restartable sequences: the kernel lacks rseq(2), or it is denied (seccomp, ENOSYS). */
         RSEQ,
+        /**
+         * mm_cid indexing: the kernel writes no mm_cid (before Linux 6.3), or the calling thread's struct rseq
+         * registration does not cover it (glibc 2.35 to 2.40 register {@code __rseq_size} 20).
+         */
+        MM_CID,
         /** glibc: pkrseq reads glibc's own structures (the TLS map, its rseq registration). */
         GLIBC,
         /** The architecture: pkrseq's native layer knows x86_64 only. */

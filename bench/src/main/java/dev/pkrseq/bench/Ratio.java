@@ -87,7 +87,19 @@ public record Ratio(String group, List<Term> numerator, List<Term> denominator, 
                     "one thread: the rseq per-CPU add against LongAdder"),
             new Ratio("PerCpuCounterBench", List.of(new Term("atomicLongIncrement", Map.of(), 2)),
                     List.of(new Term("rseqAdd", Map.of(), 2)), false, 2,
-                    "two threads: a shared AtomicLong against the rseq per-CPU add"));
+                    "two threads: a shared AtomicLong against the rseq per-CPU add"),
+            new Ratio("PerCpuCounterBench", List.of(new Term("rseqAdd", Map.of(), 2)),
+                    List.of(new Term("longAdderIncrement", Map.of(), 2)), true, 1.0,
+                    "two threads: the rseq per-CPU add against LongAdder"),
+            new Ratio("PerCpuCounterBench", List.of(new Term("rseqAddAll8", Map.of(), 2)),
+                    List.of(new Term("longAdderIncrement8", Map.of(), 2)), true, 1.0,
+                    "two threads, per add: eight per-CPU adds in one downcall against eight LongAdder increments"),
+            new Ratio("PerCpuListBench", List.of(new Term("rseqPopPush", Map.of(), 2)),
+                    List.of(new Term("treiberPopPush", Map.of(), 2)), true, 0.5,
+                    "two threads: the per-CPU list's pop and push against a Treiber stack's"),
+            new Ratio("PerCpuListBench", List.of(new Term("rseqPopPushBatch8", Map.of(), 2)),
+                    List.of(new Term("treiberPopPush", Map.of(), 2)), true, 0.5,
+                    "two threads, per node: the per-CPU list in batches of 8 (one call each way) against a Treiber stack"));
 
     /**
      * The ratio's formula.

@@ -22,7 +22,7 @@ import org.openjdk.jmh.runner.options.CommandLineOptions;
  *
  * <p>With no benchmark pattern on the command line it runs everything, in up to four JMH invocations:
  * the main one; {@code CurrentCpuBench.rseqMmCid} under {@code GLIBC_TUNABLES=glibc.pthread.rseq=0}
- * (mm_cid needs pkrseq's own registration); and {@code PerCpuCounterBench} with 1 and then 2 threads.
+ * (mm_cid needs pkrseq's own registration); and every {@code PerCpu*Bench} with 1 and then 2 threads.
  * Where protection keys do not work, the benchmarks that need them are left out and the report says so.
  * With a pattern, it runs one JMH invocation with exactly the given arguments. Every fork gets
  * {@code --enable-native-access=ALL-UNNAMED}.
@@ -45,7 +45,8 @@ public final class Suite {
     private static final List<String> JVM_FLAGS = Runtime.version().feature() >= 24
             ? List.of(NATIVE_ACCESS, "--sun-misc-unsafe-memory-access=allow") : List.of(NATIVE_ACCESS);
     private static final String MM_CID = "CurrentCpuBench.rseqMmCid";
-    private static final String PER_CPU = "PerCpuCounterBench";
+    /** The benchmark classes run with 1 and then 2 threads: every PerCpu*Bench (a JMH pattern). */
+    private static final String PER_CPU = "PerCpu";
     /** The benchmarks (patterns: a class, or class.method) that need protection keys. */
     static final List<String> NEEDS_PKEYS = List.of("PkruBench", "TagBench", "ToggleBench.pkru",
             "ToggleBench.pkeyMprotect");

@@ -1,5 +1,9 @@
 package dev.pkrseq.rseq;
 
+import static java.lang.foreign.ValueLayout.JAVA_LONG;
+
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.atomic.LongAdder;
 
@@ -7,6 +11,7 @@ import dev.pkrseq.bench.Bare;
 import dev.pkrseq.bench.NanoBenchmark;
 import org.openjdk.jmh.annotations.Benchmark;
 import org.openjdk.jmh.annotations.Level;
+import org.openjdk.jmh.annotations.OperationsPerInvocation;
 import org.openjdk.jmh.annotations.Scope;
 import org.openjdk.jmh.annotations.Setup;
 import org.openjdk.jmh.annotations.State;
@@ -21,6 +26,11 @@ import org.openjdk.jmh.annotations.State;
  * <p>{@code criticalDowncallFloor} is the baseline for {@code rseqAdd}: a critical downcall to glibc's
  * {@code labs}, a function of a few instructions, so its time is the JDK's call stub alone. The rseq add
  * cannot be cheaper than that plus its own handful of instructions.
+ *
+ * <p>{@code rseqAddAll8} amortises that floor: eight per-CPU counters (one pool item of eight words, a
+ * statistics record) each get 1 in one call of {@link PerCpuOps#addAll}, eight critical sections in one
+ * downcall; {@code longAdderIncrement8} does the same to eight {@link LongAdder}s. Both report the time per
+ * add.
  */
 @State(Scope.Benchmark)
 public class PerCpuCounterBench extends NanoBenchmark {
@@ -28,6 +38,10 @@ public class PerCpuCounterBench extends NanoBenchmark {
     private LongAdder adder;
     private AtomicLong atomic;
     private long operand = -7;
+    private PerCpuOps ops;
+    private MemorySegment bank;
+    private MemorySegment ones;
+    private LongAdder[] adders;
 
     /** One of each counter, shared by the benchmark threads. */
     @Setup(Level.Trial)
@@ -39,6 +53,32 @@ public class PerCpuCounterBench extends NanoBenchmark {
         }
         adder = new LongAdder();
         atomic = new AtomicLong();
+        ops = PerCpuOps.cpuId();
+        bank = PerCpuPool.create(64).allocate().percpu();
+        ones = Arena.ofAuto().allocate(64, 8);
+        for (int i = 0; i < 8; i++) {
+            ones.set(JAVA_LONG, 8L * i, 1);
+        }
+        adders = new LongAdder[8];
+        for (int i = 0; i < 8; i++) {
+            adders[i] = new LongAdder();
+        }
+    }
+
+    /** pkrseq's bulk add: eight per-CPU counters, 1 each, eight sections in one critical downcall. Per add. */
+    @Benchmark
+    @OperationsPerInvocation(8)
+    public long rseqAddAll8() {
+        return ops.addAll(bank, ones, 8);
+    }
+
+    /** Eight {@link LongAdder#increment()}s, one per counter. Per add. */
+    @Benchmark
+    @OperationsPerInvocation(8)
+    public void longAdderIncrement8() {
+        for (LongAdder a : adders) {
+            a.increment();
+        }
     }
 
     /** pkrseq's per-CPU add: a critical downcall into the generated critical section. */

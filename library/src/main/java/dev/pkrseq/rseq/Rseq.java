@@ -331,6 +331,33 @@ public final class Rseq {
         return area.address();
     }
 
+    /**
+     * The calling thread's cpu_id or mm_cid as its struct rseq reads now, without registering anything: a
+     * hint for per-CPU operations, -1 where the thread has no usable area yet.
+     */
+    static int indexHint(boolean mmCid) {
+        if (Thread.currentThread().isVirtual()) {
+            if (mmCid) {
+                return RseqAbi.CPU_ID_UNINITIALIZED;
+            }
+            long a = carrierGlibcArea();
+            return a == 0 ? RseqAbi.CPU_ID_UNINITIALIZED : cpuIdWord(a);
+        }
+        RseqArea area = AREA.get();
+        if (area == null || !area.isRegistered()) {
+            area = current().orElse(null);
+            if (area == null) {
+                return RseqAbi.CPU_ID_UNINITIALIZED;
+            }
+        }
+        return mmCid ? area.mmCidRaw() : area.cpuId();
+    }
+
+    /** The bytes of glibc's struct rseq a reader may use: {@code __rseq_size}, capped by the kernel's feature size. */
+    static int glibcCoveredLength() {
+        return glibcCovered();
+    }
+
     static void requirePlatformThread(String what) {
         if (Thread.currentThread().isVirtual()) {
             throw new VirtualThreadException(what + " refused on virtual thread '" + Thread.currentThread().getName()

@@ -8,7 +8,8 @@ import java.lang.foreign.StructLayout;
 
 /**
  * The kernel's struct rseq ABI (include/uapi/linux/rseq.h): the structs as layouts, the field offsets
- * derived from them, sizes and constants.
+ * derived from them, sizes and constants: the one place pkrseq takes a struct offset from, for the
+ * readers and for the displacements and descriptors in the code (RseqCode) generates.
  *
  * <p>struct rseq is aligned to 32 bytes. The original allocation is 32 bytes, of which the original
  * ABI uses 20 (the "feature size" of kernels before 6.3). Linux 6.3 added node_id and mm_cid, for a
@@ -52,6 +53,19 @@ public final class RseqAbi {
     public static final int NODE_ID = offset("node_id");
     /** {@code __u32 mm_cid}: the concurrency id, dense per process (Linux 6.3+). Kernel-owned. */
     public static final int MM_CID = offset("mm_cid");
+
+    /** struct rseq_cs {@code __u32 version}: 0. */
+    public static final int CS_VERSION = csOffset("version");
+    /** struct rseq_cs {@code __u32 flags}: 0 (the restart-inhibiting flags are deprecated). */
+    public static final int CS_FLAGS = csOffset("flags");
+    /** struct rseq_cs {@code __u64 start_ip}: the first instruction of the critical section. */
+    public static final int CS_START_IP = csOffset("start_ip");
+    /** struct rseq_cs {@code __u64 post_commit_offset}: the section's length; its end follows the commit. */
+    public static final int CS_POST_COMMIT_OFFSET = csOffset("post_commit_offset");
+    /** struct rseq_cs {@code __u64 abort_ip}: where the kernel resumes an aborted section. */
+    public static final int CS_ABORT_IP = csOffset("abort_ip");
+    /** {@code sizeof(struct rseq_cs)}. */
+    public static final int CS_SIZE = (int) STRUCT_RSEQ_CS.byteSize();
 
     /** The feature size of the original ABI, and what {@code AT_RSEQ_FEATURE_SIZE} absent means. */
     public static final int ORIGINAL_FEATURE_SIZE = 20;

@@ -1,264 +1,412 @@
 package dev.pkrseq.rseq;
 
+import static java.lang.foreign.ValueLayout.ADDRESS;
 import static java.lang.foreign.ValueLayout.JAVA_BYTE;
 import static java.lang.foreign.ValueLayout.JAVA_LONG;
 
 import java.io.IOException;
-import java.lang.foreign.MemoryLayout;
 import java.lang.foreign.FunctionDescriptor;
+import java.lang.foreign.MemoryLayout;
 import java.lang.foreign.MemorySegment;
 import java.lang.invoke.MethodHandle;
+import java.lang.ref.Cleaner;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
+import java.util.Map;
 import java.util.OptionalLong;
+import java.util.Set;
+import java.util.TreeSet;
 
+import dev.pkrseq.rseq.X86.Insn;
+import dev.pkrseq.rseq.X86.Mem;
+import dev.pkrseq.rseq.X86.R;
 import dev.pkrseq.sys.MemoryCalls;
 import dev.pkrseq.sys.RseqCalls;
 import dev.pkrseq.sys.ThreadCalls;
 
 /**
- * The restartable critical section behind {@link PerCpuCounter}: x86_64 machine code generated at run
- * time into a page of its own, with its {@code struct rseq_cs} descriptors, called through a critical
- * downcall.
+ * The restartable critical sections behind {@link PerCpuOps}: librseq's seven primitives as x86_64 machine
+ * code generated at run time, each function with its own {@code struct rseq_cs} descriptor, abort handler
+ * and signature, in pages that are written read-write and then made read-execute: never writable and
+ * executable at once.
  *
- * <p>The page is mapped read-write, filled ({@code int3} everywhere else), and switched to
- * read-execute before anything runs it: never writable and executable at once. It is <em>never
- * unmapped</em>: after a call returns, the thread's {@code rseq_cs} still points at a descriptor in it,
- * and the kernel clears that pointer only lazily, at the thread's next preemption or signal. Were the
- * page gone by then, the kernel's read of the descriptor would fail and it would SIGSEGV the thread (the
- * kernel selftests' {@code rseq_prepare_unload()} and librseq say the same of unloading code). librseq
- * does not clear {@code rseq_cs} after each critical section either; this code does not, and never writes
- * {@code cpu_id_start}, {@code cpu_id}, {@code node_id} or {@code mm_cid}.
- *
- * <p>There are two functions, both {@code long f(long slots, long delta[, long area])}, with the SysV
- * calling convention, using only registers a caller expects to lose (rax, rcx, rdx, r8, r9) and no stack:
+ * <p>Every primitive comes in four functions: two ways of finding the running thread's struct rseq, times
+ * two indexes:
  * <ul>
- *   <li><b>glibc</b> ({@code tp_entry}): glibc's area of the running thread, addressed through the fs
- *       segment, whose base is the thread pointer: {@code %fs:__rseq_offset} is thread pointer +
- *       {@code __rseq_offset}, embedded as a 32-bit displacement. The same address {@code mov %fs:0} and an
- *       add would give, with no load and no register. It finds the area of whatever thread runs it,
- *       including the carrier of a virtual thread, so the caller looks nothing up.</li>
- *   <li><b>area</b> ({@code area_entry}): the area whose address the caller passes in rdx, for pkrseq's
- *       own registration, whose areas live in {@link RseqRegistry}'s pool, not at the thread pointer.</li>
+ *   <li><b>tp</b>: glibc's area, at {@code %fs:__rseq_offset} (fs base = thread pointer), a 32-bit
+ *       displacement in the code; <b>area</b>: the area whose address the caller passes as the last
+ *       argument (pkrseq's own registration);</li>
+ *   <li><b>cpu</b>: indexed by {@code cpu_id}; <b>cid</b>: indexed by {@code mm_cid}.</li>
  * </ul>
- * Each stores its descriptor's address into {@code rseq_cs} (offset 8) before {@code start_ip}; then,
- * inside the section, loads {@code cpu_id} (offset 4), checks it against the slot count (unsigned, so the
- * -1 and -2 of an unregistered area fail too) and otherwise never indexes memory with it, loads the slot
- * (128 bytes apart: two cache lines, so the adjacent-line prefetcher does not pair slots of two CPUs),
- * adds, and stores: that store is the commit, and {@code post_commit_offset} ends right after it. If the
- * thread is preempted, migrated or signalled in the section, the kernel resumes it at {@code abort_ip},
- * right after the 4-byte signature ({@code 0f b9 3d} + 0x53053053, a {@code ud1} whose displacement is
- * the signature, as in the kernel selftests' x86 header). The abort handler counts the restart in eax
- * and retries; after {@value #RESTART_LIMIT} restarts in a row it returns instead, so that a pathological
- * run (a debugger single-stepping, a signal storm) never pins a thread inside a critical downcall, and
- * Java calls again.
+ * A function reads the index <em>inside</em> its section, checks it against the slot count (unsigned, so
+ * -1 and -2 fail too), and adds {@code index × stride} to each per-CPU pointer argument, so the caller
+ * passes CPU 0's address and never needs to know the CPU. The section's last store is the commit; if the
+ * thread is preempted, migrated or signalled before it, the kernel resumes it at the abort handler, which
+ * returns ABORTED, and Java calls again.
  *
- * <p>The result in rax: bits 0-31 count the restarts of this call, bit 32 ({@link #NO_SLOT}) says
- * {@code cpu_id} had no slot and nothing was added, bit 33 ({@link #GAVE_UP}) says the call gave up
- * after {@value #RESTART_LIMIT} restarts and nothing was added. 0 is the common case: added, no restart.
+ * <p>Return value in rax: a success is {@code >= 0}: the index the section ran on (or, for
+ * {@code take}, the pointer it took). A failure is {@code ~(index << 8 | code)}, negative:
+ * {@link #CMP_FAILED}, {@link #ABORTED} (index unknown: 0), {@link #NO_SLOT} (the raw index word),
+ * {@link #BAD_POINTER}.
  *
- * <p>The listing below is the code for {@code __rseq_offset} 2336, 2 slots, at page address 0 (a test
- * compares it with the generator, and assembles its text with {@code as} to compare the bytes). At run
- * time the descriptors' {@code start_ip} and {@code abort_ip} hold the page's address plus these offsets;
- * {@link #listing()} shows the code of the running process.
+ * <p>Registers: only those a SysV caller expects to lose (rax, rcx, rdx, rsi, rdi, r8-r11); no stack
+ * except arguments 7 and 8, read from it. r11 holds the index, r10 {@code index × stride} and then a
+ * temporary, rax the injected delays' counter and the result.
  *
- * <pre>
- * 0000                              cs_tp:                              struct rseq_cs of the glibc variant, 32-byte aligned
- * 0000  00 00 00 00                     .long 0                         version
- * 0004  00 00 00 00                     .long 0                         flags
- * 0008  52 00 00 00 00 00 00 00         .quad tp_start                  start_ip
- * 0010  1c 00 00 00 00 00 00 00         .quad tp_commit - tp_start      post_commit_offset
- * 0018  7c 00 00 00 00 00 00 00         .quad tp_abort                  abort_ip
- * 0020                              cs_area:                            struct rseq_cs of the area variant, 32-byte aligned
- * 0020  00 00 00 00                     .long 0                         version
- * 0024  00 00 00 00                     .long 0                         flags
- * 0028  9d 00 00 00 00 00 00 00         .quad area_start                start_ip
- * 0030  17 00 00 00 00 00 00 00         .quad area_commit - area_start  post_commit_offset
- * 0038  c2 00 00 00 00 00 00 00         .quad area_abort                abort_ip
- * 0040                              tp_entry:                           long tp_entry(slots = rdi, delta = rsi)
- * 0040  31 c0                           xor %eax,%eax                   rax = 0: no restart yet, no status bit
- * 0042                              tp_retry:
- * 0042  48 8d 15 b7 ff ff ff            lea cs_tp(%rip),%rdx            rdx = address of cs_tp
- * 0049  64 48 89 14 25 28 09 00 00      mov %rdx,%fs:0x928              rseq_cs = cs_tp (at tp + __rseq_offset + 8)
- * 0052                              tp_start:                           start_ip
- * 0052  64 8b 0c 25 24 09 00 00         mov %fs:0x924,%ecx              rcx = cpu_id (at tp + __rseq_offset + 4)
- * 005a  83 f9 02                        cmp $2,%ecx                     cpu_id below slots? (unsigned: -1, -2 fail)
- * 005d  73 10                           jae tp_no_slot                  no slot: leave, add nothing
- * 005f  48 c1 e1 07                     shl $7,%rcx                     rcx = cpu_id * 128, the slot's offset
- * 0063  4c 8b 04 0f                     mov (%rdi,%rcx,1),%r8           r8 = the slot
- * 0067  49 01 f0                        add %rsi,%r8                    r8 += delta
- * 006a  4c 89 04 0f                     mov %r8,(%rdi,%rcx,1)           the slot = r8: the commit
- * 006e                              tp_commit:                          post_commit_ip = start_ip + post_commit_offset
- * 006e  c3                              ret                             added; rax = restarts
- * 006f                              tp_no_slot:
- * 006f  48 0f ba e8 20                  bts $32,%rax                    status NO_SLOT
- * 0074  c3                              ret
- * 0075  0f b9 3d                        .byte 0x0f,0xb9,0x3d            ud1 opcode, ModRM: traps if run;
- * 0078  53 30 05 53                     .long 0x53053053                  its disp32 is RSEQ_SIG
- * 007c                              tp_abort:                           abort_ip: the kernel resumes here
- * 007c  ff c0                           inc %eax                        one more restart
- * 007e  83 f8 64                        cmp $100,%eax                   restarts below 100?
- * 0081  72 bf                           jb tp_retry                     below the limit: arm and try again
- * 0083  48 0f ba e8 21                  bts $33,%rax                    status GAVE_UP: Java calls again
- * 0088  c3                              ret
- * 0089  cc cc cc cc cc cc cc            .balign 16, 0xcc                int3 padding
- * 0090                              area_entry:                         long area_entry(slots = rdi, delta = rsi, area = rdx)
- * 0090  31 c0                           xor %eax,%eax                   rax = 0: no restart yet, no status bit
- * 0092                              area_retry:
- * 0092  48 8d 0d 87 ff ff ff            lea cs_area(%rip),%rcx          rcx = address of cs_area
- * 0099  48 89 4a 08                     mov %rcx,8(%rdx)                rseq_cs = cs_area (at area + 8)
- * 009d                              area_start:                         start_ip
- * 009d  8b 4a 04                        mov 4(%rdx),%ecx                rcx = cpu_id (at area + 4)
- * 00a0  83 f9 02                        cmp $2,%ecx                     cpu_id below slots? (unsigned: -1, -2 fail)
- * 00a3  73 10                           jae area_no_slot                no slot: leave, add nothing
- * 00a5  48 c1 e1 07                     shl $7,%rcx                     rcx = cpu_id * 128, the slot's offset
- * 00a9  4c 8b 04 0f                     mov (%rdi,%rcx,1),%r8           r8 = the slot
- * 00ad  49 01 f0                        add %rsi,%r8                    r8 += delta
- * 00b0  4c 89 04 0f                     mov %r8,(%rdi,%rcx,1)           the slot = r8: the commit
- * 00b4                              area_commit:                        post_commit_ip = start_ip + post_commit_offset
- * 00b4  c3                              ret                             added; rax = restarts
- * 00b5                              area_no_slot:
- * 00b5  48 0f ba e8 20                  bts $32,%rax                    status NO_SLOT
- * 00ba  c3                              ret
- * 00bb  0f b9 3d                        .byte 0x0f,0xb9,0x3d            ud1 opcode, ModRM: traps if run;
- * 00be  53 30 05 53                     .long 0x53053053                  its disp32 is RSEQ_SIG
- * 00c2                              area_abort:                         abort_ip: the kernel resumes here
- * 00c2  ff c0                           inc %eax                        one more restart
- * 00c4  83 f8 64                        cmp $100,%eax                   restarts below 100?
- * 00c7  72 c9                           jb area_retry                   below the limit: arm and try again
- * 00c9  48 0f ba e8 21                  bts $33,%rax                    status GAVE_UP: Java calls again
- * 00ce  c3                              ret
- * </pre>
+ * <p>Pages mapped for a {@link Config} with {@code clearRseqCs} also store 0 into {@code rseq_cs} on every
+ * way out (commit, comparison failure, no slot, abort), so that no thread's {@code rseq_cs} points into
+ * the page once it has returned: such a page may be unmapped once no thread runs it (librseq's
+ * {@code rseq_prepare_unload()}, for every thread at once). The process-wide page ({@link Shared}) is never
+ * unmapped and leaves {@code rseq_cs} for the kernel to clear lazily, as librseq does.
+ *
+ * <p>The listings in docs/rseq-toolkit.md and README.md are this generator's output ({@code RseqToolkitDocTest}
+ * compares them), and {@code RseqCodeTest} assembles the text of the pages it builds with GNU {@code as} and
+ * compares every byte.
  */
 final class RseqCode {
-    /** Result bit 32: {@code cpu_id} was negative (not registered) or had no slot; nothing was added. */
-    static final long NO_SLOT = 1L << 32;
-    /** Result bit 33: {@value #RESTART_LIMIT} restarts in a row; nothing was added; call again. */
-    static final long GAVE_UP = 1L << 33;
-    /** Restarts in a row after which a call returns to Java instead of retrying once more. */
-    static final int RESTART_LIMIT = 100;
-    /** log2 of the distance between two slots. */
-    static final int SLOT_SHIFT = 7;
-    /** Bytes between two slots: two cache lines. */
-    static final int SLOT_BYTES = 1 << SLOT_SHIFT;
-    /** {@code __rseq_offset} of the documented listing (glibc 2.36 on x86_64). */
+    /** Failure code: the comparison the primitive makes did not hold (librseq's "ne" or "eq", 1). */
+    static final int CMP_FAILED = 1;
+    /** Failure code: the kernel aborted the section (librseq's -1); nothing was committed. */
+    static final int ABORTED = 2;
+    /** Failure code: the index read was negative (not registered) or had no slot; nothing was touched. */
+    static final int NO_SLOT = 3;
+    /** Failure code: a pointer the section was to follow lay outside the region it may point into. */
+    static final int BAD_POINTER = 4;
+
+    /** Aborts in a row after which the bulk add returns to Java instead of retrying once more. */
+    static final int ADD_ALL_RESTART_LIMIT = 100;
+    /** The stride of the process-wide page: 64 KiB between two CPUs' copies of a datum. */
+    static final long DEFAULT_STRIDE = 1L << 16;
+    /** {@code __rseq_offset} of the documented listings (glibc 2.36 on x86_64). */
     static final long LISTING_RSEQ_OFFSET = 2336;
-    /** Slot count of the documented listing. */
+    /** Slot count of the documented listings. */
     static final int LISTING_SLOTS = 2;
 
-    private static final FunctionDescriptor GLIBC_SIGNATURE = FunctionDescriptor.of(JAVA_LONG, JAVA_LONG, JAVA_LONG);
-    private static final FunctionDescriptor AREA_SIGNATURE = FunctionDescriptor.of(JAVA_LONG, JAVA_LONG, JAVA_LONG,
-            JAVA_LONG);
+    private static final R[] ARG = {R.RDI, R.RSI, R.RDX, R.RCX, R.R8, R.R9};
+    private static final Cleaner CLEANER = Cleaner.create();
+
+    /** The primitives, with their librseq names and C signatures (the area variant adds one argument). */
+    enum Primitive {
+        /** {@code rseq_load_cbne_store}. */
+        COMPARE_AND_STORE("cas", "load_cbne_store", "v, expect, newv", 1, 1, 1),
+        /** {@code rseq_load_add_store}. */
+        ADD("add", "load_add_store", "v, count", 1, 1),
+        /** {@code rseq_load_cbeq_store_add_load_store}. */
+        TAKE_AND_FOLLOW("take", "load_cbeq_store_add_load_store", "v, expectnot, offset, lo, limit", 1, 1, 1, 0, 1),
+        /**
+         * pkrseq's push of a linked stack: load the head, store it into the node's next pointer (speculative),
+         * store the node as the head (the commit). librseq's param_test reads the head before its
+         * {@code load_cbne_store}; here the section reads it, which saves Java a CPU lookup.
+         */
+        PUSH_LINK("push", "load, store, store: a push", "v, node, offset, lo, limit", 1, 1, 1, 0, 1),
+        /** {@code rseq_load_add_load_load_add_store}. */
+        ADD_INDIRECT("addind", "load_add_load_load_add_store", "ptr, off, inc, lo1, limit1, lo2, limit2", 0, 1, 1, 0,
+                1, 0, 1),
+        /** {@code rseq_load_cbne_load_cbne_store}. */
+        COMPARE_BOTH_AND_STORE("cas2", "load_cbne_load_cbne_store", "v, expect, v2, expect2, newv", 1, 1, 1, 1, 1),
+        /** {@code rseq_load_cbne_store_store}. */
+        COMPARE_STORE_AND_STORE("casst", "load_cbne_store_store", "v, expect, v2, newv2, newv", 1, 1, 1, 1, 1),
+        /** {@code rseq_load_cbne_memcpy_store}, the per-CPU side being the copy's destination. */
+        COMPARE_COPY_IN_AND_STORE("cpin", "load_cbne_memcpy_store", "v, expect, dst, src, len, newv", 1, 1, 1, 1, 1, 1),
+        /** {@code rseq_load_cbne_memcpy_store}, the per-CPU side being the copy's source. */
+        COMPARE_COPY_OUT_AND_STORE("cpout", "load_cbne_memcpy_store", "v, expect, dst, src, len, newv", 1, 1, 1, 1, 1, 1),
+        /**
+         * pkrseq's bulk form of {@code rseq_load_add_store}: n consecutive words, each added in a section of its
+         * own, in one call.
+         */
+        ADD_ALL("addall", "load_add_store, n times", "v, deltas, n", 1, 1, 1),
+        /**
+         * pkrseq's bulk form of {@code rseq_load_cbeq_store_add_load_store} with the sentinel 0: up to n pops of
+         * a linked stack, each in a section of its own, the pointers taken written to {@code out}.
+         */
+        POP_ALL("popall", "load_cbeq_store_add_load_store, n times", "v, offset, lo, limit, out, n", 1, 1, 1, 1, 1, 1),
+        /**
+         * pkrseq's bulk push of a linked stack: for each node, one section loads the head, stores it into the
+         * node's next pointer (speculative) and stores the node as the head (the commit).
+         */
+        PUSH_ALL("pushall", "load, store, store: a push, n times", "v, nodes, offset, lo, limit, n", 1, 1, 1, 1, 1, 1);
+
+        final String tag;
+        final String librseq;
+        final String[] params;
+        // 1 where the argument is a long, 0 where it is an address (MemorySegment).
+        final int[] longs;
+
+        Primitive(String tag, String librseq, String params, int... longs) {
+            this.tag = tag;
+            this.librseq = librseq;
+            this.params = params.split(", ");
+            this.longs = longs.clone();
+            // Pointer arguments are addresses so that the linker keeps their memory alive during the call.
+            for (int i = 0; i < this.params.length; i++) {
+                String p = this.params[i];
+                if (p.equals("v") || p.equals("v2") || p.equals("ptr") || p.startsWith("lo") || p.equals("dst")
+                        || p.equals("src") || p.equals("deltas") || p.equals("out") || p.equals("nodes")) {
+                    this.longs[i] = 0;
+                }
+            }
+        }
+
+        int args() {
+            return params.length;
+        }
+
+        FunctionDescriptor descriptor(boolean area) {
+            List<MemoryLayout> args = new ArrayList<>();
+            for (int l : longs) {
+                args.add(l == 1 ? JAVA_LONG : ADDRESS);
+            }
+            if (area) {
+                args.add(JAVA_LONG);
+            }
+            return FunctionDescriptor.of(JAVA_LONG, args.toArray(MemoryLayout[]::new));
+        }
+    }
+
+    /** How a function finds the running thread's struct rseq. */
+    enum Where {
+        /** glibc's area at {@code %fs:__rseq_offset}. */
+        TP("tp"),
+        /** The area passed as the last argument. */
+        AREA("area");
+
+        final String tag;
+
+        Where(String tag) {
+            this.tag = tag;
+        }
+    }
+
+    /**
+     * What a page is generated for.
+     *
+     * @param stride bytes between two CPUs' copies of a datum, a power of two, at least 8
+     * @param slots the index bound: one more than the highest CPU (or mm_cid) a datum has a copy for
+     * @param rseqOffset glibc's {@code __rseq_offset}, or empty to leave out the tp functions
+     * @param delays spin loops at the injection points; {@link DelayInjection#NONE} for the real code
+     * @param clearRseqCs whether every way out stores 0 into {@code rseq_cs}, so the page may be unmapped
+     */
+    record Config(long stride, int slots, OptionalLong rseqOffset, DelayInjection delays, boolean clearRseqCs) {
+        Config {
+            if (stride < 8 || Long.bitCount(stride) != 1 || stride > 1L << 30) {
+                throw new IllegalArgumentException("stride must be a power of two from 8 to 2^30 bytes, not " + stride);
+            }
+            if (slots < 1) {
+                throw new IllegalArgumentException("slots must be at least 1, not " + slots);
+            }
+            if (rseqOffset.isPresent() && !fitsDisplacement(rseqOffset.getAsLong())) {
+                throw new IllegalArgumentException("__rseq_offset " + rseqOffset.getAsLong()
+                        + " does not fit a 32-bit displacement");
+            }
+        }
+
+        /** The process-wide page: default stride, one slot per possible CPU, glibc's offset if usable. */
+        static Config shared() {
+            return new Config(DEFAULT_STRIDE, possibleCpus(), usableGlibcOffset(), DelayInjection.NONE, false);
+        }
+
+        /** The configuration of the documented listings. */
+        static Config listing() {
+            return new Config(DEFAULT_STRIDE, LISTING_SLOTS, OptionalLong.of(LISTING_RSEQ_OFFSET), DelayInjection.NONE,
+                    false);
+        }
+
+        int shift() {
+            return Long.numberOfTrailingZeros(stride);
+        }
+    }
+
+    /** Lines of one function in the listing: its descriptor's and its code's. */
+    private record Span(int descriptorFrom, int descriptorTo, int codeFrom, int codeTo) {
+    }
 
     private final long base;
-    private final OptionalLong rseqOffset;
-    private final int slots;
-    private final int delayLoops;
+    private final Config config;
     private final X86Asm asm;
     private final byte[] bytes;
+    // Lines of conditional jumps that need a rel32: those a rel8 cannot reach, as GNU as relaxes them.
+    private final Set<Integer> longJumps;
+    private final Map<String, Span> spans = new LinkedHashMap<>();
+    private long mappedLength;
 
-    private RseqCode(long base, OptionalLong rseqOffset, int slots, int delayLoops) {
-        if (slots < 1) {
-            throw new IllegalArgumentException("slots must be at least 1, not " + slots);
-        }
-        if (delayLoops < 0) {
-            throw new IllegalArgumentException("delayLoops must not be negative");
-        }
+    private RseqCode(long base, Config config, Set<Integer> longJumps) {
         this.base = base;
-        this.rseqOffset = rseqOffset;
-        this.slots = slots;
-        this.delayLoops = delayLoops;
+        this.config = config;
+        this.longJumps = longJumps;
         this.asm = new X86Asm(base);
         emit();
         this.bytes = asm.assemble();
     }
 
     /**
-     * Generates the code for a page at {@code base} without mapping anything: for listings and tests.
+     * Generates the code for pages at {@code base} without mapping anything: for listings and tests.
+     * Conditional jumps are short (rel8) where the target is within reach and near (rel32) where it is not,
+     * found the way GNU as relaxes branches: start all short, lengthen those out of reach, repeat.
      *
-     * @param base the page's address
-     * @param rseqOffset glibc's {@code __rseq_offset}, or empty to leave out the glibc variant
-     * @param slots the slot count the code checks cpu_id against
-     * @param delayLoops 0 for the real code; otherwise a spin of that many iterations between the slot's
-     *     load and the commit, to widen the section the way the kernel's param_test injects delays
+     * @param base the first page's address
+     * @param config what to generate
      * @return the code
      */
-    static RseqCode generate(long base, OptionalLong rseqOffset, int slots, int delayLoops) {
-        return new RseqCode(base, rseqOffset, slots, delayLoops);
+    static RseqCode generate(long base, Config config) {
+        Set<Integer> far = new TreeSet<>();
+        for (;;) {
+            try {
+                return new RseqCode(base, config, Set.copyOf(far));
+            } catch (X86Asm.ShortJumpsOutOfRange e) {
+                if (!far.addAll(e.lines())) {
+                    throw e;
+                }
+            }
+        }
     }
 
     /**
-     * Maps a page, writes the code into it, and makes it read-execute. The page is never unmapped.
+     * Maps pages, writes the code into them, and makes them read-execute. Pages of a config with
+     * {@code clearRseqCs} are unmapped once the returned object is unreachable (no thread can then be running
+     * them, and none has {@code rseq_cs} pointing into them); the others never are.
      *
-     * @param rseqOffset glibc's {@code __rseq_offset}, or empty to leave out the glibc variant
-     * @param slots the slot count the code checks cpu_id against
-     * @param delayLoops 0 for the real code; more to widen the section (tests)
-     * @return the code, at its page
+     * @param config what to generate
+     * @return the code, at its pages
      */
-    static RseqCode map(OptionalLong rseqOffset, int slots, int delayLoops) {
+    static RseqCode map(Config config) {
+        int size = generate(0, config).bytes.length;
         long page = MemoryCalls.pageSize();
-        long address = MemoryCalls.mmap(0, page, MemoryCalls.PROT_READ | MemoryCalls.PROT_WRITE, MemoryCalls.MAP_PRIVATE | MemoryCalls.MAP_ANONYMOUS, -1, 0);
+        long length = (size + page - 1) / page * page;
+        long address = MemoryCalls.mmap(0, length, MemoryCalls.PROT_READ | MemoryCalls.PROT_WRITE, MemoryCalls.MAP_PRIVATE | MemoryCalls.MAP_ANONYMOUS, -1, 0);
         RseqCode code;
         try {
-            code = new RseqCode(address, rseqOffset, slots, delayLoops);
-            if (code.bytes.length > page) {
-                throw new IllegalStateException("generated code of " + code.bytes.length + " bytes exceeds a page");
-            }
-            MemorySegment mem = MemoryCalls.memory(address, page);
+            code = generate(address, config);
+            MemorySegment mem = MemoryCalls.memory(address, length);
             mem.fill((byte) 0xcc);
             MemorySegment.copy(code.bytes, 0, mem, JAVA_BYTE, 0, code.bytes.length);
-            MemoryCalls.mprotect(address, page, MemoryCalls.PROT_READ | MemoryCalls.PROT_EXEC);
+            MemoryCalls.mprotect(address, length, MemoryCalls.PROT_READ | MemoryCalls.PROT_EXEC);
         } catch (RuntimeException | Error e) {
-            // Nothing has run from the page, so no rseq_cs can point into it yet: unmapping is safe here.
-            MemoryCalls.munmap(address, page);
+            // Nothing has run from the pages, so no rseq_cs can point into them yet: unmapping is safe here.
+            MemoryCalls.munmap(address, length);
             throw e;
+        }
+        code.mappedLength = length;
+        if (config.clearRseqCs()) {
+            CLEANER.register(code, () -> MemoryCalls.munmap(address, length));
         }
         return code;
     }
 
-    /** The code every {@link PerCpuCounter} of the process runs, mapped on first use. */
+    /** The code every {@link PerCpuOps} of the default stride runs, mapped on first use, never unmapped. */
     static final class Shared {
-        static final RseqCode CODE = map(usableGlibcOffset(), possibleCpus(), 0);
-        /** {@code long tp_entry(long slots, long delta)}, or null where glibc exports no offset. */
-        static final MethodHandle GLIBC = CODE.glibcHandle();
-        /** {@code long area_entry(long slots, long delta, long area)}. */
-        static final MethodHandle AREA = CODE.areaHandle();
+        static final RseqCode CODE = map(Config.shared());
+        static final MethodHandle CAS_TP_CPU = CODE.handle(Primitive.COMPARE_AND_STORE, Where.TP, PerCpuOps.Index.CPU_ID);
+        static final MethodHandle CAS_TP_CID = CODE.handle(Primitive.COMPARE_AND_STORE, Where.TP, PerCpuOps.Index.MM_CID);
+        static final MethodHandle CAS_AREA_CPU = CODE.handle(Primitive.COMPARE_AND_STORE, Where.AREA,
+                PerCpuOps.Index.CPU_ID);
+        static final MethodHandle CAS_AREA_CID = CODE.handle(Primitive.COMPARE_AND_STORE, Where.AREA,
+                PerCpuOps.Index.MM_CID);
+        static final MethodHandle ADD_TP_CPU = CODE.handle(Primitive.ADD, Where.TP, PerCpuOps.Index.CPU_ID);
+        static final MethodHandle ADD_TP_CID = CODE.handle(Primitive.ADD, Where.TP, PerCpuOps.Index.MM_CID);
+        static final MethodHandle ADD_AREA_CPU = CODE.handle(Primitive.ADD, Where.AREA, PerCpuOps.Index.CPU_ID);
+        static final MethodHandle ADD_AREA_CID = CODE.handle(Primitive.ADD, Where.AREA, PerCpuOps.Index.MM_CID);
+        static final MethodHandle TAKE_TP_CPU = CODE.handle(Primitive.TAKE_AND_FOLLOW, Where.TP, PerCpuOps.Index.CPU_ID);
+        static final MethodHandle TAKE_TP_CID = CODE.handle(Primitive.TAKE_AND_FOLLOW, Where.TP, PerCpuOps.Index.MM_CID);
+        static final MethodHandle TAKE_AREA_CPU = CODE.handle(Primitive.TAKE_AND_FOLLOW, Where.AREA,
+                PerCpuOps.Index.CPU_ID);
+        static final MethodHandle TAKE_AREA_CID = CODE.handle(Primitive.TAKE_AND_FOLLOW, Where.AREA,
+                PerCpuOps.Index.MM_CID);
+        static final MethodHandle PUSH_TP_CPU = CODE.handle(Primitive.PUSH_LINK, Where.TP, PerCpuOps.Index.CPU_ID);
+        static final MethodHandle PUSH_TP_CID = CODE.handle(Primitive.PUSH_LINK, Where.TP, PerCpuOps.Index.MM_CID);
+        static final MethodHandle PUSH_AREA_CPU = CODE.handle(Primitive.PUSH_LINK, Where.AREA, PerCpuOps.Index.CPU_ID);
+        static final MethodHandle PUSH_AREA_CID = CODE.handle(Primitive.PUSH_LINK, Where.AREA, PerCpuOps.Index.MM_CID);
+        static final MethodHandle ADDIND_TP_CPU = CODE.handle(Primitive.ADD_INDIRECT, Where.TP, PerCpuOps.Index.CPU_ID);
+        static final MethodHandle ADDIND_TP_CID = CODE.handle(Primitive.ADD_INDIRECT, Where.TP, PerCpuOps.Index.MM_CID);
+        static final MethodHandle ADDIND_AREA_CPU = CODE.handle(Primitive.ADD_INDIRECT, Where.AREA,
+                PerCpuOps.Index.CPU_ID);
+        static final MethodHandle ADDIND_AREA_CID = CODE.handle(Primitive.ADD_INDIRECT, Where.AREA,
+                PerCpuOps.Index.MM_CID);
+        static final MethodHandle CAS2_TP_CPU = CODE.handle(Primitive.COMPARE_BOTH_AND_STORE, Where.TP,
+                PerCpuOps.Index.CPU_ID);
+        static final MethodHandle CAS2_TP_CID = CODE.handle(Primitive.COMPARE_BOTH_AND_STORE, Where.TP,
+                PerCpuOps.Index.MM_CID);
+        static final MethodHandle CAS2_AREA_CPU = CODE.handle(Primitive.COMPARE_BOTH_AND_STORE, Where.AREA,
+                PerCpuOps.Index.CPU_ID);
+        static final MethodHandle CAS2_AREA_CID = CODE.handle(Primitive.COMPARE_BOTH_AND_STORE, Where.AREA,
+                PerCpuOps.Index.MM_CID);
+        static final MethodHandle CASST_TP_CPU = CODE.handle(Primitive.COMPARE_STORE_AND_STORE, Where.TP,
+                PerCpuOps.Index.CPU_ID);
+        static final MethodHandle CASST_TP_CID = CODE.handle(Primitive.COMPARE_STORE_AND_STORE, Where.TP,
+                PerCpuOps.Index.MM_CID);
+        static final MethodHandle CASST_AREA_CPU = CODE.handle(Primitive.COMPARE_STORE_AND_STORE, Where.AREA,
+                PerCpuOps.Index.CPU_ID);
+        static final MethodHandle CASST_AREA_CID = CODE.handle(Primitive.COMPARE_STORE_AND_STORE, Where.AREA,
+                PerCpuOps.Index.MM_CID);
+        static final MethodHandle CPIN_TP_CPU = CODE.handle(Primitive.COMPARE_COPY_IN_AND_STORE, Where.TP,
+                PerCpuOps.Index.CPU_ID);
+        static final MethodHandle CPIN_TP_CID = CODE.handle(Primitive.COMPARE_COPY_IN_AND_STORE, Where.TP,
+                PerCpuOps.Index.MM_CID);
+        static final MethodHandle CPIN_AREA_CPU = CODE.handle(Primitive.COMPARE_COPY_IN_AND_STORE, Where.AREA,
+                PerCpuOps.Index.CPU_ID);
+        static final MethodHandle CPIN_AREA_CID = CODE.handle(Primitive.COMPARE_COPY_IN_AND_STORE, Where.AREA,
+                PerCpuOps.Index.MM_CID);
+        static final MethodHandle CPOUT_TP_CPU = CODE.handle(Primitive.COMPARE_COPY_OUT_AND_STORE, Where.TP,
+                PerCpuOps.Index.CPU_ID);
+        static final MethodHandle CPOUT_TP_CID = CODE.handle(Primitive.COMPARE_COPY_OUT_AND_STORE, Where.TP,
+                PerCpuOps.Index.MM_CID);
+        static final MethodHandle CPOUT_AREA_CPU = CODE.handle(Primitive.COMPARE_COPY_OUT_AND_STORE, Where.AREA,
+                PerCpuOps.Index.CPU_ID);
+        static final MethodHandle CPOUT_AREA_CID = CODE.handle(Primitive.COMPARE_COPY_OUT_AND_STORE, Where.AREA,
+                PerCpuOps.Index.MM_CID);
+
+        static final MethodHandle ADDALL_TP_CPU = CODE.handle(Primitive.ADD_ALL, Where.TP, PerCpuOps.Index.CPU_ID);
+        static final MethodHandle ADDALL_TP_CID = CODE.handle(Primitive.ADD_ALL, Where.TP, PerCpuOps.Index.MM_CID);
+        static final MethodHandle ADDALL_AREA_CPU = CODE.handle(Primitive.ADD_ALL, Where.AREA, PerCpuOps.Index.CPU_ID);
+        static final MethodHandle ADDALL_AREA_CID = CODE.handle(Primitive.ADD_ALL, Where.AREA, PerCpuOps.Index.MM_CID);
+        static final MethodHandle POPALL_TP_CPU = CODE.handle(Primitive.POP_ALL, Where.TP, PerCpuOps.Index.CPU_ID);
+        static final MethodHandle POPALL_TP_CID = CODE.handle(Primitive.POP_ALL, Where.TP, PerCpuOps.Index.MM_CID);
+        static final MethodHandle POPALL_AREA_CPU = CODE.handle(Primitive.POP_ALL, Where.AREA, PerCpuOps.Index.CPU_ID);
+        static final MethodHandle POPALL_AREA_CID = CODE.handle(Primitive.POP_ALL, Where.AREA, PerCpuOps.Index.MM_CID);
+        static final MethodHandle PUSHALL_TP_CPU = CODE.handle(Primitive.PUSH_ALL, Where.TP, PerCpuOps.Index.CPU_ID);
+        static final MethodHandle PUSHALL_TP_CID = CODE.handle(Primitive.PUSH_ALL, Where.TP, PerCpuOps.Index.MM_CID);
+        static final MethodHandle PUSHALL_AREA_CPU = CODE.handle(Primitive.PUSH_ALL, Where.AREA, PerCpuOps.Index.CPU_ID);
+        static final MethodHandle PUSHALL_AREA_CID = CODE.handle(Primitive.PUSH_ALL, Where.AREA, PerCpuOps.Index.MM_CID);
 
         private Shared() {
         }
     }
 
     /**
-     * A critical downcall handle to the glibc variant. Build it once and keep it in a static final field.
+     * A critical downcall handle to one function. Build it once and keep it.
      *
-     * @return the handle, or null when this code has no glibc variant
+     * @return the handle, or null for a tp function of a page generated without {@code __rseq_offset}
      */
-    MethodHandle glibcHandle() {
-        return rseqOffset.isPresent() ? RseqCalls.downcall(MemorySegment.ofAddress(base + asm.offset("tp_entry")),
-                GLIBC_SIGNATURE, true) : null;
+    MethodHandle handle(Primitive p, Where w, PerCpuOps.Index i) {
+        if (w == Where.TP && config.rseqOffset().isEmpty()) {
+            return null;
+        }
+        return RseqCalls.downcall(MemorySegment.ofAddress(base + asm.offset(name(p, w, i))), p.descriptor(w == Where.AREA), true);
     }
 
-    /**
-     * A critical downcall handle to the area variant.
-     *
-     * @return the handle
-     */
-    MethodHandle areaHandle() {
-        return RseqCalls.downcall(MemorySegment.ofAddress(base + asm.offset("area_entry")), AREA_SIGNATURE, true);
+    /** The name of a function: {@code <primitive>_<tp|area>_<cpu|cid>}, also its entry label. */
+    static String name(Primitive p, Where w, PerCpuOps.Index i) {
+        return p.tag + "_" + w.tag + "_" + (i == PerCpuOps.Index.CPU_ID ? "cpu" : "cid");
     }
 
-    /**
-     * The listing: every instruction's offset, bytes, assembler text and purpose.
-     *
-     * @return one line per instruction or label
-     */
+    /** The whole page's listing: every instruction's offset, bytes, assembler text and purpose. */
     String listing() {
         return asm.listing();
     }
 
-    /** GNU assembler source for the same bytes, at page address {@link #base()}. */
+    /** One function's listing: its descriptor, then its code. */
+    String listing(Primitive p, Where w, PerCpuOps.Index i) {
+        Span s = spans.get(name(p, w, i));
+        if (s == null) {
+            throw new IllegalArgumentException("no function " + name(p, w, i) + " in this page");
+        }
+        return asm.listing(s.descriptorFrom(), s.descriptorTo()) + asm.listing(s.codeFrom(), s.codeTo());
+    }
+
+    /** GNU assembler source for the same bytes, at address {@link #base()}. */
     String assemblerSource() {
         return asm.source();
     }
@@ -275,24 +423,35 @@ final class RseqCode {
         return base;
     }
 
-    int slots() {
-        return slots;
+    Config config() {
+        return config;
     }
 
-    OptionalLong rseqOffset() {
-        return rseqOffset;
+    /** Bytes mapped for the code (whole pages), 0 when only generated. */
+    long mappedLength() {
+        return mappedLength;
     }
 
-    /** A label's offset in the page, for tests: {@code tp_start}, {@code cs_area}, ... */
+    /** Whether some conditional jumps are rel32 because a rel8 could not reach (long injected delays). */
+    boolean longJumps() {
+        return !longJumps.isEmpty();
+    }
+
+    /** A label's offset from the first page's start: {@code cas_tp_cpu}, {@code cas_tp_cpu_cs}, ... */
     int offset(String label) {
         return asm.offset(label);
+    }
+
+    /** The functions in this page, by name, in page order. */
+    List<String> functions() {
+        return List.copyOf(spans.keySet());
     }
 
     /**
      * glibc's {@code __rseq_offset}, where glibc registers threads and the offset fits the code's 32-bit
      * displacements.
      *
-     * @return the offset, or empty where the glibc variant would be of no use
+     * @return the offset, or empty where the tp functions would be of no use
      */
     static OptionalLong usableGlibcOffset() {
         OptionalLong off = Rseq.glibcOffset();
@@ -303,13 +462,13 @@ final class RseqCode {
     }
 
     static boolean fitsDisplacement(long rseqOffset) {
-        return rseqOffset >= Integer.MIN_VALUE && rseqOffset + RseqAbi.RSEQ_CS <= Integer.MAX_VALUE;
+        return rseqOffset >= Integer.MIN_VALUE && rseqOffset + RseqAbi.MIN_LENGTH <= Integer.MAX_VALUE;
     }
 
     /**
      * The number of CPU ids the kernel may ever report: the highest CPU in
      * {@code /sys/devices/system/cpu/possible}, plus one. It covers CPUs that are offline or not yet
-     * plugged in, which {@code _SC_NPROCESSORS_ONLN} would miss.
+     * plugged in, which {@code _SC_NPROCESSORS_ONLN} would miss, and it bounds mm_cid too.
      *
      * @return the slot count per-CPU data needs; the online count where sysfs cannot be read
      */
@@ -337,111 +496,546 @@ final class RseqCode {
 
     // ---- The code ---------------------------------------------------------------------------------
 
-    private void emit() {
-        boolean glibc = rseqOffset.isPresent();
-        if (glibc) {
-            descriptor("cs_tp", "tp", "glibc variant");
-        }
-        descriptor("cs_area", "area", "area variant");
-        if (glibc) {
-            long off = rseqOffset.getAsLong();
-            if (!fitsDisplacement(off)) {
-                throw new IllegalArgumentException("__rseq_offset " + off + " does not fit a 32-bit displacement");
-            }
-            asm.label("tp_entry", "long tp_entry(slots = rdi, delta = rsi)");
-            asm.op("xor %eax,%eax", "rax = 0: no restart yet, no status bit", 0x31, 0xc0);
-            asm.label("tp_retry", "");
-            asm.rel32("lea cs_tp(%rip),%rdx", "rdx = address of cs_tp", "cs_tp", 0x48, 0x8d, 0x15);
-            asm.op("mov %rdx,%fs:" + signedHex(off + RseqAbi.RSEQ_CS), "rseq_cs = cs_tp (at tp + __rseq_offset + " + RseqAbi.RSEQ_CS + ")",
-                    X86Asm.cat(new int[] {0x64, 0x48, 0x89, 0x14, 0x25}, X86Asm.le32(off + RseqAbi.RSEQ_CS)));
-            asm.label("tp_start", "start_ip");
-            asm.op("mov %fs:" + signedHex(off + RseqAbi.CPU_ID) + ",%ecx", "rcx = cpu_id (at tp + __rseq_offset + " + RseqAbi.CPU_ID + ")",
-                    X86Asm.cat(new int[] {0x64, 0x8b, 0x0c, 0x25}, X86Asm.le32(off + RseqAbi.CPU_ID)));
-            body("tp");
-        }
-        asm.align(16, 0xcc, "int3 padding");
-        asm.label("area_entry", "long area_entry(slots = rdi, delta = rsi, area = rdx)");
-        asm.op("xor %eax,%eax", "rax = 0: no restart yet, no status bit", 0x31, 0xc0);
-        asm.label("area_retry", "");
-        asm.rel32("lea cs_area(%rip),%rcx", "rcx = address of cs_area", "cs_area", 0x48, 0x8d, 0x0d);
-        asm.op("mov %rcx," + RseqAbi.RSEQ_CS + "(%rdx)", "rseq_cs = cs_area (at area + " + RseqAbi.RSEQ_CS + ")", 0x48,
-                0x89, 0x4a, disp8(RseqAbi.RSEQ_CS));
-        asm.label("area_start", "start_ip");
-        asm.op("mov " + RseqAbi.CPU_ID + "(%rdx),%ecx", "rcx = cpu_id (at area + " + RseqAbi.CPU_ID + ")", 0x8b, 0x4a,
-                disp8(RseqAbi.CPU_ID));
-        body("area");
+    private List<Where> wheres() {
+        return config.rseqOffset().isPresent() ? List.of(Where.TP, Where.AREA) : List.of(Where.AREA);
     }
 
-    /** A struct rseq_cs, field by field in the layout's order, so the bytes follow RseqAbi.STRUCT_RSEQ_CS. */
-    private void descriptor(String label, String prefix, String what) {
+    private void emit() {
+        Map<String, int[]> descriptors = new LinkedHashMap<>();
+        for (Primitive p : Primitive.values()) {
+            for (Where w : wheres()) {
+                for (PerCpuOps.Index i : PerCpuOps.Index.values()) {
+                    String f = name(p, w, i);
+                    int from = asm.lineCount();
+                    descriptor(f);
+                    descriptors.put(f, new int[] {from, asm.lineCount()});
+                }
+            }
+        }
+        for (Primitive p : Primitive.values()) {
+            for (Where w : wheres()) {
+                for (PerCpuOps.Index i : PerCpuOps.Index.values()) {
+                    String f = name(p, w, i);
+                    asm.align(16, 0xcc, "int3 padding");
+                    int from = asm.lineCount();
+                    new Function(p, w, i).emit();
+                    int[] d = descriptors.get(f);
+                    spans.put(f, new Span(d[0], d[1], from, asm.lineCount()));
+                }
+            }
+        }
+    }
+
+    /**
+     * struct rseq_cs, field by field in the order of {@link RseqAbi#STRUCT_RSEQ_CS}: each field is emitted
+     * for its name in the layout, and the generator checks that it lands at the layout's offset.
+     */
+    private void descriptor(String f) {
         asm.align((int) RseqAbi.STRUCT_RSEQ_CS.byteAlignment(), 0xcc, "int3 padding");
-        asm.label(label, "struct rseq_cs of the " + what + ", " + RseqAbi.STRUCT_RSEQ_CS.byteAlignment()
-                + "-byte aligned");
+        int at = asm.offset(labelHere(f + "_cs", "struct rseq_cs of " + f + ", "
+                + RseqAbi.STRUCT_RSEQ_CS.byteAlignment() + "-byte aligned"));
         for (MemoryLayout field : RseqAbi.STRUCT_RSEQ_CS.memberLayouts()) {
             String name = field.name().orElseThrow();
+            expectField(at, RseqAbi.csOffset(name));
             switch (name) {
                 case "version", "flags" -> asm.op(".long 0", name, 0, 0, 0, 0);
-                case "start_ip" -> asm.quad(prefix + "_start", name);
-                case "post_commit_offset" -> asm.quadDifference(prefix + "_commit", prefix + "_start", name);
-                case "abort_ip" -> asm.quad(prefix + "_abort", name);
+                case "start_ip" -> asm.quad(f + "_start", name);
+                case "post_commit_offset" -> asm.quadDifference(f + "_commit", f + "_start", name);
+                case "abort_ip" -> asm.quad(f + "_abort", name);
                 default -> throw new AssertionError("struct rseq_cs has no field " + name);
             }
         }
+        expectField(at, RseqAbi.CS_SIZE);
     }
 
-    /** A one-byte displacement, for struct rseq offsets the code addresses through a register. */
-    private static int disp8(int offset) {
-        if (offset < 0 || offset > Byte.MAX_VALUE) {
-            throw new AssertionError("offset " + offset + " does not fit a disp8");
-        }
-        return offset;
+    private String labelHere(String label, String comment) {
+        asm.label(label, comment);
+        return label;
     }
 
-    /** From the cpu_id bounds check to the abort handler; the same bytes in both variants. */
-    private void body(String p) {
-        if (slots <= Byte.MAX_VALUE) {
-            asm.op("cmp $" + slots + ",%ecx", "cpu_id below slots? (unsigned: -1, -2 fail)", 0x83, 0xf9, slots);
-        } else {
-            asm.op("cmp $" + slots + ",%ecx", "cpu_id below slots? (unsigned: -1, -2 fail)",
-                    X86Asm.cat(new int[] {0x81, 0xf9}, X86Asm.le32(slots)));
+    private void expectField(int descriptor, int offset) {
+        int here = asm.lineCount() == 0 ? 0 : currentOffset();
+        if (here - descriptor != offset) {
+            throw new IllegalStateException("struct rseq_cs field at +" + (here - descriptor) + ", layout says +" + offset);
         }
-        asm.rel8("jae " + p + "_no_slot", "no slot: leave, add nothing", p + "_no_slot", 0x73);
-        asm.op("shl $" + SLOT_SHIFT + ",%rcx", "rcx = cpu_id * " + SLOT_BYTES + ", the slot's offset", 0x48, 0xc1, 0xe1,
-                SLOT_SHIFT);
-        asm.op("mov (%rdi,%rcx,1),%r8", "r8 = the slot", 0x4c, 0x8b, 0x04, 0x0f);
-        if (delayLoops > 0) {
-            asm.op("mov $" + delayLoops + ",%r9d", "injected delay (tests only)",
-                    X86Asm.cat(new int[] {0x41, 0xb9}, X86Asm.le32(delayLoops)));
-            asm.label(p + "_delay", "");
-            asm.op("dec %r9d", "", 0x41, 0xff, 0xc9);
-            asm.rel8("jnz " + p + "_delay", "", p + "_delay", 0x75);
-        }
-        asm.op("add %rsi,%r8", "r8 += delta", 0x49, 0x01, 0xf0);
-        asm.op("mov %r8,(%rdi,%rcx,1)", "the slot = r8: the commit", 0x4c, 0x89, 0x04, 0x0f);
-        asm.label(p + "_commit", "post_commit_ip = start_ip + post_commit_offset");
-        asm.op("ret", "added; rax = restarts", 0xc3);
-        asm.label(p + "_no_slot", "");
-        asm.op("bts $32,%rax", "status NO_SLOT", 0x48, 0x0f, 0xba, 0xe8, 0x20);
-        asm.op("ret", "", 0xc3);
-        asm.op(".byte 0x0f,0xb9,0x3d", "ud1 opcode, ModRM: traps if run;", 0x0f, 0xb9, 0x3d);
-        asm.op(".long " + signedHex(RseqAbi.SIGNATURE_X86_64), "  its disp32 is RSEQ_SIG",
-                X86Asm.le32(RseqAbi.SIGNATURE_X86_64));
-        asm.label(p + "_abort", "abort_ip: the kernel resumes here");
-        asm.op("inc %eax", "one more restart", 0xff, 0xc0);
-        asm.op("cmp $" + RESTART_LIMIT + ",%eax", "restarts below " + RESTART_LIMIT + "?", 0x83, 0xf8, RESTART_LIMIT);
-        asm.rel8("jb " + p + "_retry", "below the limit: arm and try again", p + "_retry", 0x72);
-        asm.op("bts $33,%rax", "status GAVE_UP: Java calls again", 0x48, 0x0f, 0xba, 0xe8, 0x21);
-        asm.op("ret", "", 0xc3);
     }
 
-    private static String signedHex(long v) {
-        return v < 0 ? "-0x" + Long.toHexString(-v) : "0x" + Long.toHexString(v);
+    private int currentOffset() {
+        List<X86Asm.Line> l = asm.lines();
+        X86Asm.Line last = l.get(l.size() - 1);
+        return last.offset() + last.length();
+    }
+
+    /** One function: entry, arming, the section, the ways out, the signature and the abort handler. */
+    private final class Function {
+        private final Primitive p;
+        private final Where w;
+        private final PerCpuOps.Index index;
+        private final String f;
+        // Where the area argument is: a register, or a stack slot (8 × n above the return address).
+        private final R areaReg;
+        private final long areaStack;
+
+        Function(Primitive p, Where w, PerCpuOps.Index index) {
+            this.p = p;
+            this.w = w;
+            this.index = index;
+            this.f = name(p, w, index);
+            if (w == Where.AREA && p.args() < ARG.length) {
+                areaReg = ARG[p.args()];
+                areaStack = 0;
+            } else if (w == Where.AREA) {
+                areaReg = null;
+                areaStack = 8L * (p.args() - ARG.length + 1);
+            } else {
+                areaReg = null;
+                areaStack = 0;
+            }
+        }
+
+        void emit() {
+            if (p == Primitive.ADD_ALL) {
+                emitAddAll();
+                return;
+            }
+            if (p == Primitive.POP_ALL || p == Primitive.PUSH_ALL) {
+                emitStackBulk(p == Primitive.POP_ALL);
+                return;
+            }
+            asm.label(f, signature());
+            if (areaStack != 0) {
+                op(X86.load(Mem.at(R.RSP, areaStack), R.R11), "r11 = area (argument " + (p.args() + 1) + ", on the stack)");
+            }
+            delay(1);
+            asm.rel32("lea " + f + "_cs(%rip),%rax", "rax = address of " + f + "_cs", f + "_cs", X86.leaRipOpcode(R.RAX));
+            op(X86.store(R.RAX, area(RseqAbi.RSEQ_CS)), "rseq_cs = " + f + "_cs (at " + areaText(RseqAbi.RSEQ_CS) + "): armed");
+            asm.label(f + "_start", "start_ip");
+            delay(2);
+            String field = index == PerCpuOps.Index.CPU_ID ? "cpu_id" : "mm_cid";
+            int fieldOffset = index == PerCpuOps.Index.CPU_ID ? RseqAbi.CPU_ID : RseqAbi.MM_CID;
+            op(X86.load32(area(fieldOffset), R.R11), "r11 = " + field + " (at " + areaText(fieldOffset) + ")");
+            op(X86.cmpImm32(config.slots(), R.R11), field + " below slots? (unsigned: -1, -2 fail)");
+            jcc("ae", f + "_noslot", "no slot: leave, touch nothing");
+            op(X86.movRR32(R.R11, R.R10), "r10 = " + field);
+            op(X86.shlImm(config.shift(), R.R10), "r10 = " + field + " * " + config.stride() + ", the copy's offset");
+            body();
+            exits();
+        }
+
+        /**
+         * The bulk add: for each of n words, load its delta, arm, read the index, add to this CPU's copy (the
+         * commit), move on. An abort retries the current word (the registers hold its delta and address); after
+         * {@link #ADD_ALL_RESTART_LIMIT} aborts in a row the call returns ABORTED with the words left in the
+         * index field, and Java calls again for those.
+         */
+        private void emitAddAll() {
+            asm.label(f, signature());
+            op(X86.movImm32(0, R.R9), "r9 = aborts in a row");
+            asm.label(f + "_next", "");
+            op(X86.load(Mem.at(R.RSI, 0), R.R8), "r8 = *deltas, this word's delta");
+            asm.label(f + "_retry", "");
+            delay(1);
+            asm.rel32("lea " + f + "_cs(%rip),%rax", "rax = address of " + f + "_cs", f + "_cs", X86.leaRipOpcode(R.RAX));
+            op(X86.store(R.RAX, area(RseqAbi.RSEQ_CS)), "rseq_cs = " + f + "_cs (at " + areaText(RseqAbi.RSEQ_CS) + "): armed");
+            asm.label(f + "_start", "start_ip");
+            delay(2);
+            String field = index == PerCpuOps.Index.CPU_ID ? "cpu_id" : "mm_cid";
+            int fieldOffset = index == PerCpuOps.Index.CPU_ID ? RseqAbi.CPU_ID : RseqAbi.MM_CID;
+            op(X86.load32(area(fieldOffset), R.R11), "r11 = " + field + " (at " + areaText(fieldOffset) + ")");
+            op(X86.cmpImm32(config.slots(), R.R11), field + " below slots? (unsigned: -1, -2 fail)");
+            jcc("ae", f + "_noslot", "no slot: leave, touch nothing");
+            op(X86.movRR32(R.R11, R.R10), "r10 = " + field);
+            op(X86.shlImm(config.shift(), R.R10), "r10 = " + field + " * " + config.stride() + ", the copy's offset");
+            op(X86.addRR(R.RDI, R.R10), "r10 += v: this " + (index == PerCpuOps.Index.CPU_ID ? "CPU" : "mm_cid")
+                    + "'s copy of the word");
+            delay(3);
+            op(X86.addToMem(R.R8, Mem.at(R.R10, 0)), "*r10 += delta: the commit (one instruction)");
+            asm.label(f + "_commit", "post_commit_ip = start_ip + post_commit_offset");
+            delay(4);
+            op(X86.movImm32(0, R.R9), "no abort in a row now");
+            op(X86.addImm(8, R.RDI), "v += 8: the next word");
+            op(X86.addImm(8, R.RSI), "deltas += 8");
+            op(X86.dec(R.RDX), "n -= 1");
+            jcc("ne", f + "_next", "more words: the next section");
+            clear();
+            op(X86.movRR(R.R11, R.RAX), "rax = the index: success");
+            op(X86.ret(), "");
+            failure("_noslot", NO_SLOT, "NO_SLOT");
+            asm.op(".byte 0x0f,0xb9,0x3d", "ud1 opcode, ModRM: traps if run;", 0x0f, 0xb9, 0x3d);
+            asm.op(".long " + X86.hex(RseqAbi.SIGNATURE_X86_64), "  its disp32 is RSEQ_SIG",
+                    X86Asm.le32(RseqAbi.SIGNATURE_X86_64));
+            asm.label(f + "_abort", "abort_ip: the kernel resumes here");
+            op(X86.inc(R.R9), "one more abort in a row");
+            op(X86.cmpImm(ADD_ALL_RESTART_LIMIT, R.R9), "below " + ADD_ALL_RESTART_LIMIT + "?");
+            jcc("b", f + "_retry", "yes: arm again, the same word");
+            clear();
+            op(X86.movRR(R.RDX, R.RAX), "");
+            op(X86.shlImm(8, R.RAX), "");
+            op(X86.orImm(ABORTED, R.RAX), "");
+            op(X86.not(R.RAX), "rax = ~(words left << 8 | ABORTED)");
+            op(X86.ret(), "");
+        }
+
+        /**
+         * The bulk pop and push of a linked stack. Per node, one section: arm, read the index, compute this
+         * CPU's head; pop: load the head (0: empty, done), write it to {@code *out}, check its next pointer lies
+         * in {@code [lo, lo + limit]}, and store that next pointer as the head (the commit); push: load the node
+         * from {@code *nodes}, check its next pointer, store the head into it (speculative) and the node as the
+         * head (the commit). r9 counts the nodes left; every way out returns it (success: r9, the nodes not
+         * taken when the stack ran empty; failure: {@code ~(r9 << 8 | code)}), and an abort returns at once, so
+         * that Java calls again for the nodes left.
+         */
+        private void emitStackBulk(boolean pop) {
+            asm.label(f, signature());
+            op(X86.testRR(R.R9, R.R9), "any node to " + (pop ? "pop" : "push") + "?");
+            jcc("e", f + "_done", "no: done");
+            asm.label(f + "_next", "");
+            if (areaStack != 0) {
+                op(X86.load(Mem.at(R.RSP, areaStack), R.R11), "r11 = area (argument " + (p.args() + 1) + ", on the stack)");
+            }
+            delay(1);
+            asm.rel32("lea " + f + "_cs(%rip),%rax", "rax = address of " + f + "_cs", f + "_cs", X86.leaRipOpcode(R.RAX));
+            op(X86.store(R.RAX, area(RseqAbi.RSEQ_CS)), "rseq_cs = " + f + "_cs (at " + areaText(RseqAbi.RSEQ_CS) + "): armed");
+            asm.label(f + "_start", "start_ip");
+            delay(2);
+            String field = index == PerCpuOps.Index.CPU_ID ? "cpu_id" : "mm_cid";
+            int fieldOffset = index == PerCpuOps.Index.CPU_ID ? RseqAbi.CPU_ID : RseqAbi.MM_CID;
+            op(X86.load32(area(fieldOffset), R.R11), "r11 = " + field + " (at " + areaText(fieldOffset) + ")");
+            op(X86.cmpImm32(config.slots(), R.R11), field + " below slots? (unsigned: -1, -2 fail)");
+            jcc("ae", f + "_noslot", "no slot: leave, touch nothing");
+            op(X86.movRR32(R.R11, R.R10), "r10 = " + field);
+            op(X86.shlImm(config.shift(), R.R10), "r10 = " + field + " * " + config.stride() + ", the copy's offset");
+            op(X86.addRR(R.RDI, R.R10), "r10 = this " + (index == PerCpuOps.Index.CPU_ID ? "CPU" : "mm_cid")
+                    + "'s head");
+            delay(3);
+            if (pop) {
+                op(X86.load(Mem.at(R.R10, 0), R.RAX), "rax = the head");
+                op(X86.testRR(R.RAX, R.RAX), "empty?");
+                jcc("e", f + "_done", "yes: done, r9 nodes not taken");
+                delayKeeping(4);
+                op(X86.store(R.RAX, Mem.at(R.R8, 0)), "*out = the head (the caller's memory)");
+                op(X86.movRR(R.RAX, R.R11), "r11 = the head");
+                op(X86.addRR(R.RSI, R.R11), "r11 += offset, its next pointer");
+                op(X86.subRR(R.RDX, R.R11), "r11 -= lo");
+                op(X86.cmpRR(R.RCX, R.R11), "within [lo, lo + limit]? (unsigned)");
+                jcc("a", f + "_bad", "no: leave, touch nothing");
+                op(X86.load(Mem.at(R.RAX, R.RSI, 0), R.R11), "r11 = head->next");
+                op(X86.store(R.R11, Mem.at(R.R10, 0)), "the head = head->next: the commit");
+            } else {
+                op(X86.load(Mem.at(R.RSI, 0), R.R11), "r11 = *nodes, the node to push");
+                op(X86.movRR(R.R11, R.RAX), "rax = the node");
+                op(X86.addRR(R.RDX, R.RAX), "rax += offset, its next pointer");
+                op(X86.subRR(R.RCX, R.RAX), "rax -= lo");
+                op(X86.cmpRR(R.R8, R.RAX), "within [lo, lo + limit]? (unsigned)");
+                jcc("a", f + "_bad", "no: leave, touch nothing");
+                op(X86.load(Mem.at(R.R10, 0), R.RAX), "rax = the head");
+                delayKeeping(4);
+                op(X86.store(R.RAX, Mem.at(R.R11, R.RDX, 0)), "node->next = the head (speculative)");
+                op(X86.store(R.R11, Mem.at(R.R10, 0)), "the head = the node: the commit");
+            }
+            asm.label(f + "_commit", "post_commit_ip = start_ip + post_commit_offset");
+            delay(5);
+            op(X86.addImm(8, pop ? R.R8 : R.RSI), pop ? "out += 8" : "nodes += 8");
+            op(X86.dec(R.R9), "one node fewer");
+            jcc("ne", f + "_next", "more: the next section");
+            asm.label(f + "_done", "");
+            clear();
+            op(X86.movRR(R.R9, R.RAX), "rax = the nodes left: success");
+            op(X86.ret(), "");
+            bulkFailure("_noslot", NO_SLOT, "NO_SLOT");
+            bulkFailure("_bad", BAD_POINTER, "BAD_POINTER");
+            asm.op(".byte 0x0f,0xb9,0x3d", "ud1 opcode, ModRM: traps if run;", 0x0f, 0xb9, 0x3d);
+            asm.op(".long " + X86.hex(RseqAbi.SIGNATURE_X86_64), "  its disp32 is RSEQ_SIG",
+                    X86Asm.le32(RseqAbi.SIGNATURE_X86_64));
+            asm.label(f + "_abort", "abort_ip: the kernel resumes here");
+            clear();
+            op(X86.movRR(R.R9, R.RAX), "");
+            op(X86.shlImm(8, R.RAX), "");
+            op(X86.orImm(ABORTED, R.RAX), "");
+            op(X86.not(R.RAX), "rax = ~(nodes left << 8 | ABORTED): Java calls again");
+            op(X86.ret(), "");
+        }
+
+        private void bulkFailure(String suffix, int code, String name) {
+            asm.label(f + suffix, "");
+            clear();
+            op(X86.movRR(R.R9, R.RAX), "");
+            op(X86.shlImm(8, R.RAX), "");
+            op(X86.orImm(code, R.RAX), "");
+            op(X86.not(R.RAX), "rax = ~(nodes left << 8 | " + name + ")");
+            op(X86.ret(), "");
+        }
+
+        private String signature() {
+            StringBuilder sb = new StringBuilder("long " + f + "(");
+            for (int k = 0; k < p.args(); k++) {
+                sb.append(k == 0 ? "" : ", ").append(p.params[k]).append(" = ")
+                        .append(k < ARG.length ? ARG[k].q().substring(1) : 8 * (k - ARG.length + 1) + "(rsp)");
+            }
+            if (w == Where.AREA) {
+                sb.append(", area = ").append(areaReg != null ? areaReg.q().substring(1) : areaStack + "(rsp)");
+            }
+            return sb.append(")").toString();
+        }
+
+        private void body() {
+            switch (p) {
+                case COMPARE_AND_STORE -> {
+                    perCpu(R.RDI, "v");
+                    delay(3);
+                    op(X86.cmpMem(R.RSI, Mem.at(R.RDI, 0)), "*v == expect?");
+                    jcc("ne", f + "_fail", "no: comparison failed");
+                    delay(4);
+                    op(X86.store(R.RDX, Mem.at(R.RDI, 0)), "*v = newv: the commit");
+                    asm.label(f + "_commit", "post_commit_ip = start_ip + post_commit_offset");
+                    delay(5);
+                }
+                case ADD -> {
+                    perCpu(R.RDI, "v");
+                    delay(3);
+                    op(X86.addToMem(R.RSI, Mem.at(R.RDI, 0)), "*v += count: the commit (one instruction)");
+                    asm.label(f + "_commit", "post_commit_ip = start_ip + post_commit_offset");
+                    delay(4);
+                }
+                case TAKE_AND_FOLLOW -> {
+                    perCpu(R.RDI, "v");
+                    delay(3);
+                    op(X86.load(Mem.at(R.RDI, 0), R.R10), "r10 = *v, the pointer to take");
+                    op(X86.cmpRR(R.RSI, R.R10), "r10 == expectnot?");
+                    jcc("e", f + "_fail", "yes: nothing to take (comparison failed)");
+                    delay(4);
+                    op(X86.movRR(R.R10, R.RAX), "rax = r10");
+                    op(X86.addRR(R.RDX, R.RAX), "rax = r10 + offset, the word to follow");
+                    op(X86.subRR(R.RCX, R.RAX), "rax -= lo");
+                    op(X86.cmpRR(R.R8, R.RAX), "within [lo, lo + limit]? (unsigned)");
+                    jcc("a", f + "_bad", "no: leave, touch nothing");
+                    op(X86.load(Mem.at(R.R10, R.RDX, 0), R.RAX), "rax = *(r10 + offset)");
+                    op(X86.store(R.RAX, Mem.at(R.RDI, 0)), "*v = rax: the commit");
+                    asm.label(f + "_commit", "post_commit_ip = start_ip + post_commit_offset");
+                    delay(5);
+                }
+                case PUSH_LINK -> {
+                    perCpu(R.RDI, "v");
+                    delay(3);
+                    op(X86.movRR(R.RSI, R.RAX), "rax = the node");
+                    op(X86.addRR(R.RDX, R.RAX), "rax += offset, its next pointer");
+                    op(X86.subRR(R.RCX, R.RAX), "rax -= lo");
+                    op(X86.cmpRR(R.R8, R.RAX), "within [lo, lo + limit]? (unsigned)");
+                    jcc("a", f + "_bad", "no: leave, touch nothing");
+                    op(X86.load(Mem.at(R.RDI, 0), R.R10), "r10 = *v, the head");
+                    delay(4);
+                    op(X86.store(R.R10, Mem.at(R.RSI, R.RDX, 0)), "node->next = the head (speculative)");
+                    op(X86.store(R.RSI, Mem.at(R.RDI, 0)), "*v = the node: the commit");
+                    asm.label(f + "_commit", "post_commit_ip = start_ip + post_commit_offset");
+                    delay(5);
+                }
+                case ADD_INDIRECT -> {
+                    delay(3);
+                    op(X86.addFromMem(Mem.at(R.RDI, 0), R.R10), "r10 += *ptr");
+                    op(X86.addRR(R.RSI, R.R10), "r10 += off: r1");
+                    op(X86.movRR(R.R10, R.RAX), "rax = r1");
+                    op(X86.subRR(R.RCX, R.RAX), "rax -= lo1");
+                    op(X86.cmpRR(R.R8, R.RAX), "r1 within [lo1, lo1 + limit1]? (unsigned)");
+                    jcc("a", f + "_bad", "no: leave, touch nothing");
+                    // Not a librseq point: widens the window between following the shared pointer and the commit,
+                    // the race the membarrier test is about.
+                    delay(5);
+                    op(X86.load(Mem.at(R.R10, 0), R.R10), "r10 = *r1: r2");
+                    op(X86.movRR(R.R10, R.RAX), "rax = r2");
+                    op(X86.subRR(R.R9, R.RAX), "rax -= lo2");
+                    op(X86.cmpFromMem(Mem.at(R.RSP, 8), R.RAX), "r2 within [lo2, lo2 + limit2]? (unsigned)");
+                    jcc("a", f + "_bad", "no: leave, touch nothing");
+                    op(X86.addToMem(R.RDX, Mem.at(R.R10, 0)), "*r2 += inc: the commit");
+                    asm.label(f + "_commit", "post_commit_ip = start_ip + post_commit_offset");
+                    delay(4);
+                }
+                case COMPARE_BOTH_AND_STORE -> {
+                    perCpu(R.RDI, "v");
+                    perCpu(R.RDX, "v2");
+                    delay(3);
+                    op(X86.cmpMem(R.RSI, Mem.at(R.RDI, 0)), "*v == expect?");
+                    jcc("ne", f + "_fail", "no: comparison failed");
+                    delay(4);
+                    op(X86.cmpMem(R.RCX, Mem.at(R.RDX, 0)), "*v2 == expect2?");
+                    jcc("ne", f + "_fail", "no: comparison failed");
+                    delay(5);
+                    op(X86.store(R.R8, Mem.at(R.RDI, 0)), "*v = newv: the commit");
+                    asm.label(f + "_commit", "post_commit_ip = start_ip + post_commit_offset");
+                    delay(6);
+                }
+                case COMPARE_STORE_AND_STORE -> {
+                    perCpu(R.RDI, "v");
+                    perCpu(R.RDX, "v2");
+                    delay(3);
+                    op(X86.cmpMem(R.RSI, Mem.at(R.RDI, 0)), "*v == expect?");
+                    jcc("ne", f + "_fail", "no: comparison failed");
+                    delay(4);
+                    op(X86.store(R.RCX, Mem.at(R.RDX, 0)), "*v2 = newv2: speculative, seen only after the commit");
+                    delay(5);
+                    op(X86.store(R.R8, Mem.at(R.RDI, 0)), "*v = newv: the commit (a store: release on x86-TSO)");
+                    asm.label(f + "_commit", "post_commit_ip = start_ip + post_commit_offset");
+                    delay(6);
+                }
+                case COMPARE_COPY_IN_AND_STORE, COMPARE_COPY_OUT_AND_STORE -> {
+                    boolean in = p == Primitive.COMPARE_COPY_IN_AND_STORE;
+                    perCpu(R.RDI, "v");
+                    perCpu(in ? R.RDX : R.RCX, in ? "dst" : "src");
+                    delay(3);
+                    op(X86.cmpMem(R.RSI, Mem.at(R.RDI, 0)), "*v == expect?");
+                    jcc("ne", f + "_fail", "no: comparison failed");
+                    delay(4);
+                    copy();
+                    delay(5);
+                    op(X86.store(R.R9, Mem.at(R.RDI, 0)), "*v = newv: the commit (a store: release on x86-TSO)");
+                    asm.label(f + "_commit", "post_commit_ip = start_ip + post_commit_offset");
+                    delay(6);
+                }
+                default -> throw new AssertionError(p);
+            }
+        }
+
+        /** memcpy(dst = rdx, src = rcx, len = r8): 8 bytes at a time, then the rest byte by byte; r10 temporary. */
+        private void copy() {
+            op(X86.cmpImm(8, R.R8), "len >= 8?");
+            jcc("b", f + "_bytes", "no: bytes only");
+            asm.label(f + "_words", "");
+            op(X86.load(Mem.at(R.RCX, 0), R.R10), "copy 8 bytes");
+            op(X86.store(R.R10, Mem.at(R.RDX, 0)), "");
+            op(X86.addImm(8, R.RCX), "src += 8");
+            op(X86.addImm(8, R.RDX), "dst += 8");
+            op(X86.subImm(8, R.R8), "len -= 8");
+            op(X86.cmpImm(8, R.R8), "");
+            jcc("ae", f + "_words", "8 or more left: again");
+            asm.label(f + "_bytes", "");
+            op(X86.testRR(R.R8, R.R8), "any left?");
+            jcc("e", f + "_copied", "no: copied");
+            asm.label(f + "_byte", "");
+            op(X86.loadByte(Mem.at(R.RCX, 0), R.R10), "copy 1 byte");
+            op(X86.storeByte(R.R10, Mem.at(R.RDX, 0)), "");
+            op(X86.inc(R.RCX), "src += 1");
+            op(X86.inc(R.RDX), "dst += 1");
+            op(X86.dec(R.R8), "len -= 1");
+            jcc("ne", f + "_byte", "more: again");
+            asm.label(f + "_copied", "");
+        }
+
+        private void perCpu(R reg, String what) {
+            op(X86.addRR(R.R10, reg), what + " += r10: this " + (index == PerCpuOps.Index.CPU_ID ? "CPU" : "mm_cid")
+                    + "'s copy");
+        }
+
+        /** After the commit label: success, the failures, the signature and the abort handler. */
+        private void exits() {
+            clear();
+            if (p == Primitive.TAKE_AND_FOLLOW) {
+                op(X86.movRR(R.R10, R.RAX), "rax = the pointer taken: success");
+            } else {
+                op(X86.movRR(R.R11, R.RAX), "rax = the index: success");
+            }
+            op(X86.ret(), "");
+            if (p != Primitive.ADD && p != Primitive.ADD_INDIRECT && p != Primitive.PUSH_LINK) {
+                failure("_fail", CMP_FAILED, "CMP_FAILED");
+            }
+            failure("_noslot", NO_SLOT, "NO_SLOT");
+            if (p == Primitive.TAKE_AND_FOLLOW || p == Primitive.ADD_INDIRECT || p == Primitive.PUSH_LINK) {
+                failure("_bad", BAD_POINTER, "BAD_POINTER");
+            }
+            asm.op(".byte 0x0f,0xb9,0x3d", "ud1 opcode, ModRM: traps if run;", 0x0f, 0xb9, 0x3d);
+            asm.op(".long " + X86.hex(RseqAbi.SIGNATURE_X86_64), "  its disp32 is RSEQ_SIG",
+                    X86Asm.le32(RseqAbi.SIGNATURE_X86_64));
+            asm.label(f + "_abort", "abort_ip: the kernel resumes here");
+            clear();
+            op(X86.movImm(~(long) ABORTED, R.RAX), "rax = ~ABORTED: Java calls again");
+            op(X86.ret(), "");
+        }
+
+        private void failure(String suffix, int code, String name) {
+            asm.label(f + suffix, "");
+            clear();
+            op(X86.movRR(R.R11, R.RAX), "");
+            op(X86.shlImm(8, R.RAX), "");
+            op(X86.orImm(code, R.RAX), "");
+            op(X86.not(R.RAX), "rax = ~(index << 8 | " + name + ")");
+            op(X86.ret(), "");
+        }
+
+        /** Stores 0 into rseq_cs, for pages that may be unmapped. */
+        private void clear() {
+            if (!config.clearRseqCs()) {
+                return;
+            }
+            if (areaStack != 0) {
+                op(X86.load(Mem.at(R.RSP, areaStack), R.R10), "r10 = area again");
+                op(X86.storeImm(0, Mem.at(R.R10, RseqAbi.RSEQ_CS)), "rseq_cs = 0: nothing points into this page");
+            } else {
+                op(X86.storeImm(0, area(RseqAbi.RSEQ_CS)), "rseq_cs = 0: nothing points into this page");
+            }
+        }
+
+        /** A field of struct rseq: fs-relative for tp, register-relative for area (r11 when it came on the stack). */
+        private Mem area(int fieldOffset) {
+            if (w == Where.TP) {
+                return Mem.fs(config.rseqOffset().getAsLong() + fieldOffset);
+            }
+            return Mem.at(areaReg != null ? areaReg : R.R11, fieldOffset);
+        }
+
+        private String areaText(int fieldOffset) {
+            return w == Where.TP ? "tp + __rseq_offset + " + fieldOffset : "area + " + fieldOffset;
+        }
+
+        /**
+         * An injected delay where rax holds the head the bulk pop or push just loaded and no other register is
+         * free: the head waits in the red zone (the 128 bytes below rsp that a leaf function may use and that
+         * signal delivery skips) while the loop counts in eax.
+         */
+        private void delayKeeping(int point) {
+            int n = config.delays().loops(point);
+            if (n == 0) {
+                return;
+            }
+            op(X86.store(R.RAX, Mem.at(R.RSP, -8)), "keep the head in the red zone during the delay");
+            delay(point);
+            op(X86.load(Mem.at(R.RSP, -8), R.RAX), "rax = the head again");
+        }
+
+        private void delay(int point) {
+            int n = config.delays().loops(point);
+            if (n == 0) {
+                return;
+            }
+            op(X86.movImm32(n, R.RAX), "injected delay " + point + ": " + n + " loops");
+            asm.label(f + "_delay" + point, "");
+            op(X86.dec32(R.RAX), "");
+            jcc("ne", f + "_delay" + point, "");
+        }
+
+        private void jcc(String cond, String target, String comment) {
+            int cc = switch (cond) {
+                case "b" -> 0x2;
+                case "ae" -> 0x3;
+                case "e" -> 0x4;
+                case "ne" -> 0x5;
+                case "a" -> 0x7;
+                default -> throw new IllegalArgumentException(cond);
+            };
+            String text = "j" + cond + " " + target;
+            if (longJumps.contains(asm.lineCount())) {
+                asm.rel32(text, comment, target, 0x0f, 0x80 | cc);
+            } else {
+                asm.rel8(text, comment, target, 0x70 | cc);
+            }
+        }
+
+        private void op(Insn insn, String comment) {
+            asm.op(insn.text(), comment, insn.bytes());
+        }
     }
 
     @Override
     public String toString() {
-        return String.format(Locale.ROOT, "RseqCode[page 0x%x, %d bytes, %s, %d slots%s]", base, bytes.length,
-                rseqOffset.isPresent() ? "__rseq_offset " + rseqOffset.getAsLong() : "no glibc variant", slots,
-                delayLoops > 0 ? ", delay " + delayLoops : "");
+        return String.format(Locale.ROOT, "RseqCode[0x%x, %d bytes, %s, %d slots, stride %d, %s%s]", base, bytes.length,
+                config.rseqOffset().isPresent() ? "__rseq_offset " + config.rseqOffset().getAsLong() : "no tp functions",
+                config.slots(), config.stride(), config.delays(), config.clearRseqCs() ? ", clears rseq_cs" : "");
     }
 }

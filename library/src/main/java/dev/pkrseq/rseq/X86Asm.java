@@ -24,7 +24,22 @@ final class X86Asm {
 
     private enum Kind { REL8, REL32, ABS64, DIFF64 }
 
-    private record Fixup(Kind kind, int at, int end, String target, String minus) {
+    private record Fixup(Kind kind, int at, int end, String target, String minus, int line) {
+    }
+
+    /** Short jumps whose targets are out of rel8 reach, by line index: to be emitted with a rel32. */
+    static final class ShortJumpsOutOfRange extends IllegalStateException {
+        private static final long serialVersionUID = 1L;
+        private final transient java.util.Set<Integer> lines;
+
+        ShortJumpsOutOfRange(java.util.Set<Integer> lines, String first) {
+            super("rel8 out of range: " + first);
+            this.lines = java.util.Set.copyOf(lines);
+        }
+
+        java.util.Set<Integer> lines() {
+            return lines;
+        }
     }
 
     private final long base;
@@ -66,7 +81,7 @@ final class X86Asm {
         int at = size;
         put(opcode);
         put(0);
-        fixups.add(new Fixup(Kind.REL8, size - 1, size, target, null));
+        fixups.add(new Fixup(Kind.REL8, size - 1, size, target, null, lines.size()));
         lines.add(new Line(at, size - at, asm, comment, false));
         return this;
     }
@@ -76,7 +91,7 @@ final class X86Asm {
         int at = size;
         put(opcode);
         put(0, 0, 0, 0);
-        fixups.add(new Fixup(Kind.REL32, size - 4, size, target, null));
+        fixups.add(new Fixup(Kind.REL32, size - 4, size, target, null, lines.size()));
         lines.add(new Line(at, size - at, asm, comment, false));
         return this;
     }
@@ -85,7 +100,7 @@ final class X86Asm {
     X86Asm quad(String target, String comment) {
         int at = size;
         put(new int[8]);
-        fixups.add(new Fixup(Kind.ABS64, at, size, target, null));
+        fixups.add(new Fixup(Kind.ABS64, at, size, target, null, lines.size()));
         lines.add(new Line(at, 8, ".quad " + target, comment, false));
         return this;
     }
@@ -94,7 +109,7 @@ final class X86Asm {
     X86Asm quadDifference(String target, String minus, String comment) {
         int at = size;
         put(new int[8]);
-        fixups.add(new Fixup(Kind.DIFF64, at, size, target, minus));
+        fixups.add(new Fixup(Kind.DIFF64, at, size, target, minus, lines.size()));
         lines.add(new Line(at, 8, ".quad " + target + " - " + minus, comment, false));
         return this;
     }
@@ -125,13 +140,16 @@ final class X86Asm {
     /** Resolves the references and returns the bytes. */
     byte[] assemble() {
         if (!done) {
+            java.util.Set<Integer> far = new java.util.TreeSet<>();
+            String first = null;
             for (Fixup f : fixups) {
                 long target = offset(f.target());
                 switch (f.kind()) {
                     case REL8 -> {
                         long rel = target - f.end();
                         if (rel < Byte.MIN_VALUE || rel > Byte.MAX_VALUE) {
-                            throw new IllegalStateException("rel8 out of range to " + f.target() + ": " + rel);
+                            far.add(f.line());
+                            first = first == null ? f.target() + " (" + rel + ")" : first;
                         }
                         code[f.at()] = (byte) rel;
                     }
@@ -141,6 +159,9 @@ final class X86Asm {
                     default -> throw new AssertionError(f.kind());
                 }
             }
+            if (!far.isEmpty()) {
+                throw new ShortJumpsOutOfRange(far, first);
+            }
             done = true;
         }
         return Arrays.copyOf(code, size);
@@ -148,22 +169,44 @@ final class X86Asm {
 
     /**
      * The listing: offset, bytes, assembler text and comment, one instruction per line, labels on lines of
-     * their own.
+     * their own. An instruction of more than 9 bytes continues on lines of its own (offset and bytes, as
+     * objdump prints them); a run of padding is abbreviated.
      */
     String listing() {
+        return listing(0, lines.size());
+    }
+
+    /**
+     * The listing of lines {@code from} (inclusive) to {@code to} (exclusive), as {@link #listing()} renders
+     * them.
+     */
+    String listing(int from, int to) {
         byte[] b = assemble();
         StringBuilder sb = new StringBuilder();
-        for (Line l : lines) {
+        for (Line l : lines.subList(from, to)) {
             String text;
             if (l.label()) {
                 text = String.format(Locale.ROOT, "%04x  %-26s  %-34s  %s", l.offset(), "", l.asm(), l.comment());
-            } else {
+            } else if (l.asm().startsWith(".balign")) {
                 text = String.format(Locale.ROOT, "%04x  %-26s      %-30s  %s", l.offset(), hex(b, l.offset(), l.length()),
                         l.asm(), l.comment());
+            } else {
+                int first = Math.min(l.length(), BYTES_PER_LINE);
+                text = String.format(Locale.ROOT, "%04x  %-26s      %-30s  %s", l.offset(), bytes(b, l.offset(), first),
+                        l.asm(), l.comment());
+                for (int at = first; at < l.length(); at += BYTES_PER_LINE) {
+                    text = text.stripTrailing() + "\n" + String.format(Locale.ROOT, "%04x  %s", l.offset() + at,
+                            bytes(b, l.offset() + at, Math.min(BYTES_PER_LINE, l.length() - at)));
+                }
             }
             sb.append(text.stripTrailing()).append('\n');
         }
         return sb.toString();
+    }
+
+    /** How many lines (labels and instructions) the program has so far: a mark for {@link #listing(int, int)}. */
+    int lineCount() {
+        return lines.size();
     }
 
     /** GNU assembler source that assembles, at address {@code base}, to exactly {@link #assemble()}. */
@@ -177,6 +220,17 @@ final class X86Asm {
 
     List<Line> lines() {
         return List.copyOf(lines);
+    }
+
+    private static final int BYTES_PER_LINE = 9;
+
+    /** Bytes as two-digit hex separated by spaces. */
+    static String bytes(byte[] b, int from, int length) {
+        StringBuilder sb = new StringBuilder();
+        for (int i = 0; i < length; i++) {
+            sb.append(i == 0 ? "" : " ").append(String.format(Locale.ROOT, "%02x", b[from + i] & 0xff));
+        }
+        return sb.toString();
     }
 
     /** Bytes as two-digit hex separated by spaces; a run longer than 9 bytes (padding) is abbreviated. */

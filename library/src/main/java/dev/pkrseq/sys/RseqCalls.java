@@ -10,6 +10,20 @@ import java.lang.invoke.MethodHandle;
 public final class RseqCalls {
     /** {@code RSEQ_FLAG_UNREGISTER}. */
     public static final int RSEQ_FLAG_UNREGISTER = 1;
+    /** {@code MEMBARRIER_CMD_QUERY}: the supported commands, as a bit mask. */
+    public static final int MEMBARRIER_CMD_QUERY = 0;
+    /** {@code MEMBARRIER_CMD_PRIVATE_EXPEDITED}: a memory barrier on every CPU running a thread of this process. */
+    public static final int MEMBARRIER_CMD_PRIVATE_EXPEDITED = 1 << 3;
+    /** {@code MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED}. */
+    public static final int MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED = 1 << 4;
+    /** {@code MEMBARRIER_CMD_PRIVATE_EXPEDITED_RSEQ} (Linux 5.10): aborts the rseq critical sections running there. */
+    public static final int MEMBARRIER_CMD_PRIVATE_EXPEDITED_RSEQ = 1 << 7;
+    /** {@code MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED_RSEQ} (Linux 5.10). */
+    public static final int MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED_RSEQ = 1 << 8;
+    /** {@code MEMBARRIER_CMD_GET_REGISTRATIONS} (Linux 6.3): the commands this process registered, as a bit mask. */
+    public static final int MEMBARRIER_CMD_GET_REGISTRATIONS = 1 << 9;
+    /** {@code MEMBARRIER_CMD_FLAG_CPU}: only the CPU named by the third argument. */
+    public static final int MEMBARRIER_CMD_FLAG_CPU = 1;
 
     private RseqCalls() {
     }
@@ -29,6 +43,37 @@ public final class RseqCalls {
         Native.call("rseq", () -> Fmt.hex(area) + ", " + length + ", " + flags + ", " + Fmt.hex(signature & 0xffffffffL),
                 cap -> (long) Native.SYSCALL_4.invokeExact(cap, (long) Syscall.RSEQ.number(), area, (long) length,
                         (long) flags, (long) signature));
+    }
+
+    /**
+     * The {@code membarrier(2)} system call. It may block (it waits for interprocessor interrupts, and a
+     * first registration for an RCU grace period), so it goes through the plain, non-critical template.
+     *
+     * @param cmd a {@code MEMBARRIER_CMD_*} command
+     * @param flags 0, or {@link #MEMBARRIER_CMD_FLAG_CPU} with {@link #MEMBARRIER_CMD_PRIVATE_EXPEDITED_RSEQ}
+     * @param cpuId the CPU, when {@code flags} is {@link #MEMBARRIER_CMD_FLAG_CPU}
+     * @return what the kernel returned: 0, or a bit mask for the query commands
+     * @throws NativeException EINVAL for a command this kernel lacks or a bad flag, EPERM for an expedited
+     *     command the process did not register, ENOSYS without membarrier, ENOMEM
+     * @see <a href="https://man7.org/linux/man-pages/man2/membarrier.2.html">membarrier(2)</a>
+     */
+    public static int membarrier(int cmd, int flags, int cpuId) {
+        return (int) Native.call("membarrier", () -> membarrierCommand(cmd) + ", "
+                        + (flags == MEMBARRIER_CMD_FLAG_CPU ? "MEMBARRIER_CMD_FLAG_CPU" : Integer.toString(flags)) + ", " + cpuId,
+                cap -> (long) Native.SYSCALL_3.invokeExact(cap, (long) Syscall.MEMBARRIER.number(), (long) cmd,
+                        (long) flags, (long) cpuId));
+    }
+
+    private static String membarrierCommand(int cmd) {
+        return switch (cmd) {
+            case MEMBARRIER_CMD_QUERY -> "MEMBARRIER_CMD_QUERY";
+            case MEMBARRIER_CMD_PRIVATE_EXPEDITED -> "MEMBARRIER_CMD_PRIVATE_EXPEDITED";
+            case MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED -> "MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED";
+            case MEMBARRIER_CMD_PRIVATE_EXPEDITED_RSEQ -> "MEMBARRIER_CMD_PRIVATE_EXPEDITED_RSEQ";
+            case MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED_RSEQ -> "MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED_RSEQ";
+            case MEMBARRIER_CMD_GET_REGISTRATIONS -> "MEMBARRIER_CMD_GET_REGISTRATIONS";
+            default -> Integer.toString(cmd);
+        };
     }
 
     /**

@@ -38,6 +38,8 @@ public enum Syscall {
     PKEY_ALLOC(330),
     /** {@code pkey_free(2)}. */
     PKEY_FREE(331),
+    /** {@code membarrier(2)}. */
+    MEMBARRIER(324),
     /** {@code rseq(2)}. */
     RSEQ(334);
 

@@ -24,13 +24,14 @@ import org.junit.jupiter.api.Test;
 class PerCpuCounterTest {
     /** Iterations of the spin injected into widened sections: about a microsecond. */
     static final int DELAY = 1000;
-    // Widened code pages, mapped once for the class; like the real one, never unmapped (rseq_cs may point in).
+    // The add with a spin between the CPU check and the commit (param_test's injection point 3).
     private static RseqCode widened;
 
     @BeforeAll
     static void glibcRegistered() {
         Features.assumeRseq();
-        widened = RseqCode.map(RseqCode.usableGlibcOffset(), RseqCode.possibleCpus(), DELAY);
+        widened = RseqCode.map(new RseqCode.Config(PerCpuOps.DEFAULT_STRIDE, RseqCode.possibleCpus(),
+                RseqCode.usableGlibcOffset(), DelayInjection.at(3, DELAY), true));
     }
 
     @Test
@@ -98,7 +99,7 @@ class PerCpuCounterTest {
 
     @Test
     void abortPathRunsAndSumStaysExactWhenPreemptionHitsWidenedSections() throws InterruptedException {
-        PerCpuCounter c = new PerCpuCounter(widened, Owner.GLIBC);
+        PerCpuCounter c = new PerCpuCounter(PerCpuOps.over(PerCpuOps.Index.CPU_ID, widened, Owner.GLIBC));
         PerCpuStress.Result r = PerCpuStress.run(PerCpuStress.of(c), 4 * ThreadCalls.onlineCpus(), 20_000, true);
         assertEquals(r.expected(), r.sum(), r.toString());
         assertTrue(r.restarts() > 0, "no restart although the sections were preempted: " + r);
@@ -117,7 +118,7 @@ class PerCpuCounterTest {
     @Test
     void areaVariantSumsExactlyWithTheAreaPassedIn() throws InterruptedException {
         // In this JVM the area passed in is glibc's; the child JVM test runs it on pkrseq's own.
-        PerCpuCounter c = new PerCpuCounter(widened, Owner.PKRSEQ);
+        PerCpuCounter c = new PerCpuCounter(PerCpuOps.over(PerCpuOps.Index.CPU_ID, widened, Owner.PKRSEQ));
         PerCpuStress.Result r = PerCpuStress.run(PerCpuStress.of(c), 2 * ThreadCalls.onlineCpus(), 20_000, true);
         assertEquals(r.expected(), r.sum(), r.toString());
         assertTrue(r.restarts() > 0, r.toString());
@@ -148,14 +149,15 @@ class PerCpuCounterTest {
     void cpuWithoutASlotIsRefusedAndNothingIsWritten() {
         BitSet original = ThreadCalls.schedGetaffinity(0);
         assumeTrue(original.cardinality() >= 2 && original.nextSetBit(1) >= 1, "needs CPU 1");
-        RseqCode oneSlot = RseqCode.map(RseqCode.usableGlibcOffset(), 1, 0);
-        PerCpuCounter c = new PerCpuCounter(oneSlot, Owner.GLIBC);
+        RseqCode oneSlot = RseqCode.map(new RseqCode.Config(PerCpuOps.DEFAULT_STRIDE, 1, RseqCode.usableGlibcOffset(),
+                DelayInjection.NONE, true));
+        PerCpuCounter c = new PerCpuCounter(PerCpuOps.over(PerCpuOps.Index.CPU_ID, oneSlot, Owner.GLIBC));
         BitSet cpu1 = new BitSet();
         cpu1.set(original.nextSetBit(1));
         try {
             ThreadCalls.schedSetaffinity(0, cpu1);
             IllegalStateException e = assertThrows(IllegalStateException.class, c::increment);
-            assertTrue(e.getMessage().contains("has no slot: the counter has 1"), e.getMessage());
+            assertTrue(e.getMessage().contains("has no slot: the code has 1"), e.getMessage());
         } finally {
             ThreadCalls.schedSetaffinity(0, original);
         }
@@ -164,7 +166,7 @@ class PerCpuCounterTest {
 
     @Test
     void resetZeroesEverySlotAndTheRestarts() throws InterruptedException {
-        PerCpuCounter c = new PerCpuCounter(widened, Owner.GLIBC);
+        PerCpuCounter c = new PerCpuCounter(PerCpuOps.over(PerCpuOps.Index.CPU_ID, widened, Owner.GLIBC));
         PerCpuStress.run(PerCpuStress.of(c), 2 * ThreadCalls.onlineCpus(), 10_000, true);
         c.reset();
         assertEquals(0, c.sum());
@@ -180,15 +182,17 @@ class PerCpuCounterTest {
         c.increment();
         RseqCode shared = RseqCode.Shared.CODE;
         long cs = Rseq.current().orElseThrow().rseqCs();
-        assertTrue(cs == 0 || cs == shared.base() + shared.offset("cs_tp"), "rseq_cs 0x" + Long.toHexString(cs));
+        assertTrue(cs == 0 || cs == shared.base() + shared.offset("add_tp_cpu_cs"), "rseq_cs 0x" + Long.toHexString(cs));
     }
 
     @Test
     void glibcVariantIsLeftOutWhereGlibcExportsNoOffset() {
-        RseqCode c = RseqCode.generate(0x10000, OptionalLong.empty(), 2, 0);
-        assertThrows(IllegalArgumentException.class, () -> c.offset("tp_entry"));
-        assertEquals(0, c.offset("cs_area"));
-        assertThrows(IllegalStateException.class, () -> new PerCpuCounter(RseqCode.map(OptionalLong.empty(), 2, 0),
+        RseqCode.Config noOffset = new RseqCode.Config(PerCpuOps.DEFAULT_STRIDE, 2, OptionalLong.empty(),
+                DelayInjection.NONE, true);
+        RseqCode c = RseqCode.generate(0x10000, noOffset);
+        assertThrows(IllegalArgumentException.class, () -> c.offset("add_tp_cpu"));
+        assertEquals(0, c.offset("cas_area_cpu_cs"));
+        assertThrows(IllegalStateException.class, () -> PerCpuOps.over(PerCpuOps.Index.CPU_ID, RseqCode.map(noOffset),
                 Owner.GLIBC));
     }
 

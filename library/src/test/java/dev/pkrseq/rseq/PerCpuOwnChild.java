@@ -36,8 +36,8 @@ public final class PerCpuOwnChild {
         r = PerCpuStress.run(PerCpuStress.of(m), many, 500_000, true);
         ChildReport.put("many.expected", r.expected());
         ChildReport.put("many.sum", r.sum());
-        RseqCode widened = RseqCode.map(RseqCode.usableGlibcOffset(), RseqCode.possibleCpus(), PerCpuCounterTest.DELAY);
-        PerCpuCounter w = new PerCpuCounter(widened, Owner.PKRSEQ);
+        PerCpuCounter w = new PerCpuCounter(PerCpuOps.of(PerCpuOps.Index.CPU_ID, PerCpuOps.DEFAULT_STRIDE,
+                DelayInjection.at(3, PerCpuCounterTest.DELAY)));
         r = PerCpuStress.run(PerCpuStress.of(w), many, 20_000, true);
         ChildReport.put("widened.expected", r.expected());
         ChildReport.put("widened.sum", r.sum());

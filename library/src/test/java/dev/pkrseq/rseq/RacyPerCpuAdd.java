@@ -32,6 +32,8 @@ import dev.pkrseq.sys.RseqCalls;
  * </pre>
  */
 final class RacyPerCpuAdd implements PerCpuStress.Target, AutoCloseable {
+    /** Bytes between two slots: two cache lines, so that the adjacent-line prefetcher does not pair them. */
+    static final int SLOT_BYTES = 128;
     private final long page;
     private final MethodHandle add;
     private final MemorySegment slots;
@@ -66,7 +68,7 @@ final class RacyPerCpuAdd implements PerCpuStress.Target, AutoCloseable {
         MemorySegment.copy(code, 0, mem, JAVA_BYTE, 0, code.length);
         MemoryCalls.mprotect(page, size, MemoryCalls.PROT_READ | MemoryCalls.PROT_EXEC);
         add = RseqCalls.downcall(MemorySegment.ofAddress(page), FunctionDescriptor.of(JAVA_LONG, JAVA_LONG, JAVA_LONG), true);
-        slots = Arena.ofAuto().allocate((long) slotCount * RseqCode.SLOT_BYTES, RseqCode.SLOT_BYTES);
+        slots = Arena.ofAuto().allocate((long) slotCount * SLOT_BYTES, SLOT_BYTES);
     }
 
     @Override
@@ -86,7 +88,7 @@ final class RacyPerCpuAdd implements PerCpuStress.Target, AutoCloseable {
     public long sum() {
         long s = 0;
         for (int i = 0; i < slotCount; i++) {
-            s += slots.get(JAVA_LONG, (long) i * RseqCode.SLOT_BYTES);
+            s += slots.get(JAVA_LONG, (long) i * SLOT_BYTES);
         }
         return s;
     }

@@ -18,7 +18,7 @@ import picocli.CommandLine.Spec;
         versionProvider = Main.Version.class,
         description = "Observe Linux protection keys and restartable sequences from a running JVM.",
         subcommands = {ProbeCommand.class, PkeysCommand.class, TlsCommand.class, RseqCommand.class, WatchCommand.class,
-                PercpuCommand.class, ShellCommand.class,
+                PercpuCommand.class, ParamtestCommand.class, ShellCommand.class,
                 CommandLine.HelpCommand.class, AutoComplete.GenerateCompletion.class})
 public final class Main implements Runnable {
     /** Exit code for a usage error: unknown command or option, bad value. */
@@ -96,6 +96,8 @@ public final class Main implements Runnable {
         exitCodes(cl);
         cl.setOut(out);
         cl.setErr(err);
+        // param_test's "-9 -1": a value that looks like another option is the value.
+        cl.getSubcommands().get("paramtest").setAllowOptionsAsOptionParameters(true);
         cl.setParameterExceptionHandler((ex, a) -> {
             CommandLine c = ex.getCommandLine();
             c.getErr().println("pkrseq: " + message(ex) + suggestion(ex) + " (see '" + c.getCommandSpec().qualifiedName()

@@ -152,7 +152,7 @@ final class PercpuCommand implements Callable<Integer> {
                         ? "glibc: the code finds struct rseq at %fs:0x" + Long.toHexString(Rseq.glibcOffset().orElse(0))
                                 + ", thread pointer + __rseq_offset (" + Rseq.glibcOffset().orElse(0) + ")"
                         : "pkrseq: each thread registered its own area, passed to the code")
-                .row("slots", r.slots() + ", one per possible CPU, 128 bytes apart")
+                .row("slots", r.slots() + ", one per possible CPU, 64 KiB apart (a pool item)")
                 .print(out, "  ");
         out.flush();
     }

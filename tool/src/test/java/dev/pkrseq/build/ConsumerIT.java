@@ -34,7 +34,8 @@ import org.junit.jupiter.api.io.TempDir;
  */
 class ConsumerIT {
     /** The packages a user may use. */
-    private static final Set<String> API = Set.of("dev.pkrseq", "dev.pkrseq.pkey", "dev.pkrseq.rseq", "dev.pkrseq.tls",
+    private static final Set<String> API = Set.of("dev.pkrseq", "dev.pkrseq.pkey", "dev.pkrseq.rseq", "dev.pkrseq.rseq.percpu",
+            "dev.pkrseq.tls",
             "dev.pkrseq.lab");
     /** The modules of this project that hidden packages may be exported to. */
     private static final Set<String> FRIENDS = Set.of("dev.pkrseq.tool");

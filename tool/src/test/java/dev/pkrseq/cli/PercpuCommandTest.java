@@ -70,8 +70,8 @@ class PercpuCommandTest {
         ProbeCommandTest.Run r = new ProbeCommandTest.Run("percpu", "--code");
         assertEquals(0, r.status, r.err);
         assertTrue(r.out.startsWith("page 0x"), r.out);
-        assertTrue(r.out.contains("tp_start:") && r.out.contains("0f b9 3d") && r.out.contains("53 30 05 53"), r.out);
-        assertTrue(r.out.contains("cmp $" + new PerCpuCounter().slots() + ",%ecx"), r.out);
+        assertTrue(r.out.contains("add_tp_cpu_start:") && r.out.contains("0f b9 3d") && r.out.contains("53 30 05 53"), r.out);
+        assertTrue(r.out.contains("cmp $" + new PerCpuCounter().slots() + ",%r11d"), r.out);
     }
 
     @Test

@@ -99,7 +99,7 @@ class RseqDeniedTest {
     @Test
     void perCpuCounterUnderAnEpermFilterIsRefusedNamingTheDenial() {
         Features.assumeX86_64();
-        oneLineNaming(run("EPERM", 2), "pkrseq: percpu: PerCpuCounter: rseq is unavailable: rseq is denied here:"
+        oneLineNaming(run("EPERM", 2), "pkrseq: percpu: rseq critical sections: rseq is unavailable: rseq is denied here:"
                 + " rseq(NULL, 0, 0, 0) failed with EPERM", "EPERM");
     }
 
@@ -130,7 +130,7 @@ class RseqDeniedTest {
         JsonNode j = run("EACCES", 0).json();
         assertTrue(j.get("kernelSupportsRseq").isNull(), j.toString());
         assertTrue(j.get("reason").asText().contains("failed with EACCES (Permission denied)"), j.toString());
-        oneLineNaming(run("EACCES", 1), "pkrseq: percpu: PerCpuCounter: rseq is unavailable: rseq is denied here:",
+        oneLineNaming(run("EACCES", 1), "pkrseq: percpu: rseq critical sections: rseq is unavailable: rseq is denied here:",
                 "EACCES");
     }
 
@@ -142,7 +142,7 @@ class RseqDeniedTest {
         assertTrue(j.get("reason").asText().contains(NO_RSEQ_IN_KERNEL), j.toString());
         Command c = run("ENOSYS", 1);
         assertEquals(1, c.exit(), c.toString());
-        assertTrue(c.err().startsWith("pkrseq: percpu: PerCpuCounter: rseq is unavailable: not supported: " + NO_RSEQ_IN_KERNEL),
+        assertTrue(c.err().startsWith("pkrseq: percpu: rseq critical sections: rseq is unavailable: not supported: " + NO_RSEQ_IN_KERNEL),
                 c.toString());
     }
 }

@@ -1,0 +1,43 @@
+package dev.pkrseq.rseq.percpu;
+
+import dev.pkrseq.rseq.PerCpuOps;
+import dev.pkrseq.rseq.PerCpuPool;
+
+/** What the structures share: argument checks and the one way an unexpected result is reported. */
+final class Structures {
+    private Structures() {
+    }
+
+    static void requireSameStride(PerCpuOps ops, PerCpuPool pool) {
+        if (ops.stride() != pool.stride() || ops.slots() != pool.slots()) {
+            throw new IllegalArgumentException("the operations (stride " + ops.stride() + ", " + ops.slots()
+                    + " slots) and the pool (stride " + pool.stride() + ", " + pool.slots() + " slots) must agree");
+        }
+    }
+
+    /** The offset of one index's copy, checked. */
+    static long at(int index, int slots, long stride) {
+        if (index < 0 || index >= slots) {
+            throw new IndexOutOfBoundsException("index " + index + " has no copy: there are " + slots);
+        }
+        return index * stride;
+    }
+
+    /** A guess of where the next section runs: the thread's current index, or 0 before it has one. */
+    static int hint(PerCpuOps ops) {
+        int i = ops.currentIndex();
+        return i >= 0 && i < ops.slots() ? i : 0;
+    }
+
+    /** A result no retry can fix: no slot (the thread is not registered), or a pointer out of its region. */
+    static IllegalStateException failed(String what, long result) {
+        PerCpuOps.Status s = PerCpuOps.status(result);
+        return new IllegalStateException(what + ": " + s + switch (s) {
+            case NO_SLOT -> ": the thread's struct rseq reads index " + PerCpuOps.index(result)
+                    + ", which has no copy (not registered, or beyond the slots); nothing was changed";
+            case BAD_POINTER -> ": the section found a pointer outside the region it may follow (the structure's data"
+                    + " is corrupt); nothing was changed";
+            default -> "";
+        });
+    }
+}
