@@ -178,7 +178,7 @@ public final class Main implements Runnable {
     private static void exitCodes(CommandLine cl) {
         Map<String, String> codes = new LinkedHashMap<>();
         codes.put("0", "Success.");
-        codes.put(Integer.toString(EXIT_FAILURE), "The command failed (percpu: the sum was not exact).");
+        codes.put(Integer.toString(EXIT_FAILURE), "The command failed (percpu: the sum was not exact; paramtest: a check did not hold).");
         codes.put(Integer.toString(EXIT_USAGE), "Usage error: unknown command or option, bad value.");
         codes.put("130", "Ended by SIGINT (Ctrl-C), after cleaning up.");
         codes.put("143", "Ended by SIGTERM, after cleaning up.");

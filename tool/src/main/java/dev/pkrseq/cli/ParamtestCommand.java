@@ -154,7 +154,7 @@ final class ParamtestCommand implements Callable<Integer> {
     /** Prints the result and returns the exit status: 1 when a check did not hold. */
     static int finish(ParamTest.Result r, boolean json, PrintWriter out, PrintWriter err) {
         if (json) {
-            Json.print(out, Report.of(r));
+            Json.print(out, "paramtest", Report.of(r));
         } else {
             print(out, r);
         }

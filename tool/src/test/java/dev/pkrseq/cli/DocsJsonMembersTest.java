@@ -31,7 +31,8 @@ class DocsJsonMembersTest {
                 Arguments.of("docs/tls.md", List.of("tls", "--json")),
                 Arguments.of("docs/tls.md", List.of("tls", "--json", "--threads", "-q")),
                 Arguments.of("docs/percpu.md", List.of("percpu", "--json", "--adds", "1000", "-q")),
-                Arguments.of("docs/percpu.md", List.of("percpu", "--json", "--code")));
+                Arguments.of("docs/percpu.md", List.of("percpu", "--json", "--code")),
+                Arguments.of("docs/rseq-toolkit.md", List.of("paramtest", "-T", "i", "-t", "2", "-r", "1000", "--json")));
     }
 
     @ParameterizedTest(name = "{1} in {0}")
