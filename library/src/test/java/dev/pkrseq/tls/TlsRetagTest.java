@@ -52,7 +52,9 @@ class TlsRetagTest {
         TlsRetagProbe.Report r = report();
         assertTrue(r.exact(), r.pages() + " stray " + r.strayWhileTagged());
         assertTrue(r.dtvPageApart(), "a java launcher's main thread has its DTV on the heap");
-        assertEquals(1, r.dtvPages().size());
+        // The DTV is a heap chunk of a few hundred bytes: one page, or two where it straddles a boundary (seen
+        // once in the PKU guest).
+        assertTrue(r.dtvPages().size() == 1 || r.dtvPages().size() == 2, r.pages().toString());
         assertEquals("dtv", r.pages().get(r.pages().size() - 1).role());
         assertTrue(r.pages().get(r.pages().size() - 1).holds().contains("DTV"), r.pages().toString());
         assertTrue(r.pages().stream().anyMatch(p -> p.holds().contains("TCB")), r.pages().toString());
