@@ -30,8 +30,16 @@ final class PkeysCommand implements Callable<Integer> {
             "the kernel's execute-only key, or a key the embedding program allocated."})
     Integer key;
 
+    @Option(names = "--kernel-paths", description = {"Try each kernel path that reads or writes user memory on this",
+            "thread's behalf on a page whose key it denies (no-access, no-write); see docs/depth.md."})
+    boolean kernelPaths;
+
     @Override
     public Integer call() {
+        if (kernelPaths) {
+            Json.printOr(spec.commandLine().getOut(), json, dev.pkrseq.observe.KernelPaths.report(), KernelPathsView::print);
+            return 0;
+        }
         if (key != null) {
             return showKey(key);
         }
