@@ -34,8 +34,16 @@ final class PkeysCommand implements Callable<Integer> {
             "thread's behalf on a page whose key it denies (no-access, no-write); see docs/depth.md."})
     boolean kernelPaths;
 
+    @Option(names = "--threads", description = {"Every thread of this JVM with its PKRU and its rights to each",
+            "allocated key, read by a helper process through ptrace; see docs/depth.md."})
+    boolean threads;
+
     @Override
     public Integer call() {
+        if (threads) {
+            Json.printOr(spec.commandLine().getOut(), json, dev.pkrseq.observe.ThreadCensus.take(), ThreadsView::print);
+            return 0;
+        }
         if (kernelPaths) {
             Json.printOr(spec.commandLine().getOut(), json, dev.pkrseq.observe.KernelPaths.report(), KernelPathsView::print);
             return 0;

@@ -16,6 +16,7 @@ public final class Experiments {
     public static List<Experiment> all() {
         List<Experiment> list = new ArrayList<>(PkeyExperiments.all());
         list.addAll(KernelPathExperiments.all());
+        list.addAll(JvmThreadsExperiment.all());
         list.addAll(TlsExperiments.all());
         list.addAll(RseqExperiments.all());
         return list;
