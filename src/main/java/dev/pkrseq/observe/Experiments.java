@@ -19,6 +19,7 @@ public final class Experiments {
         list.addAll(JvmThreadsExperiment.all());
         list.addAll(TlsExperiments.all());
         list.addAll(RseqExperiments.all());
+        list.addAll(RseqUnderKey.all());
         return list;
     }
 

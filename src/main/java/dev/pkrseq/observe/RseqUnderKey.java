@@ -1,0 +1,264 @@
+package dev.pkrseq.observe;
+
+import static java.lang.foreign.ValueLayout.JAVA_INT;
+
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.BitSet;
+import java.util.List;
+import java.util.Optional;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+
+import dev.pkrseq.pkey.Hazard;
+import dev.pkrseq.pkey.Pkeys;
+import dev.pkrseq.pkey.ProtectionKey;
+import dev.pkrseq.pkey.Rights;
+import dev.pkrseq.pkey.ThreadMemoryTaggedException;
+import dev.pkrseq.proc.Smaps;
+import dev.pkrseq.proc.Vma;
+import dev.pkrseq.rseq.Rseq;
+import dev.pkrseq.rseq.RseqAbi;
+import dev.pkrseq.rseq.RseqArea;
+import dev.pkrseq.sys.Sys;
+import dev.pkrseq.tls.Tls;
+import dev.pkrseq.tls.TlsRetag;
+
+/**
+ * rseq under a protection key, in child JVMs: the kernel writes struct rseq (cpu_id_start, cpu_id,
+ * node_id, mm_cid) with the thread's own rights on its way back to user space after a preemption, a
+ * migration or a signal, and kills the process when that write fails.
+ * <ul>
+ *   <li>{@code rseq.glibc-area-under-key}: the page that holds glibc's rseq area for the thread (its TCB
+ *       page, at tp + __rseq_offset) is tagged with a key, and the thread denies itself write access (raw
+ *       pkey_set: the library refuses this by name), then yields pinned to one CPU beside a busy thread.</li>
+ *   <li>{@code rseq.own-area-untagged-survives}: the same, in a child where glibc registered nothing
+ *       ({@code GLIBC_TUNABLES=glibc.pthread.rseq=0}) and the thread uses pkrseq's own registration,
+ *       whose area lies in an untagged page of pkrseq's pool: the kernel's writes succeed and the thread
+ *       lives.</li>
+ * </ul>
+ */
+public final class RseqUnderKey {
+    static final Duration CHILD_TIMEOUT = Duration.ofSeconds(600);
+    private static final int YIELDS = 300;
+    private static final Pattern CURRENT_THREAD = Pattern.compile("Current thread \\(0x[0-9a-f]+\\):\\s+(.*)");
+
+    private RseqUnderKey() {
+    }
+
+    /**
+     * The experiments, in report order.
+     *
+     * @return a new list
+     */
+    public static List<Experiment> all() {
+        return List.of(new GlibcAreaUnderKey(), new OwnAreaUntagged(), new RetagDenyRefused());
+    }
+
+    /**
+     * How a child ended.
+     *
+     * @param survived whether it lived through the yields under denial
+     * @param observed in words, for example {@code SIGSEGV, si_code 128 (SI_KERNEL)}
+     * @param detail steps and facts the child reported
+     */
+    record ChildOutcome(boolean survived, String observed, String detail) {
+    }
+
+    static ChildOutcome runChild(String mode, boolean glibcRseq) {
+        Path dir = CrashLog.directory("pkrseq-rseq-key-");
+        try {
+            ChildJvm child = ChildJvm.of(Child.class).directory(dir).jvmArgs(CrashLog.jvmArgs(dir))
+                    .jvmArgs("-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1").args(mode).timeout(CHILD_TIMEOUT);
+            if (!glibcRseq) {
+                child.env("GLIBC_TUNABLES", "glibc.pthread.rseq=0");
+            }
+            ChildJvm.Result r = child.run();
+            CrashLog c = CrashLog.of(r.exitCode(), dir);
+            List<String> steps = r.values("step=");
+            StringBuilder detail = new StringBuilder("last step '" + (steps.isEmpty() ? "none" : steps.get(steps.size() - 1))
+                    + "'");
+            r.values("detail=").forEach(d -> detail.append("; ").append(d));
+            currentThread(dir).ifPresent(t -> detail.append("; crash log's current thread: ").append(t));
+            detail.append("; exit ").append(r.exitCode()).append(c.exitSignal() == null ? "" : " (" + c.exitSignal() + ")");
+            boolean survived = !r.values("survived=").isEmpty();
+            String observed;
+            if (survived) {
+                observed = "survived " + YIELDS + " yields under no-write; " + r.value("survived=");
+            } else if (c.signal() != null) {
+                observed = c.signal() + ", si_code " + c.siCode() + " (" + c.siCodeName() + "), crash log written";
+            } else if (c.exitSignal() != null) {
+                observed = "killed by " + c.exitSignal() + ", no crash log";
+            } else {
+                observed = "exit " + r.exitCode() + ": " + r.stderr().strip().lines().reduce((a, b) -> b).orElse("");
+            }
+            return new ChildOutcome(survived, observed, detail.toString());
+        } finally {
+            CrashLog.deleteTree(dir);
+        }
+    }
+
+    private static Optional<String> currentThread(Path dir) {
+        return CrashLog.find(dir).flatMap(log -> {
+            try {
+                Matcher m = CURRENT_THREAD.matcher(Files.readString(log));
+                return m.find() ? Optional.of(m.group(1).strip()) : Optional.empty();
+            } catch (IOException e) {
+                throw new UncheckedIOException(e);
+            }
+        });
+    }
+
+    private abstract static class Base extends DescribedExperiment {
+        Base(String id, String title, String expected) {
+            super(id, title, expected);
+        }
+
+        @Override
+        public ExperimentResult run() {
+            if (!Pkeys.supported()) {
+                return ExperimentResult.skipped(this, "protection keys are not available: "
+                        + Pkeys.unavailableReason().orElse("unknown reason"));
+            }
+            if (Rseq.kernelFeatureSize() <= 0 && Rseq.glibcSize() <= 0) {
+                return ExperimentResult.skipped(this, "rseq is not available: " + Rseq.whyNotRegistered());
+            }
+            return observe();
+        }
+
+        abstract ExperimentResult observe();
+    }
+
+    static final class GlibcAreaUnderKey extends Base {
+        GlibcAreaUnderKey() {
+            super("rseq.glibc-area-under-key", "tag the page of glibc's rseq area and deny the thread write access"
+                    + " (child JVM)", "the process dies by SIGSEGV at the next preemption: the kernel cannot write cpu_id");
+        }
+
+        @Override
+        ExperimentResult observe() {
+            ChildOutcome o = runChild("glibc", true);
+            return ExperimentResult.of(this, !o.survived() && o.observed().contains("SIGSEGV"), o.observed(), o.detail());
+        }
+    }
+
+    static final class OwnAreaUntagged extends Base {
+        OwnAreaUntagged() {
+            super("rseq.own-area-untagged-survives", "the same denial with pkrseq's own registration in an untagged page"
+                    + " (child JVM, glibc's registration off)", "the thread survives, and cpu_id stays current");
+        }
+
+        @Override
+        ExperimentResult observe() {
+            ChildOutcome o = runChild("own", false);
+            return ExperimentResult.of(this, o.survived(), o.observed(), o.detail());
+        }
+    }
+
+    static final class RetagDenyRefused extends Base {
+        RetagDenyRefused() {
+            super("rseq.retag-deny-refused", "retag the thread's static TLS (the seed's rule, child JVM), then ask for"
+                    + " no-write", "the retag covers glibc's rseq area; setRights(no-write) is refused by"
+                    + " ThreadMemoryTaggedException naming the rseq area");
+        }
+
+        @Override
+        ExperimentResult observe() {
+            if (Rseq.glibcSize() <= 0) {
+                return ExperimentResult.skipped(this, "glibc registered no rseq area here (__rseq_size 0)");
+            }
+            ChildJvm.Result r = ChildJvm.of(Child.class).jvmArgs("-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1")
+                    .args("refuse").timeout(CHILD_TIMEOUT).run();
+            String covers = r.value("covers=");
+            String refused = r.value("refused=");
+            boolean ok = covers.equals("true") && refused.contains("rseq area");
+            return ExperimentResult.of(this, ok, "retag covers the rseq area: " + covers + "; setRights(no-write): "
+                    + (refused.equals("no") ? "allowed" : "refused"), refused);
+        }
+    }
+
+    /**
+     * The child JVM: tags the page where glibc keeps the thread's rseq area and denies itself write access to
+     * it with raw calls, which the library refuses. Not for calling in a JVM that should live.
+     */
+    public static final class Child {
+        private Child() {
+        }
+
+        private static void say(String line) {
+            System.out.println(line);
+            System.out.flush();
+        }
+
+        /**
+         * Runs one mode: {@code glibc} (glibc's area, in the tagged page) or {@code own} (pkrseq's own
+         * registration, untagged, glibc's off).
+         *
+         * @param args the mode
+         */
+        public static void main(String[] args) {
+            if (args[0].equals("refuse")) {
+                refuse();
+                return;
+            }
+            boolean own = args[0].equals("own");
+            long page = Sys.pageSize();
+            long tp = Sys.threadPointer();
+            long glibcArea = tp + Sys.longSymbol("__rseq_offset").orElse(0);
+            long target = glibcArea & -page;
+            RseqArea area = own ? Rseq.register() : null;
+            long kernelArea = own ? area.address() : glibcArea;
+            say("detail=tid " + Sys.gettid() + ", glibc's area 0x" + Long.toHexString(glibcArea) + " (__rseq_size "
+                    + Rseq.glibcSize() + "), the kernel's area 0x" + Long.toHexString(kernelArea) + (own ? " (pkrseq's own)"
+                            : "") + ", tagged page 0x" + Long.toHexString(target));
+            BitSet cpu0 = new BitSet();
+            cpu0.set(0);
+            AtomicBoolean stop = new AtomicBoolean();
+            Thread busy = Thread.ofPlatform().name("pkrseq-busy").start(() -> {
+                Sys.schedSetaffinity(Sys.gettid(), cpu0);
+                while (!stop.get()) {
+                    Thread.onSpinWait();
+                }
+            });
+            Sys.schedSetaffinity(Sys.gettid(), cpu0);
+            int prot = Smaps.containing(Smaps.self(), target).map(Vma::prot).orElse(Sys.PROT_READ | Sys.PROT_WRITE);
+            int key = Sys.pkeyAlloc(0, 0);
+            Sys.pkeyMprotect(target, page, prot, key);
+            say("step=tagged with key " + key);
+            int before = Sys.memory(kernelArea, 32).get(JAVA_INT, RseqAbi.CPU_ID);
+            Sys.pkeySet(key, Sys.PKEY_DISABLE_WRITE);
+            for (int i = 0; i < YIELDS; i++) {
+                Sys.schedYield();
+            }
+            Sys.pkeySet(key, 0);
+            say("step=yielded " + YIELDS + " times under no-write");
+            stop.set(true);
+            int after = Sys.memory(kernelArea, 32).get(JAVA_INT, RseqAbi.CPU_ID);
+            Sys.pkeyMprotect(target, page, prot, 0);
+            Sys.pkeyFree(key);
+            say("survived=cpu_id " + before + " before, " + after + " after");
+        }
+
+        private static void refuse() {
+            try (ProtectionKey key = ProtectionKey.allocate(Rights.READ_WRITE);
+                    TlsRetag retag = Tls.retag(key, Hazard.MAY_KILL_THIS_JVM, TlsRetag.Option.WITHOUT_DTV_PAGE)) {
+                String covers = Boolean.toString(retag.layout().retagCoversRseqArea());
+                String refused;
+                try {
+                    key.setRights(Rights.NO_WRITE);
+                    key.setRights(Rights.READ_WRITE);
+                    refused = "no";
+                } catch (ThreadMemoryTaggedException e) {
+                    refused = e.getMessage();
+                }
+                retag.restore();
+                say("covers=" + covers);
+                say("refused=" + refused);
+            }
+        }
+    }
+}
