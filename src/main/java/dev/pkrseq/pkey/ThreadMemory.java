@@ -104,12 +104,21 @@ final class ThreadMemory {
             // glibc puts a thread's TCB at the top of its stack block: the TCB ends there, not in the next mapping.
             high = Math.min(high, up(stack.high(), page));
         }
-        return new Known(tp, rseqArea(tp, page), new Area("TCB and static TLS", down(tp - tls, page), high, "so " + TLS_DEATH), stackArea);
+        Area tlsArea = new Area("TCB and static TLS", down(tp - tls, page), high, "so " + TLS_DEATH);
+        Area rseq = rseqArea(tp, page);
+        if (rseq != null && rseq.low() >= tlsArea.low() && rseq.high() <= tlsArea.high()) {
+            // glibc 2.36 to 2.40 keep it in struct pthread, 2.41+ in the static TLS block: inside the TLS area,
+            // whose refusal then names it too.
+            tlsArea = new Area(tlsArea.what(), tlsArea.low(), tlsArea.high(), tlsArea.consequence() + "; and it holds "
+                    + rseq.what() + ", " + rseq.consequence());
+            rseq = null;
+        }
+        return new Known(tp, rseq, tlsArea, stackArea);
     }
 
     /**
      * glibc's struct rseq for this thread, at tp + __rseq_offset, while glibc registered one (__rseq_size > 0):
-     * named apart, first, because denying write access to its page is fatal in a way of its own. The kernel
+     * named in a refusal, because denying write access to its page is fatal in a way of its own. The kernel
      * writes cpu_id_start, cpu_id, node_id and mm_cid there with the thread's rights on its way back to user
      * space after every preemption, migration or signal, and kills the process with SIGSEGV when it cannot
      * (kernel-path matrix row rseq-area; experiment rseq.glibc-area-under-key).
@@ -121,7 +130,7 @@ final class ThreadMemory {
             return null;
         }
         long area = tp + offset;
-        return new Area("rseq area (glibc's struct rseq at 0x" + Long.toHexString(area) + ")", down(area, page),
+        return new Area("the rseq area (glibc's struct rseq at 0x" + Long.toHexString(area) + ")", down(area, page),
                 up(area + 32, page), "which the kernel writes with this thread's rights on its way back to user space"
                         + " after every preemption, migration or signal: without write access it kills the process with"
                         + " SIGSEGV at the next one");
