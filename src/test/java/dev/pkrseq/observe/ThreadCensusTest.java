@@ -1,7 +1,6 @@
 package dev.pkrseq.observe;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
-import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.nio.file.Files;
@@ -9,7 +8,6 @@ import java.nio.file.Path;
 import java.util.List;
 import java.util.concurrent.atomic.AtomicLong;
 
-import dev.pkrseq.proc.Task;
 import dev.pkrseq.sys.Cpuid;
 import dev.pkrseq.sys.Sys;
 import dev.pkrseq.testing.Features;
@@ -57,17 +55,52 @@ class ThreadCensusTest {
             Thread.sleep(200);
             assertTrue(count.get() > before, "the busy thread counts on after the census");
             assertTrue(sleeper.isAlive(), "the sleeper sleeps on (an interrupted sleep would have ended it)");
-            for (Path task : Files.list(Path.of("/proc/self/task")).toList()) {
-                int tid = Integer.parseInt(task.getFileName().toString());
-                String state = Task.state(tid).orElse("gone");
-                assertFalse(state.startsWith("t") || state.startsWith("T"), "tid " + tid + " (" + Task.comm(tid).orElse("?")
-                        + ") is stopped: " + state);
-            }
+            List<String> stopped = stoppedThreads(Sys.getpid());
+            assertTrue(stopped.isEmpty(), "threads left stopped: " + stopped);
         } finally {
             busy.interrupt();
             sleeper.interrupt();
             busy.join();
             sleeper.join();
+        }
+    }
+
+    /** Every thread of a process in a stop ('T', or 't': a tracing stop), from /proc/PID/task/TID/stat. */
+    static List<String> stoppedThreads(long pid) throws Exception {
+        List<String> out = new java.util.ArrayList<>();
+        try (var tasks = Files.list(Path.of("/proc/" + pid + "/task"))) {
+            for (Path task : tasks.toList()) {
+                String stat;
+                try {
+                    stat = Files.readString(task.resolve("stat"));
+                } catch (java.io.IOException e) {
+                    continue; // the thread ended meanwhile
+                }
+                char state = stat.charAt(stat.lastIndexOf(')') + 2);
+                if (state == 't' || state == 'T') {
+                    out.add(task.getFileName() + " (" + stat.substring(stat.indexOf('(') + 1, stat.lastIndexOf(')')) + ") "
+                            + state);
+                }
+            }
+        }
+        return out;
+    }
+
+    @Test
+    void brokenTwinTheStoppedCheckSeesAStoppedProcess() throws Exception {
+        Features.assumeX86_64();
+        Process p = new ProcessBuilder("sleep", "60").start();
+        try {
+            Sys.tgkill((int) p.pid(), (int) p.pid(), 19); // SIGSTOP
+            List<String> stopped = List.of();
+            for (int i = 0; i < 100 && stopped.isEmpty(); i++) {
+                Thread.sleep(20);
+                stopped = stoppedThreads(p.pid());
+            }
+            assertEquals(1, stopped.size(), "the check must catch a stopped thread: " + stopped);
+        } finally {
+            p.destroyForcibly();
+            p.waitFor();
         }
     }
 
