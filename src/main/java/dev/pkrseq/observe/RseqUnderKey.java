@@ -24,7 +24,9 @@ import dev.pkrseq.proc.Vma;
 import dev.pkrseq.rseq.Rseq;
 import dev.pkrseq.rseq.RseqAbi;
 import dev.pkrseq.rseq.RseqArea;
+import dev.pkrseq.rseq.RseqSyscall;
 import dev.pkrseq.sys.Sys;
+import dev.pkrseq.sys.Syscall;
 import dev.pkrseq.tls.Tls;
 import dev.pkrseq.tls.TlsRetag;
 
@@ -120,12 +122,16 @@ public final class RseqUnderKey {
 
         @Override
         public ExperimentResult run() {
+            if (!Syscall.architectureSupported()) {
+                return ExperimentResult.skipped(this, Syscall.architecture() + " is not supported");
+            }
+            String rseqMissing = RseqSyscall.availability().reason();
+            if (rseqMissing != null) {
+                return ExperimentResult.skipped(this, rseqMissing);
+            }
             if (!Pkeys.supported()) {
                 return ExperimentResult.skipped(this, "protection keys are not available: "
                         + Pkeys.unavailableReason().orElse("unknown reason"));
-            }
-            if (Rseq.kernelFeatureSize() <= 0 && Rseq.glibcSize() <= 0) {
-                return ExperimentResult.skipped(this, "rseq is not available: " + Rseq.whyNotRegistered());
             }
             return observe();
         }
