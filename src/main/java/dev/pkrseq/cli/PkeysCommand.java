@@ -38,10 +38,17 @@ final class PkeysCommand implements Callable<Integer> {
             "allocated key, read by a helper process through ptrace; see docs/depth.md."})
     boolean threads;
 
+    @Option(names = "--with-key", description = {"With --threads: allocate one key read-write on this thread first",
+            "(freed after), to show which threads could use a key allocated now."})
+    boolean withKey;
+
     @Override
     public Integer call() {
+        if (withKey && !threads) {
+            throw new UsageException("--with-key goes with --threads");
+        }
         if (threads) {
-            Json.printOr(spec.commandLine().getOut(), json, dev.pkrseq.observe.ThreadCensus.take(), ThreadsView::print);
+            Json.printOr(spec.commandLine().getOut(), json, ThreadsView.census(withKey), ThreadsView::print);
             return 0;
         }
         if (kernelPaths) {

@@ -4,11 +4,23 @@ import java.io.PrintWriter;
 import java.util.stream.Collectors;
 
 import dev.pkrseq.observe.ThreadCensus;
+import dev.pkrseq.pkey.Pkeys;
+import dev.pkrseq.pkey.ProtectionKey;
 import dev.pkrseq.pkey.Rights;
 
 /** The text of {@code pkrseq pkeys --threads}: one line per thread of this JVM, one column per allocated key. */
 final class ThreadsView {
     private ThreadsView() {
+    }
+
+    /** The census, with a key allocated read-write on this thread for its duration when asked and possible. */
+    static ThreadCensus.Census census(boolean withKey) {
+        if (!withKey || !Pkeys.supported()) {
+            return ThreadCensus.take();
+        }
+        try (ProtectionKey key = ProtectionKey.allocate(Rights.READ_WRITE)) {
+            return ThreadCensus.take();
+        }
     }
 
     static void print(PrintWriter out, ThreadCensus.Census c) {
