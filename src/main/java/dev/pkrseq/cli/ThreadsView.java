@@ -18,7 +18,7 @@ final class ThreadsView {
         if (!withKey || !Pkeys.supported()) {
             return ThreadCensus.take();
         }
-        try (ProtectionKey key = ProtectionKey.allocate(Rights.READ_WRITE)) {
+        try (ProtectionKey _ = ProtectionKey.allocate(Rights.READ_WRITE)) {
             return ThreadCensus.take();
         }
     }
