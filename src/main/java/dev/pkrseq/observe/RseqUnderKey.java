@@ -104,6 +104,123 @@ public final class RseqUnderKey {
         }
     }
 
+    /**
+     * Runs the {@code glibc} child with its main thread traced by this thread: every signal the thread stops
+     * for is recorded (signal, si_code, si_addr) and handed back to it, so the child runs and dies as it would
+     * untraced, but its death is named. The crash log cannot do that: the process is killed before HotSpot
+     * writes one.
+     */
+    static ChildOutcome runTraced() {
+        ChildJvm.Running child = ChildJvm.of(Child.class).jvmArgs("-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1",
+                "-XX:-CreateCoredumpOnCrash").args("glibc", "traced").start(false);
+        java.util.concurrent.ScheduledExecutorService watchdog = java.util.concurrent.Executors
+                .newSingleThreadScheduledExecutor(r -> {
+                    Thread t = new Thread(r, "pkrseq-rseq-key-watchdog");
+                    t.setDaemon(true);
+                    return t;
+                });
+        try (child) {
+            Process p = child.process();
+            watchdog.schedule(child::close, CHILD_TIMEOUT.toMillis(), java.util.concurrent.TimeUnit.MILLISECONDS);
+            StringBuilder err = new StringBuilder();
+            Thread drain = Thread.ofPlatform().daemon().name("pkrseq-rseq-key-stderr").start(() -> {
+                try {
+                    err.append(new String(p.getErrorStream().readAllBytes(), java.nio.charset.StandardCharsets.UTF_8));
+                } catch (IOException e) {
+                    // The child is gone.
+                }
+            });
+            java.io.BufferedReader out = new java.io.BufferedReader(new java.io.InputStreamReader(p.getInputStream(),
+                    java.nio.charset.StandardCharsets.UTF_8));
+            StringBuilder detail = new StringBuilder();
+            int tid = -1;
+            for (String line = out.readLine(); line != null; line = out.readLine()) {
+                if (line.startsWith("detail=")) {
+                    detail.append(detail.length() == 0 ? "" : "; ").append(line.substring(7));
+                } else if (line.startsWith("tid=")) {
+                    tid = Integer.parseInt(line.substring(4));
+                    break;
+                }
+            }
+            if (tid < 0) {
+                throw new ChildJvm.ChildJvmException("the rseq child reported no thread: " + err);
+            }
+            dev.pkrseq.sys.PtraceCalls.ptrace(dev.pkrseq.sys.PtraceCalls.PTRACE_SEIZE, tid, 0, 0);
+            p.getOutputStream().write("go\n".getBytes(java.nio.charset.StandardCharsets.US_ASCII));
+            p.getOutputStream().flush();
+            List<String> signals = new java.util.ArrayList<>();
+            String fatal = null;
+            try (java.lang.foreign.Arena arena = java.lang.foreign.Arena.ofConfined()) {
+                java.lang.foreign.MemorySegment info = arena.allocate(128, 8);
+                while (true) {
+                    int status = dev.pkrseq.sys.PtraceCalls.waitpid(tid, dev.pkrseq.sys.PtraceCalls.WALL);
+                    if ((status & 0x7f) != 0x7f) {
+                        break; // the thread exited or was killed
+                    }
+                    int sig = (status >> 8) & 0xff;
+                    if ((status >>> 16) != 0) {
+                        dev.pkrseq.sys.PtraceCalls.ptrace(dev.pkrseq.sys.PtraceCalls.PTRACE_CONT, tid, 0, 0);
+                        continue; // a ptrace event stop, not a signal
+                    }
+                    dev.pkrseq.sys.PtraceCalls.ptrace(dev.pkrseq.sys.PtraceCalls.PTRACE_GETSIGINFO, tid, 0, info.address());
+                    int code = info.get(JAVA_INT, 8);
+                    long addr = info.get(java.lang.foreign.ValueLayout.JAVA_LONG, 16);
+                    String seen = CrashLog.signalName(128 + sig) + " si_code " + code + " (" + codeName(sig, code)
+                            + "), si_addr 0x" + Long.toHexString(addr);
+                    if (signals.size() < 8) {
+                        signals.add(seen);
+                    }
+                    if (sig == Sys.SIGSEGV && fatal == null && code != 2 && code != 1) {
+                        fatal = seen; // not one of HotSpot's own (a poll page's SEGV_ACCERR, a null check's SEGV_MAPERR)
+                    }
+                    dev.pkrseq.sys.PtraceCalls.ptrace(dev.pkrseq.sys.PtraceCalls.PTRACE_CONT, tid, 0, sig);
+                }
+            } catch (dev.pkrseq.sys.NativeException e) {
+                signals.add("tracing ended: " + e.getMessage());
+            }
+            String rest;
+            try {
+                rest = new String(p.getInputStream().readAllBytes(), java.nio.charset.StandardCharsets.UTF_8);
+            } catch (IOException e) {
+                rest = "";
+            }
+            int exit = p.waitFor();
+            drain.join(5000);
+            boolean survived = rest.contains("survived=");
+            detail.append("; thread ").append(tid).append(" (the child's main) traced by this JVM; signals it stopped for: ")
+                    .append(signals.isEmpty() ? "none" : String.join(", ", signals)).append("; exit ").append(exit)
+                    .append(exit > 128 ? " (" + CrashLog.signalName(exit) + ")" : "");
+            String observed = survived ? "survived" : fatal != null
+                    ? "thread " + tid + " got " + fatal + "; the process was killed (exit " + exit + ")"
+                    : "killed (exit " + exit + "), no SIGSEGV of its own seen";
+            return new ChildOutcome(survived, observed, detail.toString());
+        } catch (IOException e) {
+            throw new UncheckedIOException("the rseq child's output could not be read", e);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new ChildJvm.ChildJvmException("interrupted while the rseq child ran", e);
+        } finally {
+            watchdog.shutdownNow();
+        }
+    }
+
+    /** SIGSEGV's si_code by name as the kernel defines them, and SI_KERNEL (0x80) for a signal the kernel forced. */
+    static String codeName(int sig, int code) {
+        if (code == 0x80) {
+            return "SI_KERNEL";
+        }
+        if (code == 0) {
+            return "SI_USER";
+        }
+        if (code == -6) {
+            return "SI_TKILL";
+        }
+        if (sig == Sys.SIGSEGV && code >= 1 && code <= 4) {
+            return new String[] {"SEGV_MAPERR", "SEGV_ACCERR", "SEGV_BNDERR", "SEGV_PKUERR"}[code - 1];
+        }
+        return "code " + code;
+    }
+
     private static Optional<String> currentThread(Path dir) {
         return CrashLog.find(dir).flatMap(log -> {
             try {
@@ -147,7 +264,7 @@ public final class RseqUnderKey {
 
         @Override
         ExperimentResult observe() {
-            ChildOutcome o = runChild("glibc", true);
+            ChildOutcome o = runTraced();
             return ExperimentResult.of(this, !o.survived() && o.observed().contains("SIGSEGV"), o.observed(), o.detail());
         }
     }
@@ -235,6 +352,15 @@ public final class RseqUnderKey {
             int key = Sys.pkeyAlloc(0, 0);
             Sys.pkeyMprotect(target, page, prot, key);
             say("step=tagged with key " + key);
+            if (args.length > 1 && args[1].equals("traced")) {
+                say("tid=" + Sys.gettid());
+                try {
+                    new java.io.BufferedReader(new java.io.InputStreamReader(System.in,
+                            java.nio.charset.StandardCharsets.US_ASCII)).readLine();
+                } catch (IOException e) {
+                    throw new UncheckedIOException(e);
+                }
+            }
             int before = Sys.memory(kernelArea, 32).get(JAVA_INT, RseqAbi.CPU_ID);
             Sys.pkeySet(key, Sys.PKEY_DISABLE_WRITE);
             for (int i = 0; i < YIELDS; i++) {

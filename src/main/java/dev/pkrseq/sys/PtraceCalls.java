@@ -25,6 +25,10 @@ import java.lang.invoke.VarHandle;
  */
 @SuppressWarnings("restricted")
 public final class PtraceCalls {
+    /** {@code PTRACE_CONT}: resume a stopped tracee, delivering the signal in {@code data} (0 for none). */
+    public static final int PTRACE_CONT = 7;
+    /** {@code PTRACE_GETSIGINFO}: the siginfo_t of the signal a tracee stopped for. */
+    public static final int PTRACE_GETSIGINFO = 0x4202;
     /** {@code PTRACE_DETACH}. */
     public static final int PTRACE_DETACH = 17;
     /** {@code PTRACE_GETREGSET}. */
@@ -136,6 +140,8 @@ public final class PtraceCalls {
 
     private static String request(int request) {
         return switch (request) {
+            case PTRACE_CONT -> "PTRACE_CONT";
+            case PTRACE_GETSIGINFO -> "PTRACE_GETSIGINFO";
             case PTRACE_DETACH -> "PTRACE_DETACH";
             case PTRACE_GETREGSET -> "PTRACE_GETREGSET";
             case PTRACE_SEIZE -> "PTRACE_SEIZE";
