@@ -110,9 +110,9 @@ public final class RseqUnderKey {
      * untraced, but its death is named. The crash log cannot do that: the process is killed before HotSpot
      * writes one.
      */
-    static ChildOutcome runTraced() {
+    static ChildOutcome runTraced(String mode) {
         ChildJvm.Running child = ChildJvm.of(Child.class).jvmArgs("-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1",
-                "-XX:-CreateCoredumpOnCrash").args("glibc", "traced").start(false);
+                "-XX:-CreateCoredumpOnCrash", "-XX:ErrorFile=/dev/null").args(mode, "traced").start(false);
         java.util.concurrent.ScheduledExecutorService watchdog = java.util.concurrent.Executors
                 .newSingleThreadScheduledExecutor(r -> {
                     Thread t = new Thread(r, "pkrseq-rseq-key-watchdog");
@@ -264,7 +264,7 @@ public final class RseqUnderKey {
 
         @Override
         ExperimentResult observe() {
-            ChildOutcome o = runTraced();
+            ChildOutcome o = runTraced("glibc");
             return ExperimentResult.of(this, !o.survived() && o.observed().contains("SIGSEGV"), o.observed(), o.detail());
         }
     }
@@ -324,6 +324,18 @@ public final class RseqUnderKey {
          * @param args the mode
          */
         public static void main(String[] args) {
+            if (args[0].equals("selfsegv")) {
+                // The tracer's own check, on any machine: a SIGSEGV this thread sends itself.
+                say("tid=" + Sys.gettid());
+                try {
+                    new java.io.BufferedReader(new java.io.InputStreamReader(System.in,
+                            java.nio.charset.StandardCharsets.US_ASCII)).readLine();
+                } catch (IOException e) {
+                    throw new UncheckedIOException(e);
+                }
+                Sys.tgkill(Sys.getpid(), Sys.gettid(), Sys.SIGSEGV);
+                return;
+            }
             if (args[0].equals("refuse")) {
                 refuse();
                 return;
