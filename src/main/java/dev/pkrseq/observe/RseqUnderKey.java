@@ -14,11 +14,8 @@ import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
-import dev.pkrseq.pkey.Hazard;
+import dev.pkrseq.pkey.Pages;
 import dev.pkrseq.pkey.Pkeys;
-import dev.pkrseq.pkey.ProtectionKey;
-import dev.pkrseq.pkey.Rights;
-import dev.pkrseq.pkey.ThreadMemoryTaggedException;
 import dev.pkrseq.proc.Smaps;
 import dev.pkrseq.proc.Vma;
 import dev.pkrseq.rseq.Rseq;
@@ -27,8 +24,6 @@ import dev.pkrseq.rseq.RseqArea;
 import dev.pkrseq.rseq.RseqSyscall;
 import dev.pkrseq.sys.Sys;
 import dev.pkrseq.sys.Syscall;
-import dev.pkrseq.tls.Tls;
-import dev.pkrseq.tls.TlsRetag;
 
 /**
  * rseq under a protection key, in child JVMs: the kernel writes struct rseq (cpu_id_start, cpu_id,
@@ -37,11 +32,16 @@ import dev.pkrseq.tls.TlsRetag;
  * <ul>
  *   <li>{@code rseq.glibc-area-under-key}: the page that holds glibc's rseq area for the thread (its TCB
  *       page, at tp + __rseq_offset) is tagged with a key, and the thread denies itself write access (raw
- *       pkey_set: the library refuses this by name), then yields pinned to one CPU beside a busy thread.</li>
- *   <li>{@code rseq.own-area-untagged-survives}: the same, in a child where glibc registered nothing
- *       ({@code GLIBC_TUNABLES=glibc.pthread.rseq=0}) and the thread uses pkrseq's own registration,
- *       whose area lies in an untagged page of pkrseq's pool: the kernel's writes succeed and the thread
- *       lives.</li>
+ *       pkey_set: the library refuses this by name), then yields pinned to one CPU beside a busy thread. This
+ *       JVM traces the child's thread to name the signals it dies of. On glibc 2.36 that page also holds
+ *       libc's static TLS, which the thread writes itself.</li>
+ *   <li>{@code rseq.own-area-untagged-survives}: in a child where glibc registered nothing
+ *       ({@code GLIBC_TUNABLES=glibc.pthread.rseq=0}), the thread uses pkrseq's own registration, whose area
+ *       lies in an untagged page of pkrseq's pool, and denies itself write access to a tagged page of its
+ *       own: the kernel's writes succeed and the thread lives. (The kernel-path matrix's {@code rseq-area}
+ *       row puts the area inside the tagged page: the process dies.)</li>
+ *   <li>{@code rseq.retag-deny-refused}: the TLS retag probe's child retags its static TLS and asks to deny
+ *       the key: refused, and the refusal names the rseq area.</li>
  * </ul>
  */
 public final class RseqUnderKey {
@@ -259,7 +259,8 @@ public final class RseqUnderKey {
     static final class GlibcAreaUnderKey extends Base {
         GlibcAreaUnderKey() {
             super("rseq.glibc-area-under-key", "tag the page of glibc's rseq area and deny the thread write access"
-                    + " (child JVM)", "the process dies by SIGSEGV at the next preemption: the kernel cannot write cpu_id");
+                    + " (child JVM, traced)", "the process dies by SIGSEGV: the page holds the thread's static TLS as well"
+                    + " as the rseq area the kernel updates after every preemption");
         }
 
         @Override
@@ -271,8 +272,9 @@ public final class RseqUnderKey {
 
     static final class OwnAreaUntagged extends Base {
         OwnAreaUntagged() {
-            super("rseq.own-area-untagged-survives", "the same denial with pkrseq's own registration in an untagged page"
-                    + " (child JVM, glibc's registration off)", "the thread survives, and cpu_id stays current");
+            super("rseq.own-area-untagged-survives", "pkrseq's own registration in an untagged page, a tagged page"
+                    + " denied no-write, 300 yields (child JVM, glibc's registration off)",
+                    "the thread survives, and cpu_id stays current");
         }
 
         @Override
@@ -284,8 +286,8 @@ public final class RseqUnderKey {
 
     static final class RetagDenyRefused extends Base {
         RetagDenyRefused() {
-            super("rseq.retag-deny-refused", "retag the thread's static TLS (the seed's rule, child JVM), then ask for"
-                    + " no-write", "the retag covers glibc's rseq area; setRights(no-write) is refused by"
+            super("rseq.retag-deny-refused", "retag the thread's static TLS (the seed's rule, child JVM), then ask to"
+                    + " deny the key", "the retag covers glibc's rseq area; the denial is refused by"
                     + " ThreadMemoryTaggedException naming the rseq area");
         }
 
@@ -294,13 +296,12 @@ public final class RseqUnderKey {
             if (Rseq.glibcSize() <= 0) {
                 return ExperimentResult.skipped(this, "glibc registered no rseq area here (__rseq_size 0)");
             }
-            ChildJvm.Result r = ChildJvm.of(Child.class).jvmArgs("-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1")
-                    .args("refuse").timeout(CHILD_TIMEOUT).run();
-            String covers = r.value("covers=");
-            String refused = r.value("refused=");
-            boolean ok = covers.equals("true") && refused.contains("rseq area");
-            return ExperimentResult.of(this, ok, "retag covers the rseq area: " + covers + "; setRights(no-write): "
-                    + (refused.equals("no") ? "allowed" : "refused"), refused);
+            // The TLS retag probe's child (interpreted, serial GC, collected before the window) retags and asks
+            // to deny: the refusal must name the rseq area.
+            TlsRetagProbe.Report r = TlsRetagProbe.retag(CHILD_TIMEOUT);
+            boolean named = r.denyMessage() != null && r.denyMessage().contains("the rseq area");
+            return ExperimentResult.of(this, r.denyRefused() && named, "deny " + (r.denyRefused() ? "refused" : "allowed")
+                    + (named ? ", naming the rseq area" : ", without naming the rseq area"), String.valueOf(r.denyMessage()));
         }
     }
 
@@ -336,15 +337,13 @@ public final class RseqUnderKey {
                 Sys.tgkill(Sys.getpid(), Sys.gettid(), Sys.SIGSEGV);
                 return;
             }
-            if (args[0].equals("refuse")) {
-                refuse();
-                return;
-            }
             boolean own = args[0].equals("own");
             long page = Sys.pageSize();
             long tp = Sys.threadPointer();
             long glibcArea = tp + Sys.longSymbol("__rseq_offset").orElse(0);
-            long target = glibcArea & -page;
+            // glibc's mode tags the page of its area (the TCB page); the own mode tags a page of its own, which holds
+            // no TLS: on glibc 2.36 the TCB page also holds libc's static TLS, which the thread writes itself.
+            long target = own ? Pages.allocate(java.lang.foreign.Arena.global(), 1).address() : glibcArea & -page;
             RseqArea area = own ? Rseq.register() : null;
             long kernelArea = own ? area.address() : glibcArea;
             say("detail=tid " + Sys.gettid() + ", glibc's area 0x" + Long.toHexString(glibcArea) + " (__rseq_size "
@@ -385,24 +384,6 @@ public final class RseqUnderKey {
             Sys.pkeyMprotect(target, page, prot, 0);
             Sys.pkeyFree(key);
             say("survived=cpu_id " + before + " before, " + after + " after");
-        }
-
-        private static void refuse() {
-            try (ProtectionKey key = ProtectionKey.allocate(Rights.READ_WRITE);
-                    TlsRetag retag = Tls.retag(key, Hazard.MAY_KILL_THIS_JVM, TlsRetag.Option.WITHOUT_DTV_PAGE)) {
-                String covers = Boolean.toString(retag.layout().retagCoversRseqArea());
-                String refused;
-                try {
-                    key.setRights(Rights.NO_WRITE);
-                    key.setRights(Rights.READ_WRITE);
-                    refused = "no";
-                } catch (ThreadMemoryTaggedException e) {
-                    refused = e.getMessage();
-                }
-                retag.restore();
-                say("covers=" + covers);
-                say("refused=" + refused);
-            }
         }
     }
 }

@@ -37,7 +37,7 @@ class RseqUnderKeyTest {
     void denyingWriteToAKeyWhoseRetagCoversTheRseqAreaIsRefusedNamingIt() {
         ExperimentResult r = run(new RseqUnderKey.RetagDenyRefused());
         assertEquals(Outcome.AS_EXPECTED, r.outcome(), r.observed() + "; " + r.detail());
-        assertTrue(r.detail().matches("refusing to set key \\d+ to no-write on thread 'main' \\(tid \\d+\\): the key tags"
+        assertTrue(r.detail().matches("refusing to set key \\d+ to no-(access|write) on thread 'main' \\(tid \\d+\\): the key tags"
                 + " 0x[0-9a-f]+-0x[0-9a-f]+, part of this thread's TCB and static TLS \\[0x[0-9a-f]+-0x[0-9a-f]+\\), so the"
                 + " JVM would die on its next TLS access .*; and it holds the rseq area \\(glibc's struct rseq at"
                 + " 0x[0-9a-f]+\\), which the kernel writes with this thread's rights .* SIGSEGV at the next one"), r.detail());
