@@ -87,7 +87,13 @@ public record Ratio(String group, List<Term> numerator, List<Term> denominator, 
                     "one thread: the rseq per-CPU add against LongAdder"),
             new Ratio("PerCpuCounterBench", List.of(new Term("atomicLongIncrement", Map.of(), 2)),
                     List.of(new Term("rseqAdd", Map.of(), 2)), false, 2,
-                    "two threads: a shared AtomicLong against the rseq per-CPU add"));
+                    "two threads: a shared AtomicLong against the rseq per-CPU add"),
+            new Ratio("SwitchCurveBench", List.of(new Term("withRights", Map.of("tokens", "4000"), 0)),
+                    List.of(new Term("baseline", Map.of("tokens", "4000"), 0)), true, 1.01,
+                    "a withRights deny+restore after work worth about 100,000 switches/s, against the work alone"),
+            new Ratio("SwitchCurveBench", List.of(new Term("wrpkru", Map.of("tokens", "0"), 0)),
+                    List.of(new Term("pkeySet", Map.of("tokens", "0"), 0)), true, 1.0,
+                    "WRPKRU in generated code against glibc's pkey_set, deny+restore (bench/c/pkru_switch.c gives C's)"));
 
     /**
      * The ratio's formula.

@@ -48,7 +48,8 @@ public final class Suite {
     private static final String PER_CPU = "PerCpuCounterBench";
     /** The benchmarks (patterns: a class, or class.method) that need protection keys. */
     static final List<String> NEEDS_PKEYS = List.of("PkruBench", "TagBench", "ToggleBench.pkru",
-            "ToggleBench.pkeyMprotect");
+            "ToggleBench.pkeyMprotect", "SwitchCurveBench.withRights", "SwitchCurveBench.pkeySet",
+            "SwitchCurveBench.wrpkru");
 
     private Suite() {
     }
