@@ -1,6 +1,5 @@
 package dev.pkrseq.lab;
 
-import dev.pkrseq.lab.pkey.JvmThreadsExperiment;
 import dev.pkrseq.lab.pkey.KernelPathExperiments;
 import dev.pkrseq.lab.pkey.PkeyExperiments;
 import dev.pkrseq.lab.rseq.RseqExperiments;
@@ -22,7 +21,7 @@ public final class Experiments {
     public static List<Experiment> all() {
         List<Experiment> list = new ArrayList<>(PkeyExperiments.all());
         list.addAll(KernelPathExperiments.all());
-        list.addAll(JvmThreadsExperiment.all());
+        list.addAll(PkeyExperiments.jvmThreads());
         list.addAll(TlsExperiments.all());
         list.addAll(RseqExperiments.all());
         list.addAll(RseqUnderKey.all());

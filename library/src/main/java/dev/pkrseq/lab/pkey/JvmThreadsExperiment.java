@@ -1,13 +1,10 @@
 package dev.pkrseq.lab.pkey;
 
-import dev.pkrseq.lab.DescribedExperiment;
-import dev.pkrseq.lab.Experiment;
 import dev.pkrseq.lab.ExperimentResult;
 
 import java.util.List;
 import java.util.stream.Collectors;
 
-import dev.pkrseq.pkey.Pkeys;
 import dev.pkrseq.pkey.ProtectionKey;
 import dev.pkrseq.pkey.Rights;
 
@@ -16,30 +13,14 @@ import dev.pkrseq.pkey.Rights;
  * and pkey_alloc sets the rights of the calling thread only, so they keep the initial PKRU: no access to
  * the new key. A thread census (see {@link ThreadCensus}) reads every thread's PKRU after one allocation.
  */
-public final class JvmThreadsExperiment extends DescribedExperiment {
+final class JvmThreadsExperiment extends PkeyExperiments.PkeyExperiment {
     JvmThreadsExperiment() {
         super("pkey.jvm-threads-denied", "allocate a key read-write on this thread, then read every JVM thread's PKRU",
                 "this thread read-write; every GC and JIT compiler thread no-access");
     }
 
-    /**
-     * The experiment, as a list for {@code pkrseq probe}'s report order.
-     *
-     * @return a new list of one
-     */
-    public static List<Experiment> all() {
-        return List.of(new JvmThreadsExperiment());
-    }
-
     @Override
-    public ExperimentResult run() {
-        if (!Pkeys.supported()) {
-            return ExperimentResult.skipped(this, "protection keys are not available: "
-                    + Pkeys.unavailableReason().orElse("unknown reason"));
-        }
-        if (Thread.currentThread().isVirtual()) {
-            return ExperimentResult.skipped(this, "PKRU experiments need a platform thread; this is a virtual thread");
-        }
+    ExperimentResult observe() {
         try (ProtectionKey key = ProtectionKey.allocate(Rights.READ_WRITE)) {
             ThreadCensus.Census c = ThreadCensus.take();
             if (!c.supported()) {

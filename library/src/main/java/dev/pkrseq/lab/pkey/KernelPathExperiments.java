@@ -1,13 +1,11 @@
 package dev.pkrseq.lab.pkey;
 
-import dev.pkrseq.lab.DescribedExperiment;
 import dev.pkrseq.lab.Experiment;
 import dev.pkrseq.lab.ExperimentResult;
 
 import java.util.List;
 import java.util.stream.Collectors;
 
-import dev.pkrseq.pkey.Pkeys;
 
 /**
  * The kernel-path matrix as experiments, one per path: {@code pkey.kernel-path.<path>} tries the path
@@ -29,7 +27,7 @@ public final class KernelPathExperiments {
         return KernelPaths.paths().stream().<Experiment>map(PathExperiment::new).collect(Collectors.toList());
     }
 
-    private static final class PathExperiment extends DescribedExperiment {
+    private static final class PathExperiment extends PkeyExperiments.PkeyExperiment {
         private final KernelPaths.KernelPath path;
 
         PathExperiment(KernelPaths.KernelPath path) {
@@ -40,14 +38,7 @@ public final class KernelPathExperiments {
         }
 
         @Override
-        public ExperimentResult run() {
-            if (!Pkeys.supported()) {
-                return ExperimentResult.skipped(this, "protection keys are not available: "
-                        + Pkeys.unavailableReason().orElse("unknown reason"));
-            }
-            if (Thread.currentThread().isVirtual()) {
-                return ExperimentResult.skipped(this, "PKRU experiments need a platform thread; this is a virtual thread");
-            }
+        ExperimentResult observe() {
             List<KernelPaths.Row> rows = KernelPaths.run(List.of(path));
             boolean ok = rows.stream().allMatch(KernelPaths.Row::asExpected);
             String observed = rows.stream().map(r -> r.rights() + ": " + r.observed()).collect(Collectors.joining("; "));

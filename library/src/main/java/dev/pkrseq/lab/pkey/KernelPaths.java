@@ -28,6 +28,7 @@ import dev.pkrseq.pkey.ProtectionKey;
 import dev.pkrseq.pkey.Rights;
 import dev.pkrseq.pkey.RightsScope;
 import dev.pkrseq.rseq.RseqAbi;
+import dev.pkrseq.sys.CStructs;
 import dev.pkrseq.sys.KernelPathCalls;
 import dev.pkrseq.NativeException;
 import dev.pkrseq.sys.LoaderCalls;
@@ -325,29 +326,45 @@ public final class KernelPaths {
 
     /** A page under a fresh key, a plain buffer beside it, and an iovec for each. */
     private record Scene(ProtectionKey key, long page, long buffer, long pageIov, long bufferIov) {
-    }
-
-    private static Row runInProcess(KernelPath p, Rights rights) {
-        Pkru saved = Pkru.current();
-        try (ProtectionKey key = ProtectionKey.allocate(Rights.READ_WRITE); Arena arena = Arena.ofConfined()) {
+        /**
+         * Fills a fresh page and a plain buffer with the same bytes, describes each by an iovec, then tags the
+         * page with {@code key} (none for the control).
+         */
+        static Scene lay(Arena arena, ProtectionKey key) {
             MemorySegment page = Pages.allocate(arena, 1);
             MemorySegment plain = arena.allocate(4096, 64);
-            MemorySegment iovs = arena.allocate(KernelPathCalls.IOVEC, 2);
             for (int i = 0; i < LENGTH; i++) {
                 page.set(JAVA_BYTE, i, (byte) i);
                 plain.set(JAVA_BYTE, i, (byte) i);
             }
-            iovs.set(JAVA_LONG, 0, page.address());
-            iovs.set(JAVA_LONG, 8, LENGTH);
-            iovs.set(JAVA_LONG, 16, plain.address());
-            iovs.set(JAVA_LONG, 24, LENGTH);
-            key.protect(page, RW);
-            Scene s = new Scene(key, page.address(), plain.address(), iovs.address(), iovs.address() + 16);
+            long pageIov = iovec(arena, page.address());
+            long bufferIov = iovec(arena, plain.address());
+            if (key != null) {
+                key.protect(page, RW);
+            }
+            return new Scene(key, page.address(), plain.address(), pageIov, bufferIov);
+        }
+
+        private static long iovec(Arena arena, long base) {
+            MemorySegment iov = arena.allocate(KernelPathCalls.IOVEC);
+            iov.set(JAVA_LONG, IOV_BASE, base);
+            iov.set(JAVA_LONG, IOV_LEN, LENGTH);
+            return iov.address();
+        }
+    }
+
+    private static final long IOV_BASE = CStructs.offset(KernelPathCalls.IOVEC, "iov_base");
+    private static final long IOV_LEN = CStructs.offset(KernelPathCalls.IOVEC, "iov_len");
+
+    private static Row runInProcess(KernelPath p, Rights rights) {
+        Pkru saved = Pkru.current();
+        try (ProtectionKey key = ProtectionKey.allocate(Rights.READ_WRITE); Arena arena = Arena.ofConfined()) {
+            Scene s = Scene.lay(arena, key);
             String observed;
             try (RightsScope _ = key.withRights(rights)) {
                 observed = attempt(p.id(), s);
             }
-            return row(p, rights, observed, "key " + key.number() + ", page 0x" + Long.toHexString(page.address())
+            return row(p, rights, observed, "key " + key.number() + ", page 0x" + Long.toHexString(s.page())
                     + ", " + LENGTH + " bytes, on thread '" + Thread.currentThread().getName() + "' (tid " + ThreadCalls.gettid()
                     + ")");
         } finally {
@@ -361,18 +378,7 @@ public final class KernelPaths {
      */
     static String attemptOnPlainPage(KernelPath p) {
         try (Arena arena = Arena.ofConfined()) {
-            MemorySegment page = Pages.allocate(arena, 1);
-            MemorySegment plain = arena.allocate(4096, 64);
-            MemorySegment iovs = arena.allocate(KernelPathCalls.IOVEC, 2);
-            for (int i = 0; i < LENGTH; i++) {
-                page.set(JAVA_BYTE, i, (byte) i);
-                plain.set(JAVA_BYTE, i, (byte) i);
-            }
-            iovs.set(JAVA_LONG, 0, page.address());
-            iovs.set(JAVA_LONG, 8, LENGTH);
-            iovs.set(JAVA_LONG, 16, plain.address());
-            iovs.set(JAVA_LONG, 24, LENGTH);
-            return attempt(p.id(), new Scene(null, page.address(), plain.address(), iovs.address(), iovs.address() + 16));
+            return attempt(p.id(), Scene.lay(arena, null));
         }
     }
 

@@ -323,6 +323,17 @@ public final class RseqUnderKey {
         private Child() {
         }
 
+        /** Reports this thread's tid, then waits for the parent's "go": its tracer has seized the thread. */
+        private static void awaitTracer() {
+            ChildReport.put("tid", ThreadCalls.gettid());
+            try {
+                new java.io.BufferedReader(new java.io.InputStreamReader(System.in,
+                        java.nio.charset.StandardCharsets.US_ASCII)).readLine();
+            } catch (IOException e) {
+                throw new UncheckedIOException(e);
+            }
+        }
+
         /**
          * Runs one mode: {@code glibc} (glibc's area, in the tagged page) or {@code own} (pkrseq's own
          * registration, untagged, glibc's off).
@@ -332,13 +343,7 @@ public final class RseqUnderKey {
         public static void main(String[] args) {
             if (args[0].equals("selfsegv")) {
                 // The tracer's own check, on any machine: a SIGSEGV this thread sends itself.
-                ChildReport.put("tid", ThreadCalls.gettid());
-                try {
-                    new java.io.BufferedReader(new java.io.InputStreamReader(System.in,
-                            java.nio.charset.StandardCharsets.US_ASCII)).readLine();
-                } catch (IOException e) {
-                    throw new UncheckedIOException(e);
-                }
+                awaitTracer();
                 ThreadCalls.tgkill(ThreadCalls.getpid(), ThreadCalls.gettid(), ThreadCalls.SIGSEGV);
                 return;
             }
@@ -369,13 +374,7 @@ public final class RseqUnderKey {
             PkeyCalls.pkeyMprotect(target, page, prot, key);
             ChildReport.put("step", "tagged with key " + key);
             if (args.length > 1 && args[1].equals("traced")) {
-                ChildReport.put("tid", ThreadCalls.gettid());
-                try {
-                    new java.io.BufferedReader(new java.io.InputStreamReader(System.in,
-                            java.nio.charset.StandardCharsets.US_ASCII)).readLine();
-                } catch (IOException e) {
-                    throw new UncheckedIOException(e);
-                }
+                awaitTracer();
             }
             int before = MemoryCalls.memory(kernelArea, 32).get(JAVA_INT, RseqAbi.CPU_ID);
             PkeyCalls.pkeySet(key, PkeyCalls.PKEY_DISABLE_WRITE);
