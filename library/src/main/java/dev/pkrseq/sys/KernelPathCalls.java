@@ -54,6 +54,10 @@ public final class KernelPathCalls {
     /** {@code struct iovec}. */
     public static final StructLayout IOVEC = MemoryLayout.structLayout(
             JAVA_LONG.withName("iov_base"), JAVA_LONG.withName("iov_len"));
+    /** Offset of {@code iov_base} in an {@link #IOVEC}. */
+    public static final long IOV_BASE = CStructs.offset(IOVEC, "iov_base");
+    /** Offset of {@code iov_len} in an {@link #IOVEC}. */
+    public static final long IOV_LEN = CStructs.offset(IOVEC, "iov_len");
     /** {@code stack_t} on x86_64. */
     public static final StructLayout STACK_T = MemoryLayout.structLayout(
             JAVA_LONG.withName("ss_sp"), JAVA_INT.withName("ss_flags"), MemoryLayout.paddingLayout(4),

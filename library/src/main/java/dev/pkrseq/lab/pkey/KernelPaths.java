@@ -347,14 +347,11 @@ public final class KernelPaths {
 
         private static long iovec(Arena arena, long base) {
             MemorySegment iov = arena.allocate(KernelPathCalls.IOVEC);
-            iov.set(JAVA_LONG, IOV_BASE, base);
-            iov.set(JAVA_LONG, IOV_LEN, LENGTH);
+            iov.set(JAVA_LONG, KernelPathCalls.IOV_BASE, base);
+            iov.set(JAVA_LONG, KernelPathCalls.IOV_LEN, LENGTH);
             return iov.address();
         }
     }
-
-    private static final long IOV_BASE = CStructs.offset(KernelPathCalls.IOVEC, "iov_base");
-    private static final long IOV_LEN = CStructs.offset(KernelPathCalls.IOVEC, "iov_len");
 
     private static Row runInProcess(KernelPath p, Rights rights) {
         Pkru saved = Pkru.current();
@@ -596,15 +593,16 @@ public final class KernelPaths {
             ProtectionKey key = ProtectionKey.allocate(Rights.READ_WRITE);
             key.protect(stack, RW);
             MemorySegment ss = arena.allocate(KernelPathCalls.STACK_T);
-            ss.set(JAVA_LONG, 0, stack.address());
-            ss.set(JAVA_INT, 8, 0);
-            ss.set(JAVA_LONG, 16, stackPages * pageSize);
+            ss.set(JAVA_LONG, CStructs.offset(KernelPathCalls.STACK_T, "ss_sp"), stack.address());
+            ss.set(JAVA_INT, CStructs.offset(KernelPathCalls.STACK_T, "ss_flags"), 0);
+            ss.set(JAVA_LONG, CStructs.offset(KernelPathCalls.STACK_T, "ss_size"), stackPages * pageSize);
             MemorySegment act = arena.allocate(KernelPathCalls.SIGACTION);
-            act.set(JAVA_LONG, 0, code.address());
-            act.set(JAVA_INT, 136, KernelPathCalls.SA_ONSTACK | KernelPathCalls.SA_SIGINFO);
+            act.set(JAVA_LONG, CStructs.offset(KernelPathCalls.SIGACTION, "sa_handler"), code.address());
+            act.set(JAVA_INT, CStructs.offset(KernelPathCalls.SIGACTION, "sa_flags"),
+                    KernelPathCalls.SA_ONSTACK | KernelPathCalls.SA_SIGINFO);
             MemorySegment oldAct = arena.allocate(KernelPathCalls.SIGACTION);
             MemorySegment off = arena.allocate(KernelPathCalls.STACK_T);
-            off.set(JAVA_INT, 8, KernelPathCalls.SS_DISABLE);
+            off.set(JAVA_INT, CStructs.offset(KernelPathCalls.STACK_T, "ss_flags"), KernelPathCalls.SS_DISABLE);
             ChildReport.put("detail", "key " + key.number() + ", alternate stack 0x" + Long.toHexString(stack.address()) + " ("
                     + stackPages + " pages), tid " + ThreadCalls.gettid());
             KernelPathCalls.sigaction(KernelPathCalls.SIGUSR1, act.address(), oldAct.address());

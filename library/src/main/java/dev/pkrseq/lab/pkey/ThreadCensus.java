@@ -311,10 +311,10 @@ public final class ThreadCensus {
                     inject = sig; // stopped to deliver a signal: hand it back at the detach
                 }
                 buffer.fill((byte) 0);
-                iov.set(JAVA_LONG, 0, buffer.address());
-                iov.set(JAVA_LONG, 8, XSTATE_BUFFER);
+                iov.set(JAVA_LONG, KernelPathCalls.IOV_BASE, buffer.address());
+                iov.set(JAVA_LONG, KernelPathCalls.IOV_LEN, XSTATE_BUFFER);
                 PtraceCalls.ptrace(PtraceCalls.PTRACE_GETREGSET, tid, PtraceCalls.NT_X86_XSTATE, iov.address());
-                long length = iov.get(JAVA_LONG, 8);
+                long length = iov.get(JAVA_LONG, KernelPathCalls.IOV_LEN);
                 long bv = buffer.get(JAVA_LONG, XSTATE_BV);
                 if (offset < 0 || offset + 4 > length) {
                     result = "why=the XSAVE area (" + length + " bytes) has no PKRU component: the CPU has no PKU";
