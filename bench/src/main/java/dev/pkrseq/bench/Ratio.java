@@ -99,7 +99,13 @@ public record Ratio(String group, List<Term> numerator, List<Term> denominator, 
                     "two threads: the per-CPU list's pop and push against a Treiber stack's"),
             new Ratio("PerCpuListBench", List.of(new Term("rseqPopPushBatch8", Map.of(), 2)),
                     List.of(new Term("treiberPopPush", Map.of(), 2)), true, 0.5,
-                    "two threads, per node: the per-CPU list in batches of 8 (one call each way) against a Treiber stack"));
+                    "two threads, per node: the per-CPU list in batches of 8 (one call each way) against a Treiber stack"),
+            new Ratio("SwitchCurveBench", List.of(new Term("withRights", Map.of("tokens", "4000"), 0)),
+                    List.of(new Term("baseline", Map.of("tokens", "4000"), 0)), true, 1.01,
+                    "a withRights deny+restore after work worth about 100,000 switches/s, against the work alone"),
+            new Ratio("SwitchCurveBench", List.of(new Term("wrpkru", Map.of("tokens", "0"), 0)),
+                    List.of(new Term("pkeySet", Map.of("tokens", "0"), 0)), true, 1.0,
+                    "WRPKRU in generated code against glibc's pkey_set, deny+restore (bench/c/pkru_switch.c gives C's)"));
 
     /**
      * The ratio's formula.

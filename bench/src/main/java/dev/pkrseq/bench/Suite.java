@@ -49,7 +49,8 @@ public final class Suite {
     private static final String PER_CPU = "PerCpu";
     /** The benchmarks (patterns: a class, or class.method) that need protection keys. */
     static final List<String> NEEDS_PKEYS = List.of("PkruBench", "TagBench", "ToggleBench.pkru",
-            "ToggleBench.pkeyMprotect");
+            "ToggleBench.pkeyMprotect", "SwitchCurveBench.withRights", "SwitchCurveBench.pkeySet",
+            "SwitchCurveBench.wrpkru");
 
     private Suite() {
     }

@@ -430,11 +430,22 @@ public final class ChildJvm {
     public static final class ChildJvmException extends RuntimeException {
         private static final long serialVersionUID = 1L;
 
-        ChildJvmException(String message) {
+        /**
+         * A failure of the child's run.
+         *
+         * @param message what went wrong, and what to do
+         */
+        public ChildJvmException(String message) {
             super(message);
         }
 
-        ChildJvmException(String message, Throwable cause) {
+        /**
+         * A failure of the child's run, with its cause.
+         *
+         * @param message what went wrong, and what to do
+         * @param cause what was thrown
+         */
+        public ChildJvmException(String message, Throwable cause) {
             super(message, cause);
         }
     }

@@ -84,8 +84,13 @@ public record CrashLog(int exitCode, String exitSignal, String signal, Integer s
         return hotspotName;
     }
 
-    /** The name of the signal an exit status says ended the process, or null for a normal exit. */
-    static String signalName(int exitCode) {
+    /**
+     * The name of the signal an exit status says ended the process.
+     *
+     * @param exitCode a process's exit status, 128 + the signal's number for a death by signal
+     * @return the signal's name, or null for a normal exit
+     */
+    public static String signalName(int exitCode) {
         int n = exitCode - 128;
         if (exitCode <= 128 || n >= 65) {
             return null;

@@ -1,7 +1,9 @@
 package dev.pkrseq.lab;
 
+import dev.pkrseq.lab.pkey.KernelPathExperiments;
 import dev.pkrseq.lab.pkey.PkeyExperiments;
 import dev.pkrseq.lab.rseq.RseqExperiments;
+import dev.pkrseq.lab.rseq.RseqUnderKey;
 import dev.pkrseq.lab.tls.TlsExperiments;
 import java.util.ArrayList;
 import java.util.List;
@@ -18,8 +20,11 @@ public final class Experiments {
      */
     public static List<Experiment> all() {
         List<Experiment> list = new ArrayList<>(PkeyExperiments.all());
+        list.addAll(KernelPathExperiments.all());
+        list.addAll(PkeyExperiments.jvmThreads());
         list.addAll(TlsExperiments.all());
         list.addAll(RseqExperiments.all());
+        list.addAll(RseqUnderKey.all());
         return list;
     }
 

@@ -48,13 +48,15 @@ final class ThreadMemory {
     /** The areas that never move, and the DTV area as last computed. */
     private static final class Known {
         final long threadPointer;
+        final Area rseq;
         final Area tls;
         final Area stack;
         long dtv;
         Area dtvArea;
 
-        Known(long threadPointer, Area tls, Area stack) {
+        Known(long threadPointer, Area rseq, Area tls, Area stack) {
             this.threadPointer = threadPointer;
+            this.rseq = rseq;
             this.tls = tls;
             this.stack = stack;
         }
@@ -77,7 +79,16 @@ final class ThreadMemory {
             k.dtv = dtv;
             k.dtvArea = dtv == 0 ? null : dtvArea(dtv);
         }
-        return k.dtvArea == null ? List.of(k.tls, k.stack) : List.of(k.tls, k.dtvArea, k.stack);
+        List<Area> out = new java.util.ArrayList<>(4);
+        if (k.rseq != null) {
+            out.add(k.rseq);
+        }
+        out.add(k.tls);
+        if (k.dtvArea != null) {
+            out.add(k.dtvArea);
+        }
+        out.add(k.stack);
+        return out;
     }
 
     private static Known find() {
@@ -87,7 +98,7 @@ final class ThreadMemory {
                 "which the JVM touches on every call");
         Optional<TlsStaticInfo> info = Syscall.architectureSupported() ? LoaderCalls.tlsStaticInfo() : Optional.empty();
         if (info.isEmpty()) {
-            return new Known(0, null, stackArea);
+            return new Known(0, null, null, stackArea);
         }
         long tp = LoaderCalls.threadPointer();
         long tls = info.get().size();
@@ -96,7 +107,36 @@ final class ThreadMemory {
             // glibc puts a thread's TCB at the top of its stack block: the TCB ends there, not in the next mapping.
             high = Math.min(high, up(stack.high(), page));
         }
-        return new Known(tp, new Area("TCB and static TLS", down(tp - tls, page), high, "so " + TLS_DEATH), stackArea);
+        Area tlsArea = new Area("TCB and static TLS", down(tp - tls, page), high, "so " + TLS_DEATH);
+        Area rseq = rseqArea(tp, page);
+        if (rseq != null && rseq.low() >= tlsArea.low() && rseq.high() <= tlsArea.high()) {
+            // glibc 2.36 to 2.40 keep it in struct pthread, 2.41+ in the static TLS block: inside the TLS area,
+            // whose refusal then names it too.
+            tlsArea = new Area(tlsArea.what(), tlsArea.low(), tlsArea.high(), tlsArea.consequence() + "; and it holds "
+                    + rseq.what() + ", " + rseq.consequence());
+            rseq = null;
+        }
+        return new Known(tp, rseq, tlsArea, stackArea);
+    }
+
+    /**
+     * glibc's struct rseq for this thread, at tp + __rseq_offset, while glibc registered one (__rseq_size > 0):
+     * named in a refusal, because denying write access to its page is fatal in a way of its own. The kernel
+     * writes cpu_id_start, cpu_id, node_id and mm_cid there with the thread's rights on its way back to user
+     * space after every preemption, migration or signal, and kills the process with SIGSEGV when it cannot
+     * (kernel-path matrix row rseq-area; experiment rseq.glibc-area-under-key).
+     */
+    private static Area rseqArea(long tp, long page) {
+        long offset = LoaderCalls.longSymbol("__rseq_offset").orElse(0);
+        int size = LoaderCalls.intSymbol("__rseq_size").orElse(0);
+        if (size <= 0) {
+            return null;
+        }
+        long area = tp + offset;
+        return new Area("the rseq area (glibc's struct rseq at 0x" + Long.toHexString(area) + ")", down(area, page),
+                up(area + 32, page), "which the kernel writes with this thread's rights on its way back to user space"
+                        + " after every preemption, migration or signal: without write access it kills the process with"
+                        + " SIGSEGV at the next one");
     }
 
     /** {@code [dtv - 16, dtv + 16 * (slots + 1))}, page-rounded; the slot count read without risk of a fault. */

@@ -18,6 +18,10 @@ public enum Syscall {
     SCHED_YIELD(24),
     /** {@code getpid(2)}. */
     GETPID(39),
+    /** {@code ptrace(2)}. */
+    PTRACE(101),
+    /** {@code prctl(2)}. */
+    PRCTL(157),
     /** {@code arch_prctl(2)}; x86_64 only. */
     ARCH_PRCTL(158),
     /** {@code gettid(2)}. */

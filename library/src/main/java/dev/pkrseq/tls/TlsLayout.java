@@ -293,6 +293,32 @@ public final class TlsLayout {
     }
 
     /**
+     * Where glibc keeps this thread's struct rseq (tp + __rseq_offset), while glibc registers threads
+     * ({@code __rseq_size > 0}). On glibc 2.36 it is inside struct pthread, on the TCB page; from 2.41 it
+     * lies in the static TLS block. Either way the seed's retag covers it, and the kernel writes it with the
+     * thread's rights on every return to user space after a preemption: denying write access to its key kills
+     * the process at the next one, so {@code ProtectionKey.setRights} refuses that by name.
+     *
+     * @return the area's address, or null when glibc registered no rseq area
+     */
+    public Long rseqArea() {
+        if (dev.pkrseq.sys.LoaderCalls.intSymbol("__rseq_size").orElse(0) <= 0) {
+            return null;
+        }
+        return threadPointer() + dev.pkrseq.sys.LoaderCalls.longSymbol("__rseq_offset").orElse(0);
+    }
+
+    /**
+     * Whether the pages a retag tags ({@link #pagesToRetag()}) hold glibc's rseq area.
+     *
+     * @return false when there is no glibc rseq area
+     */
+    public boolean retagCoversRseqArea() {
+        Long a = rseqArea();
+        return a != null && pagesToRetag().contains(a & -pageSize());
+    }
+
+    /**
      * Every loaded module with a PT_TLS segment, in the loader's order.
      *
      * @return the modules

@@ -4,6 +4,7 @@ import java.io.PrintWriter;
 import java.util.concurrent.Callable;
 import java.util.stream.Collectors;
 
+import dev.pkrseq.lab.pkey.KernelPaths;
 import dev.pkrseq.lab.pkey.KeyReport;
 import dev.pkrseq.lab.pkey.PkeysReport;
 import dev.pkrseq.pkey.Pkru;
@@ -30,8 +31,32 @@ final class PkeysCommand implements Callable<Integer> {
                     + "a key the embedding program allocated.")
     Integer key;
 
+    @Option(names = "--kernel-paths", description = {"Try each kernel path that reads or writes user memory on this",
+            "thread's behalf on a page whose key it denies (no-access, no-write); see docs/depth.md."})
+    boolean kernelPaths;
+
+    @Option(names = "--threads", description = {"Every thread of this JVM with its PKRU and its rights to each",
+            "allocated key, read by a helper process through ptrace; see docs/depth.md."})
+    boolean threads;
+
+    @Option(names = "--with-key", description = {"With --threads: allocate one key read-write on this thread first",
+            "(freed after), to show which threads could use a key allocated now."})
+    boolean withKey;
+
     @Override
     public Integer call() {
+        if (withKey && !threads) {
+            throw new UsageException("--with-key goes with --threads");
+        }
+        if (threads) {
+            Json.printOr(spec.commandLine().getOut(), json, "pkeys.threads", ThreadsView.census(withKey), ThreadsView::print);
+            return 0;
+        }
+        if (kernelPaths) {
+            Json.printOr(spec.commandLine().getOut(), json, "pkeys.kernel-paths", KernelPaths.report(),
+                    KernelPathsView::print);
+            return 0;
+        }
         if (key != null) {
             return showKey(key);
         }

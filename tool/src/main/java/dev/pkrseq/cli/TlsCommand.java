@@ -229,6 +229,11 @@ final class TlsCommand implements Callable<Integer> {
                     + (l.tcb().rseqOffset() != null && l.tcb().rseqOffset() >= 0
                             ? " (the rseq area at tp+" + l.tcb().rseqOffset() + " is there)" : ""));
         }
+        if (l.rseqArea() != null) {
+            table.row("rseq area (glibc's)", TlsReport.hex(l.rseqArea()) + (l.retagCoversRseqArea()
+                    ? ": on a page the retag tags; the kernel writes it at every preemption, so denying the thread write"
+                            + " access to the key is refused (it would die by SIGSEGV)" : ": not on a page the retag tags"));
+        }
         if (ran && l.errnoLocation() != null) {
             long e = l.errnoLocation();
             table.row("errno (__errno_location)", TlsReport.hex(e) + (libc != null && libc.holds(e)

@@ -25,6 +25,8 @@ class DocsJsonMembersTest {
                 Arguments.of("docs/cli.md", List.of("probe", "--json", "--only", "rseq.cpu", "-q")),
                 Arguments.of("docs/pkeys.md", List.of("pkeys", "--json")),
                 Arguments.of("docs/pkeys.md", List.of("pkeys", "--json", "--key", "0")),
+                Arguments.of("docs/pkeys.md", List.of("pkeys", "--json", "--kernel-paths")),
+                Arguments.of("docs/pkeys.md", List.of("pkeys", "--json", "--threads")),
                 Arguments.of("docs/rseq.md", List.of("rseq", "--json")),
                 Arguments.of("docs/rseq.md", List.of("watch", "--json", "--samples", "1", "--threads", "1",
                         "--interval", "10ms")),

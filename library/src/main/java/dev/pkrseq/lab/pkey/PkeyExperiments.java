@@ -60,8 +60,17 @@ public final class PkeyExperiments {
                 new MprotectKeepsKey(), new ExecOnlyHiddenKey(), new UserFaultInChild()));
     }
 
+    /**
+     * The thread-census experiment, {@code pkey.jvm-threads-denied} (see {@link ThreadCensus}).
+     *
+     * @return a new list of one
+     */
+    public static List<Experiment> jvmThreads() {
+        return List.of(new JvmThreadsExperiment());
+    }
+
     /** Skips where keys do not work, and puts the thread's PKRU back whatever happens. */
-    private abstract static class PkeyExperiment extends DescribedExperiment {
+    abstract static class PkeyExperiment extends DescribedExperiment {
         PkeyExperiment(String id, String title, String expected) {
             super(id, title, expected);
         }
