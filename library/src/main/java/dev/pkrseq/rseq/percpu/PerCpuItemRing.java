@@ -114,11 +114,7 @@ public final class PerCpuItemRing {
                 Reference.reachabilityFence(this);
                 return true;
             }
-            switch (PerCpuOps.status(r)) {
-                case COMPARISON_FAILED -> index = PerCpuOps.index(r);
-                case ABORTED -> restarts.increment();
-                default -> throw Structures.failed("PerCpuItemRing.offer()", r);
-            }
+            index = Structures.retryIndex("PerCpuItemRing.offer()", r, index, restarts);
         }
     }
 
@@ -145,11 +141,7 @@ public final class PerCpuItemRing {
                 Reference.reachabilityFence(this);
                 return true;
             }
-            switch (PerCpuOps.status(r)) {
-                case COMPARISON_FAILED -> index = PerCpuOps.index(r);
-                case ABORTED -> restarts.increment();
-                default -> throw Structures.failed("PerCpuItemRing.poll()", r);
-            }
+            index = Structures.retryIndex("PerCpuItemRing.poll()", r, index, restarts);
         }
     }
 

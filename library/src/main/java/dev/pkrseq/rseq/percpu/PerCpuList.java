@@ -120,11 +120,7 @@ public final class PerCpuList {
                 Reference.reachabilityFence(this);
                 return (int) r;
             }
-            switch (PerCpuOps.status(r)) {
-                case COMPARISON_FAILED -> index = PerCpuOps.index(r);
-                case ABORTED -> restarts.increment();
-                default -> throw Structures.failed("PerCpuList.pushCompareAndStore()", r);
-            }
+            index = Structures.retryIndex("PerCpuList.pushCompareAndStore()", r, index, restarts);
         }
     }
 

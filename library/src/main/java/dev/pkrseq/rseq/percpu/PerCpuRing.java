@@ -111,11 +111,7 @@ public final class PerCpuRing {
                 Reference.reachabilityFence(this);
                 return true;
             }
-            switch (PerCpuOps.status(r)) {
-                case COMPARISON_FAILED -> index = PerCpuOps.index(r);
-                case ABORTED -> restarts.increment();
-                default -> throw Structures.failed("PerCpuRing.offer()", r);
-            }
+            index = Structures.retryIndex("PerCpuRing.offer()", r, index, restarts);
         }
     }
 
@@ -143,11 +139,7 @@ public final class PerCpuRing {
                 Reference.reachabilityFence(this);
                 return value;
             }
-            switch (PerCpuOps.status(r)) {
-                case COMPARISON_FAILED -> index = PerCpuOps.index(r);
-                case ABORTED -> restarts.increment();
-                default -> throw Structures.failed("PerCpuRing.poll()", r);
-            }
+            index = Structures.retryIndex("PerCpuRing.poll()", r, index, restarts);
         }
     }
 

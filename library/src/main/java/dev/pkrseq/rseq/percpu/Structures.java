@@ -1,5 +1,7 @@
 package dev.pkrseq.rseq.percpu;
 
+import java.util.concurrent.atomic.LongAdder;
+
 import dev.pkrseq.rseq.PerCpuOps;
 import dev.pkrseq.rseq.PerCpuPool;
 
@@ -27,6 +29,24 @@ final class Structures {
     static int hint(PerCpuOps ops) {
         int i = ops.currentIndex();
         return i >= 0 && i < ops.slots() ? i : 0;
+    }
+
+    /**
+     * Where a failed section is tried next: the index it reported after a failed comparison (the thread ran
+     * elsewhere), the same one after the kernel aborted it (counted in {@code restarts}); any other result
+     * no retry can fix.
+     */
+    static int retryIndex(String what, long result, int index, LongAdder restarts) {
+        switch (PerCpuOps.status(result)) {
+            case COMPARISON_FAILED -> {
+                return PerCpuOps.index(result);
+            }
+            case ABORTED -> {
+                restarts.increment();
+                return index;
+            }
+            default -> throw failed(what, result);
+        }
     }
 
     /** A result no retry can fix: no slot (the thread is not registered), or a pointer out of its region. */
