@@ -17,6 +17,8 @@ import java.util.TreeMap;
 import java.util.TreeSet;
 import java.util.concurrent.TimeUnit;
 import java.util.spi.ToolProvider;
+import java.util.zip.ZipEntry;
+import java.util.zip.ZipFile;
 import java.util.stream.Stream;
 
 import dev.pkrseq.testing.Features;
@@ -158,6 +160,21 @@ class ConsumerIT {
             }
         }
         assertEquals(new TreeSet<>(API), exported, description);
+    }
+
+    @Test
+    void theJavadocJarDocumentsOnlyTheExportedApi() throws IOException {
+        Path javadoc = library.resolveSibling(library.getFileName().toString().replace(".jar", "-javadoc.jar"));
+        assertTrue(Files.isRegularFile(javadoc), "no javadoc jar at " + javadoc);
+        Set<String> documented = new TreeSet<>();
+        try (ZipFile zip = new ZipFile(javadoc.toFile())) {
+            zip.stream().map(ZipEntry::getName)
+                    .filter(n -> n.endsWith("/package-summary.html"))
+                    .map(n -> n.replaceFirst("^dev\\.pkrseq/", ""))
+                    .map(n -> n.substring(0, n.length() - "/package-summary.html".length()).replace('/', '.'))
+                    .forEach(documented::add);
+        }
+        assertEquals(new TreeSet<>(API), documented, "the javadoc jar documents these packages");
     }
 
     /** The consumer's lines, each checked; the JVM and the child JVMs wrote nothing on standard error. */
