@@ -451,23 +451,7 @@ public final class PerCpuOps {
         long limit = requireRegion(region, "region");
         requireWord(out, "out");
         requirePlain(out, 8L * max, "out");
-        long taken = 0;
-        long left = max;
-        for (;;) {
-            long r = popAllOnce(v, linkOffset, region, limit, taken == 0 ? out : out.asSlice(8 * taken), left);
-            if (r >= 0) {
-                return taken + left - r;
-            }
-            long nowLeft = (~r) >>> 8;
-            taken += left - nowLeft;
-            left = nowLeft;
-            if (status(r) != Status.ABORTED) {
-                return ~(taken << 8 | (~r & 0xff));
-            }
-            if (left == 0) {
-                return taken;
-            }
-        }
+        return stackBulk(true, v, out, linkOffset, region, limit, max);
     }
 
     /**
@@ -493,21 +477,37 @@ public final class PerCpuOps {
         requirePerCpu(v, 8, "v");
         long limit = requireRegion(region, "region");
         requirePlain(nodes, 8L * count, "nodes");
-        long pushed = 0;
+        long r = stackBulk(false, v, nodes, linkOffset, region, limit, count);
+        return r >= 0 ? 0 : r;
+    }
+
+    /**
+     * The bulk pop or push, called again after every abort for the nodes left (the code returns on an abort,
+     * the count left in its result).
+     *
+     * @param pointers where the pointers popped go, or those to push come from
+     * @return the nodes popped or pushed ({@code >= 0}); else a failure whose index is the number before it
+     */
+    private long stackBulk(boolean pop, MemorySegment v, MemorySegment pointers, long linkOffset, MemorySegment region,
+            long limit, int count) {
+        long done = 0;
         long left = count;
         for (;;) {
-            long r = pushAllOnce(v, pushed == 0 ? nodes : nodes.asSlice(8 * pushed), linkOffset, region, limit, left);
+            MemorySegment rest = done == 0 ? pointers : pointers.asSlice(8 * done);
+            long r = pop ? popAllOnce(v, linkOffset, region, limit, rest, left)
+                    : pushAllOnce(v, rest, linkOffset, region, limit, left);
             if (r >= 0) {
-                return 0;
+                // r is the nodes not taken when a pop found the stack empty; a push returns 0.
+                return done + left - r;
             }
             long nowLeft = (~r) >>> 8;
-            pushed += left - nowLeft;
+            done += left - nowLeft;
             left = nowLeft;
             if (status(r) != Status.ABORTED) {
-                return ~(pushed << 8 | (~r & 0xff));
+                return ~(done << 8 | (~r & 0xff));
             }
             if (left == 0) {
-                return 0;
+                return done;
             }
         }
     }

@@ -603,21 +603,7 @@ final class RseqCode {
                 return;
             }
             asm.label(f, signature());
-            if (areaStack != 0) {
-                op(X86.load(Mem.at(R.RSP, areaStack), R.R11), "r11 = area (argument " + (p.args() + 1) + ", on the stack)");
-            }
-            delay(1);
-            asm.rel32("lea " + f + "_cs(%rip),%rax", "rax = address of " + f + "_cs", f + "_cs", X86.leaRipOpcode(R.RAX));
-            op(X86.store(R.RAX, area(RseqAbi.RSEQ_CS)), "rseq_cs = " + f + "_cs (at " + areaText(RseqAbi.RSEQ_CS) + "): armed");
-            asm.label(f + "_start", "start_ip");
-            delay(2);
-            String field = index == PerCpuOps.Index.CPU_ID ? "cpu_id" : "mm_cid";
-            int fieldOffset = index == PerCpuOps.Index.CPU_ID ? RseqAbi.CPU_ID : RseqAbi.MM_CID;
-            op(X86.load32(area(fieldOffset), R.R11), "r11 = " + field + " (at " + areaText(fieldOffset) + ")");
-            op(X86.cmpImm32(config.slots(), R.R11), field + " below slots? (unsigned: -1, -2 fail)");
-            jcc("ae", f + "_noslot", "no slot: leave, touch nothing");
-            op(X86.movRR32(R.R11, R.R10), "r10 = " + field);
-            op(X86.shlImm(config.shift(), R.R10), "r10 = " + field + " * " + config.stride() + ", the copy's offset");
+            armAndReadIndex();
             body();
             exits();
         }
@@ -634,24 +620,12 @@ final class RseqCode {
             asm.label(f + "_next", "");
             op(X86.load(Mem.at(R.RSI, 0), R.R8), "r8 = *deltas, this word's delta");
             asm.label(f + "_retry", "");
-            delay(1);
-            asm.rel32("lea " + f + "_cs(%rip),%rax", "rax = address of " + f + "_cs", f + "_cs", X86.leaRipOpcode(R.RAX));
-            op(X86.store(R.RAX, area(RseqAbi.RSEQ_CS)), "rseq_cs = " + f + "_cs (at " + areaText(RseqAbi.RSEQ_CS) + "): armed");
-            asm.label(f + "_start", "start_ip");
-            delay(2);
-            String field = index == PerCpuOps.Index.CPU_ID ? "cpu_id" : "mm_cid";
-            int fieldOffset = index == PerCpuOps.Index.CPU_ID ? RseqAbi.CPU_ID : RseqAbi.MM_CID;
-            op(X86.load32(area(fieldOffset), R.R11), "r11 = " + field + " (at " + areaText(fieldOffset) + ")");
-            op(X86.cmpImm32(config.slots(), R.R11), field + " below slots? (unsigned: -1, -2 fail)");
-            jcc("ae", f + "_noslot", "no slot: leave, touch nothing");
-            op(X86.movRR32(R.R11, R.R10), "r10 = " + field);
-            op(X86.shlImm(config.shift(), R.R10), "r10 = " + field + " * " + config.stride() + ", the copy's offset");
+            armAndReadIndex();
             op(X86.addRR(R.RDI, R.R10), "r10 += v: this " + (index == PerCpuOps.Index.CPU_ID ? "CPU" : "mm_cid")
                     + "'s copy of the word");
             delay(3);
             op(X86.addToMem(R.R8, Mem.at(R.R10, 0)), "*r10 += delta: the commit (one instruction)");
-            asm.label(f + "_commit", "post_commit_ip = start_ip + post_commit_offset");
-            delay(4);
+            committed(4);
             op(X86.movImm32(0, R.R9), "no abort in a row now");
             op(X86.addImm(8, R.RDI), "v += 8: the next word");
             op(X86.addImm(8, R.RSI), "deltas += 8");
@@ -661,19 +635,11 @@ final class RseqCode {
             op(X86.movRR(R.R11, R.RAX), "rax = the index: success");
             op(X86.ret(), "");
             failure("_noslot", NO_SLOT, "NO_SLOT");
-            asm.op(".byte 0x0f,0xb9,0x3d", "ud1 opcode, ModRM: traps if run;", 0x0f, 0xb9, 0x3d);
-            asm.op(".long " + X86.hex(RseqAbi.SIGNATURE_X86_64), "  its disp32 is RSEQ_SIG",
-                    X86Asm.le32(RseqAbi.SIGNATURE_X86_64));
-            asm.label(f + "_abort", "abort_ip: the kernel resumes here");
+            abortHandler();
             op(X86.inc(R.R9), "one more abort in a row");
             op(X86.cmpImm(ADD_ALL_RESTART_LIMIT, R.R9), "below " + ADD_ALL_RESTART_LIMIT + "?");
             jcc("b", f + "_retry", "yes: arm again, the same word");
-            clear();
-            op(X86.movRR(R.RDX, R.RAX), "");
-            op(X86.shlImm(8, R.RAX), "");
-            op(X86.orImm(ABORTED, R.RAX), "");
-            op(X86.not(R.RAX), "rax = ~(words left << 8 | ABORTED)");
-            op(X86.ret(), "");
+            leaveFailed(R.RDX, ABORTED, "rax = ~(words left << 8 | ABORTED)");
         }
 
         /**
@@ -690,21 +656,7 @@ final class RseqCode {
             op(X86.testRR(R.R9, R.R9), "any node to " + (pop ? "pop" : "push") + "?");
             jcc("e", f + "_done", "no: done");
             asm.label(f + "_next", "");
-            if (areaStack != 0) {
-                op(X86.load(Mem.at(R.RSP, areaStack), R.R11), "r11 = area (argument " + (p.args() + 1) + ", on the stack)");
-            }
-            delay(1);
-            asm.rel32("lea " + f + "_cs(%rip),%rax", "rax = address of " + f + "_cs", f + "_cs", X86.leaRipOpcode(R.RAX));
-            op(X86.store(R.RAX, area(RseqAbi.RSEQ_CS)), "rseq_cs = " + f + "_cs (at " + areaText(RseqAbi.RSEQ_CS) + "): armed");
-            asm.label(f + "_start", "start_ip");
-            delay(2);
-            String field = index == PerCpuOps.Index.CPU_ID ? "cpu_id" : "mm_cid";
-            int fieldOffset = index == PerCpuOps.Index.CPU_ID ? RseqAbi.CPU_ID : RseqAbi.MM_CID;
-            op(X86.load32(area(fieldOffset), R.R11), "r11 = " + field + " (at " + areaText(fieldOffset) + ")");
-            op(X86.cmpImm32(config.slots(), R.R11), field + " below slots? (unsigned: -1, -2 fail)");
-            jcc("ae", f + "_noslot", "no slot: leave, touch nothing");
-            op(X86.movRR32(R.R11, R.R10), "r10 = " + field);
-            op(X86.shlImm(config.shift(), R.R10), "r10 = " + field + " * " + config.stride() + ", the copy's offset");
+            armAndReadIndex();
             op(X86.addRR(R.RDI, R.R10), "r10 = this " + (index == PerCpuOps.Index.CPU_ID ? "CPU" : "mm_cid")
                     + "'s head");
             delay(3);
@@ -716,25 +668,20 @@ final class RseqCode {
                 op(X86.store(R.RAX, Mem.at(R.R8, 0)), "*out = the head (the caller's memory)");
                 op(X86.movRR(R.RAX, R.R11), "r11 = the head");
                 op(X86.addRR(R.RSI, R.R11), "r11 += offset, its next pointer");
-                op(X86.subRR(R.RDX, R.R11), "r11 -= lo");
-                op(X86.cmpRR(R.RCX, R.R11), "within [lo, lo + limit]? (unsigned)");
-                jcc("a", f + "_bad", "no: leave, touch nothing");
+                requireInRegion(R.R11, R.RDX, "lo", X86.cmpRR(R.RCX, R.R11), "within [lo, lo + limit]? (unsigned)");
                 op(X86.load(Mem.at(R.RAX, R.RSI, 0), R.R11), "r11 = head->next");
                 op(X86.store(R.R11, Mem.at(R.R10, 0)), "the head = head->next: the commit");
             } else {
                 op(X86.load(Mem.at(R.RSI, 0), R.R11), "r11 = *nodes, the node to push");
                 op(X86.movRR(R.R11, R.RAX), "rax = the node");
                 op(X86.addRR(R.RDX, R.RAX), "rax += offset, its next pointer");
-                op(X86.subRR(R.RCX, R.RAX), "rax -= lo");
-                op(X86.cmpRR(R.R8, R.RAX), "within [lo, lo + limit]? (unsigned)");
-                jcc("a", f + "_bad", "no: leave, touch nothing");
+                requireInRegion(R.RAX, R.RCX, "lo", X86.cmpRR(R.R8, R.RAX), "within [lo, lo + limit]? (unsigned)");
                 op(X86.load(Mem.at(R.R10, 0), R.RAX), "rax = the head");
                 delayKeeping(4);
                 op(X86.store(R.RAX, Mem.at(R.R11, R.RDX, 0)), "node->next = the head (speculative)");
                 op(X86.store(R.R11, Mem.at(R.R10, 0)), "the head = the node: the commit");
             }
-            asm.label(f + "_commit", "post_commit_ip = start_ip + post_commit_offset");
-            delay(5);
+            committed(5);
             op(X86.addImm(8, pop ? R.R8 : R.RSI), pop ? "out += 8" : "nodes += 8");
             op(X86.dec(R.R9), "one node fewer");
             jcc("ne", f + "_next", "more: the next section");
@@ -744,26 +691,13 @@ final class RseqCode {
             op(X86.ret(), "");
             bulkFailure("_noslot", NO_SLOT, "NO_SLOT");
             bulkFailure("_bad", BAD_POINTER, "BAD_POINTER");
-            asm.op(".byte 0x0f,0xb9,0x3d", "ud1 opcode, ModRM: traps if run;", 0x0f, 0xb9, 0x3d);
-            asm.op(".long " + X86.hex(RseqAbi.SIGNATURE_X86_64), "  its disp32 is RSEQ_SIG",
-                    X86Asm.le32(RseqAbi.SIGNATURE_X86_64));
-            asm.label(f + "_abort", "abort_ip: the kernel resumes here");
-            clear();
-            op(X86.movRR(R.R9, R.RAX), "");
-            op(X86.shlImm(8, R.RAX), "");
-            op(X86.orImm(ABORTED, R.RAX), "");
-            op(X86.not(R.RAX), "rax = ~(nodes left << 8 | ABORTED): Java calls again");
-            op(X86.ret(), "");
+            abortHandler();
+            leaveFailed(R.R9, ABORTED, "rax = ~(nodes left << 8 | ABORTED): Java calls again");
         }
 
         private void bulkFailure(String suffix, int code, String name) {
             asm.label(f + suffix, "");
-            clear();
-            op(X86.movRR(R.R9, R.RAX), "");
-            op(X86.shlImm(8, R.RAX), "");
-            op(X86.orImm(code, R.RAX), "");
-            op(X86.not(R.RAX), "rax = ~(nodes left << 8 | " + name + ")");
-            op(X86.ret(), "");
+            leaveFailed(R.R9, code, "rax = ~(nodes left << 8 | " + name + ")");
         }
 
         private String signature() {
@@ -783,19 +717,16 @@ final class RseqCode {
                 case COMPARE_AND_STORE -> {
                     perCpu(R.RDI, "v");
                     delay(3);
-                    op(X86.cmpMem(R.RSI, Mem.at(R.RDI, 0)), "*v == expect?");
-                    jcc("ne", f + "_fail", "no: comparison failed");
+                    expectEqual(R.RSI, R.RDI, "*v == expect?");
                     delay(4);
                     op(X86.store(R.RDX, Mem.at(R.RDI, 0)), "*v = newv: the commit");
-                    asm.label(f + "_commit", "post_commit_ip = start_ip + post_commit_offset");
-                    delay(5);
+                    committed(5);
                 }
                 case ADD -> {
                     perCpu(R.RDI, "v");
                     delay(3);
                     op(X86.addToMem(R.RSI, Mem.at(R.RDI, 0)), "*v += count: the commit (one instruction)");
-                    asm.label(f + "_commit", "post_commit_ip = start_ip + post_commit_offset");
-                    delay(4);
+                    committed(4);
                 }
                 case TAKE_AND_FOLLOW -> {
                     perCpu(R.RDI, "v");
@@ -806,89 +737,73 @@ final class RseqCode {
                     delay(4);
                     op(X86.movRR(R.R10, R.RAX), "rax = r10");
                     op(X86.addRR(R.RDX, R.RAX), "rax = r10 + offset, the word to follow");
-                    op(X86.subRR(R.RCX, R.RAX), "rax -= lo");
-                    op(X86.cmpRR(R.R8, R.RAX), "within [lo, lo + limit]? (unsigned)");
-                    jcc("a", f + "_bad", "no: leave, touch nothing");
+                    requireInRegion(R.RAX, R.RCX, "lo", X86.cmpRR(R.R8, R.RAX), "within [lo, lo + limit]? (unsigned)");
                     op(X86.load(Mem.at(R.R10, R.RDX, 0), R.RAX), "rax = *(r10 + offset)");
                     op(X86.store(R.RAX, Mem.at(R.RDI, 0)), "*v = rax: the commit");
-                    asm.label(f + "_commit", "post_commit_ip = start_ip + post_commit_offset");
-                    delay(5);
+                    committed(5);
                 }
                 case PUSH_LINK -> {
                     perCpu(R.RDI, "v");
                     delay(3);
                     op(X86.movRR(R.RSI, R.RAX), "rax = the node");
                     op(X86.addRR(R.RDX, R.RAX), "rax += offset, its next pointer");
-                    op(X86.subRR(R.RCX, R.RAX), "rax -= lo");
-                    op(X86.cmpRR(R.R8, R.RAX), "within [lo, lo + limit]? (unsigned)");
-                    jcc("a", f + "_bad", "no: leave, touch nothing");
+                    requireInRegion(R.RAX, R.RCX, "lo", X86.cmpRR(R.R8, R.RAX), "within [lo, lo + limit]? (unsigned)");
                     op(X86.load(Mem.at(R.RDI, 0), R.R10), "r10 = *v, the head");
                     delay(4);
                     op(X86.store(R.R10, Mem.at(R.RSI, R.RDX, 0)), "node->next = the head (speculative)");
                     op(X86.store(R.RSI, Mem.at(R.RDI, 0)), "*v = the node: the commit");
-                    asm.label(f + "_commit", "post_commit_ip = start_ip + post_commit_offset");
-                    delay(5);
+                    committed(5);
                 }
                 case ADD_INDIRECT -> {
                     delay(3);
                     op(X86.addFromMem(Mem.at(R.RDI, 0), R.R10), "r10 += *ptr");
                     op(X86.addRR(R.RSI, R.R10), "r10 += off: r1");
                     op(X86.movRR(R.R10, R.RAX), "rax = r1");
-                    op(X86.subRR(R.RCX, R.RAX), "rax -= lo1");
-                    op(X86.cmpRR(R.R8, R.RAX), "r1 within [lo1, lo1 + limit1]? (unsigned)");
-                    jcc("a", f + "_bad", "no: leave, touch nothing");
+                    requireInRegion(R.RAX, R.RCX, "lo1", X86.cmpRR(R.R8, R.RAX),
+                            "r1 within [lo1, lo1 + limit1]? (unsigned)");
                     // Not a librseq point: widens the window between following the shared pointer and the commit,
                     // the race the membarrier test is about.
                     delay(5);
                     op(X86.load(Mem.at(R.R10, 0), R.R10), "r10 = *r1: r2");
                     op(X86.movRR(R.R10, R.RAX), "rax = r2");
-                    op(X86.subRR(R.R9, R.RAX), "rax -= lo2");
-                    op(X86.cmpFromMem(Mem.at(R.RSP, 8), R.RAX), "r2 within [lo2, lo2 + limit2]? (unsigned)");
-                    jcc("a", f + "_bad", "no: leave, touch nothing");
+                    requireInRegion(R.RAX, R.R9, "lo2", X86.cmpFromMem(Mem.at(R.RSP, 8), R.RAX),
+                            "r2 within [lo2, lo2 + limit2]? (unsigned)");
                     op(X86.addToMem(R.RDX, Mem.at(R.R10, 0)), "*r2 += inc: the commit");
-                    asm.label(f + "_commit", "post_commit_ip = start_ip + post_commit_offset");
-                    delay(4);
+                    committed(4);
                 }
                 case COMPARE_BOTH_AND_STORE -> {
                     perCpu(R.RDI, "v");
                     perCpu(R.RDX, "v2");
                     delay(3);
-                    op(X86.cmpMem(R.RSI, Mem.at(R.RDI, 0)), "*v == expect?");
-                    jcc("ne", f + "_fail", "no: comparison failed");
+                    expectEqual(R.RSI, R.RDI, "*v == expect?");
                     delay(4);
-                    op(X86.cmpMem(R.RCX, Mem.at(R.RDX, 0)), "*v2 == expect2?");
-                    jcc("ne", f + "_fail", "no: comparison failed");
+                    expectEqual(R.RCX, R.RDX, "*v2 == expect2?");
                     delay(5);
                     op(X86.store(R.R8, Mem.at(R.RDI, 0)), "*v = newv: the commit");
-                    asm.label(f + "_commit", "post_commit_ip = start_ip + post_commit_offset");
-                    delay(6);
+                    committed(6);
                 }
                 case COMPARE_STORE_AND_STORE -> {
                     perCpu(R.RDI, "v");
                     perCpu(R.RDX, "v2");
                     delay(3);
-                    op(X86.cmpMem(R.RSI, Mem.at(R.RDI, 0)), "*v == expect?");
-                    jcc("ne", f + "_fail", "no: comparison failed");
+                    expectEqual(R.RSI, R.RDI, "*v == expect?");
                     delay(4);
                     op(X86.store(R.RCX, Mem.at(R.RDX, 0)), "*v2 = newv2: speculative, seen only after the commit");
                     delay(5);
                     op(X86.store(R.R8, Mem.at(R.RDI, 0)), "*v = newv: the commit (a store: release on x86-TSO)");
-                    asm.label(f + "_commit", "post_commit_ip = start_ip + post_commit_offset");
-                    delay(6);
+                    committed(6);
                 }
                 case COMPARE_COPY_IN_AND_STORE, COMPARE_COPY_OUT_AND_STORE -> {
                     boolean in = p == Primitive.COMPARE_COPY_IN_AND_STORE;
                     perCpu(R.RDI, "v");
                     perCpu(in ? R.RDX : R.RCX, in ? "dst" : "src");
                     delay(3);
-                    op(X86.cmpMem(R.RSI, Mem.at(R.RDI, 0)), "*v == expect?");
-                    jcc("ne", f + "_fail", "no: comparison failed");
+                    expectEqual(R.RSI, R.RDI, "*v == expect?");
                     delay(4);
                     copy();
                     delay(5);
                     op(X86.store(R.R9, Mem.at(R.RDI, 0)), "*v = newv: the commit (a store: release on x86-TSO)");
-                    asm.label(f + "_commit", "post_commit_ip = start_ip + post_commit_offset");
-                    delay(6);
+                    committed(6);
                 }
                 default -> throw new AssertionError(p);
             }
@@ -940,10 +855,7 @@ final class RseqCode {
             if (p == Primitive.TAKE_AND_FOLLOW || p == Primitive.ADD_INDIRECT || p == Primitive.PUSH_LINK) {
                 failure("_bad", BAD_POINTER, "BAD_POINTER");
             }
-            asm.op(".byte 0x0f,0xb9,0x3d", "ud1 opcode, ModRM: traps if run;", 0x0f, 0xb9, 0x3d);
-            asm.op(".long " + X86.hex(RseqAbi.SIGNATURE_X86_64), "  its disp32 is RSEQ_SIG",
-                    X86Asm.le32(RseqAbi.SIGNATURE_X86_64));
-            asm.label(f + "_abort", "abort_ip: the kernel resumes here");
+            abortHandler();
             clear();
             op(X86.movImm(~(long) ABORTED, R.RAX), "rax = ~ABORTED: Java calls again");
             op(X86.ret(), "");
@@ -951,12 +863,74 @@ final class RseqCode {
 
         private void failure(String suffix, int code, String name) {
             asm.label(f + suffix, "");
+            leaveFailed(R.R11, code, "rax = ~(index << 8 | " + name + ")");
+        }
+
+        /** Returns {@code ~(count << 8 | code)}, the count taken from {@code from}, having disarmed where needed. */
+        private void leaveFailed(R from, int code, String comment) {
             clear();
-            op(X86.movRR(R.R11, R.RAX), "");
+            op(X86.movRR(from, R.RAX), "");
             op(X86.shlImm(8, R.RAX), "");
             op(X86.orImm(code, R.RAX), "");
-            op(X86.not(R.RAX), "rax = ~(index << 8 | " + name + ")");
+            op(X86.not(R.RAX), comment);
             op(X86.ret(), "");
+        }
+
+        /**
+         * Arms the section and reads its index, the start of every section: r11 = cpu_id (or mm_cid), r10 = the
+         * offset of its copy; an index without a slot jumps to {@code _noslot}. An area argument that came on the
+         * stack is loaded into r11 first, because {@link #area(int)} addresses the fields through it.
+         */
+        private void armAndReadIndex() {
+            if (areaStack != 0) {
+                op(X86.load(Mem.at(R.RSP, areaStack), R.R11), "r11 = area (argument " + (p.args() + 1) + ", on the stack)");
+            }
+            delay(1);
+            asm.rel32("lea " + f + "_cs(%rip),%rax", "rax = address of " + f + "_cs", f + "_cs", X86.leaRipOpcode(R.RAX));
+            op(X86.store(R.RAX, area(RseqAbi.RSEQ_CS)), "rseq_cs = " + f + "_cs (at " + areaText(RseqAbi.RSEQ_CS) + "): armed");
+            asm.label(f + "_start", "start_ip");
+            delay(2);
+            String field = index == PerCpuOps.Index.CPU_ID ? "cpu_id" : "mm_cid";
+            int fieldOffset = index == PerCpuOps.Index.CPU_ID ? RseqAbi.CPU_ID : RseqAbi.MM_CID;
+            op(X86.load32(area(fieldOffset), R.R11), "r11 = " + field + " (at " + areaText(fieldOffset) + ")");
+            op(X86.cmpImm32(config.slots(), R.R11), field + " below slots? (unsigned: -1, -2 fail)");
+            jcc("ae", f + "_noslot", "no slot: leave, touch nothing");
+            op(X86.movRR32(R.R11, R.R10), "r10 = " + field);
+            op(X86.shlImm(config.shift(), R.R10), "r10 = " + field + " * " + config.stride() + ", the copy's offset");
+        }
+
+        /** Fails the section ({@code _fail}) unless the word {@code at} points to holds {@code expected}. */
+        private void expectEqual(R expected, R at, String question) {
+            op(X86.cmpMem(expected, Mem.at(at, 0)), question);
+            jcc("ne", f + "_fail", "no: comparison failed");
+        }
+
+        /**
+         * Leaves through {@code _bad}, touching nothing, unless {@code reg} lies in the region from {@code lo}:
+         * {@code reg -= lo}, then {@code compareLimit} (against the region's limit) decides, unsigned, so that an
+         * address below {@code lo} fails too.
+         */
+        private void requireInRegion(R reg, R lo, String loName, Insn compareLimit, String question) {
+            op(X86.subRR(lo, reg), reg.q().substring(1) + " -= " + loName);
+            op(compareLimit, question);
+            jcc("a", f + "_bad", "no: leave, touch nothing");
+        }
+
+        /** The end of a section's critical part (post_commit_ip), then the injection point that follows it. */
+        private void committed(int delayPoint) {
+            asm.label(f + "_commit", "post_commit_ip = start_ip + post_commit_offset");
+            delay(delayPoint);
+        }
+
+        /**
+         * The signature the kernel checks before it jumps to abort_ip (the four bytes before it), then the abort
+         * label: what follows runs when the kernel aborts the section.
+         */
+        private void abortHandler() {
+            asm.op(".byte 0x0f,0xb9,0x3d", "ud1 opcode, ModRM: traps if run;", 0x0f, 0xb9, 0x3d);
+            asm.op(".long " + X86.hex(RseqAbi.SIGNATURE_X86_64), "  its disp32 is RSEQ_SIG",
+                    X86Asm.le32(RseqAbi.SIGNATURE_X86_64));
+            asm.label(f + "_abort", "abort_ip: the kernel resumes here");
         }
 
         /** Stores 0 into rseq_cs, for pages that may be unmapped. */

@@ -443,7 +443,14 @@ public final class KernelPaths {
     }
 
     private static String withPipe(FdsTransfer t) {
-        int[] fds = MemoryCalls.pipe2(MemoryCalls.O_CLOEXEC | MemoryCalls.O_NONBLOCK);
+        return closingBoth(MemoryCalls.pipe2(MemoryCalls.O_CLOEXEC | MemoryCalls.O_NONBLOCK), t);
+    }
+
+    private static String withSockets(FdsTransfer t) {
+        return closingBoth(KernelPathCalls.unixSocketPair(), t);
+    }
+
+    private static String closingBoth(int[] fds, FdsTransfer t) {
         try {
             return outcome(() -> t.call(fds));
         } finally {
@@ -452,27 +459,15 @@ public final class KernelPaths {
         }
     }
 
-    private static String withSockets(FdsTransfer t) {
-        int[] sv = KernelPathCalls.unixSocketPair();
-        try {
-            return outcome(() -> t.call(sv));
-        } finally {
-            MemoryCalls.close(sv[0]);
-            MemoryCalls.close(sv[1]);
-        }
-    }
-
     private static String withMemfd(FdTransfer t) {
-        int fd = KernelPathCalls.memfdCreate("pkrseq-kernel-path");
-        try {
-            return outcome(() -> t.call(fd));
-        } finally {
-            MemoryCalls.close(fd);
-        }
+        return closing(KernelPathCalls.memfdCreate("pkrseq-kernel-path"), t);
     }
 
     private static String withProcMem(FdTransfer t) {
-        int fd = KernelPathCalls.open("/proc/self/mem", KernelPathCalls.O_RDWR);
+        return closing(KernelPathCalls.open("/proc/self/mem", KernelPathCalls.O_RDWR), t);
+    }
+
+    private static String closing(int fd, FdTransfer t) {
         try {
             return outcome(() -> t.call(fd));
         } finally {

@@ -5,7 +5,6 @@ import static java.lang.foreign.ValueLayout.JAVA_LONG;
 import java.lang.foreign.MemorySegment;
 import java.lang.invoke.VarHandle;
 import java.lang.ref.Reference;
-import java.util.concurrent.atomic.LongAdder;
 
 import dev.pkrseq.rseq.PerCpuOps;
 import dev.pkrseq.rseq.PerCpuPool;
@@ -22,20 +21,16 @@ import dev.pkrseq.rseq.PerCpuPool;
  * {@code load_cbne_memcpy_store}. The copy happens inside the section, so a poll never returns an item
  * half-overwritten; an aborted copy is simply made again.
  */
-public final class PerCpuItemRing {
+public final class PerCpuItemRing extends PerCpuStructure {
     private static final VarHandle WORD = JAVA_LONG.varHandle();
     private static final long SLOTS_AT = 64;
 
-    private final PerCpuOps ops;
-    private final PerCpuPool.Item item;
     private final MemorySegment state;
     private final MemorySegment[] slots;
     private final int capacity;
     private final int mask;
     private final long itemSize;
-    private final long stride;
     private final PerCpuOps.Order order;
-    private final LongAdder restarts = new LongAdder();
 
     /**
      * Empty rings, one per CPU (or mm_cid).
@@ -49,10 +44,23 @@ public final class PerCpuItemRing {
      * @throws IllegalArgumentException when the strides differ, or the sizes do not fit
      */
     public PerCpuItemRing(PerCpuOps ops, PerCpuPool pool, int capacity, long itemSize, PerCpuOps.Order order) {
-        Structures.requireSameStride(ops, pool);
-        if (capacity < 1 || capacity > 1 << 20 || Integer.bitCount(capacity) != 1) {
-            throw new IllegalArgumentException("capacity must be a power of two from 1 to 2^20, not " + capacity);
+        super(ops, fitting(ops, pool, capacity, itemSize));
+        this.capacity = capacity;
+        this.mask = capacity - 1;
+        this.itemSize = itemSize;
+        this.order = order;
+        long spacing = spacing(itemSize);
+        MemorySegment all = percpu();
+        this.state = all;
+        this.slots = new MemorySegment[capacity];
+        for (int i = 0; i < capacity; i++) {
+            slots[i] = all.asSlice(SLOTS_AT + spacing * i);
         }
+    }
+
+    private static PerCpuPool fitting(PerCpuOps ops, PerCpuPool pool, int capacity, long itemSize) {
+        Structures.requireSameStride(ops, pool);
+        Structures.requireCapacity(capacity);
         if (itemSize < 1 || itemSize > PerCpuOps.MAX_COPY) {
             throw new IllegalArgumentException("itemSize must be 1 to " + PerCpuOps.MAX_COPY + " bytes, not " + itemSize);
         }
@@ -60,20 +68,7 @@ public final class PerCpuItemRing {
             throw new IllegalArgumentException("a ring of " + capacity + " items of " + itemSize + " bytes needs pool items"
                     + " of " + bytesPerCpu(capacity, itemSize) + " bytes; the pool's are " + pool.itemSize());
         }
-        this.ops = ops;
-        this.item = pool.allocate();
-        this.capacity = capacity;
-        this.mask = capacity - 1;
-        this.itemSize = itemSize;
-        this.stride = pool.stride();
-        this.order = order;
-        long spacing = spacing(itemSize);
-        MemorySegment all = item.percpu();
-        this.state = all;
-        this.slots = new MemorySegment[capacity];
-        for (int i = 0; i < capacity; i++) {
-            slots[i] = all.asSlice(SLOTS_AT + spacing * i);
-        }
+        return pool;
     }
 
     /**
@@ -216,27 +211,8 @@ public final class PerCpuItemRing {
         return capacity;
     }
 
-    /**
-     * Critical sections the kernel aborted and the ring made again.
-     *
-     * @return the count since construction
-     */
-    public long restarts() {
-        return restarts.sum();
-    }
-
-    /**
-     * The primitives the ring uses.
-     *
-     * @return the operations
-     */
-    public PerCpuOps ops() {
-        return ops;
-    }
-
     @Override
     public String toString() {
-        return "PerCpuItemRing[" + ops.index() + ", " + ops.slots() + " rings of " + capacity + " × " + itemSize
-                + " bytes, " + restarts() + " restarts]";
+        return describe("PerCpuItemRing", "rings of " + capacity + " × " + itemSize + " bytes");
     }
 }

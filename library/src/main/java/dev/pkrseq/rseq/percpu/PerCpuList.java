@@ -5,7 +5,6 @@ import static java.lang.foreign.ValueLayout.JAVA_LONG;
 import java.lang.foreign.MemorySegment;
 import java.lang.invoke.VarHandle;
 import java.lang.ref.Reference;
-import java.util.concurrent.atomic.LongAdder;
 
 import dev.pkrseq.rseq.PerCpuOps;
 import dev.pkrseq.rseq.PerCpuPool;
@@ -30,17 +29,13 @@ import dev.pkrseq.rseq.PerCpuPool;
  * </ul>
  * A node must be in no stack when pushed; which CPU's stack it lands on is the CPU of the push.
  */
-public final class PerCpuList {
+public final class PerCpuList extends PerCpuStructure {
     private static final VarHandle WORD = JAVA_LONG.varHandle();
 
-    private final PerCpuOps ops;
-    private final PerCpuPool.Item item;
     private final MemorySegment heads;
     private final MemorySegment nodes;
     private final long nodesBase;
     private final long nextOffset;
-    private final long stride;
-    private final LongAdder restarts = new LongAdder();
 
     /**
      * An empty stack per CPU (or per mm_cid).
@@ -52,18 +47,20 @@ public final class PerCpuList {
      * @throws IllegalArgumentException when the strides differ, or the region or offset are unusable
      */
     public PerCpuList(PerCpuOps ops, PerCpuPool pool, MemorySegment nodes, long nextOffset) {
+        super(ops, fitting(ops, pool, nodes, nextOffset));
+        this.heads = percpu();
+        this.nodes = nodes;
+        this.nodesBase = nodes.address();
+        this.nextOffset = nextOffset;
+    }
+
+    private static PerCpuPool fitting(PerCpuOps ops, PerCpuPool pool, MemorySegment nodes, long nextOffset) {
         Structures.requireSameStride(ops, pool);
         if (!nodes.isNative() || nodes.byteSize() < nextOffset + 8 || nextOffset < 0 || (nextOffset & 7) != 0) {
             throw new IllegalArgumentException("nodes must be native memory holding at least one node, and nextOffset ("
                     + nextOffset + ") 8-byte aligned inside it");
         }
-        this.ops = ops;
-        this.item = pool.allocate();
-        this.heads = item.percpu();
-        this.nodes = nodes;
-        this.nodesBase = nodes.address();
-        this.nextOffset = nextOffset;
-        this.stride = pool.stride();
+        return pool;
     }
 
     /**
@@ -232,26 +229,8 @@ public final class PerCpuList {
         return head;
     }
 
-    /**
-     * Critical sections the kernel aborted and the list made again.
-     *
-     * @return the count since construction
-     */
-    public long restarts() {
-        return restarts.sum();
-    }
-
-    /**
-     * The primitives the list uses.
-     *
-     * @return the operations
-     */
-    public PerCpuOps ops() {
-        return ops;
-    }
-
     @Override
     public String toString() {
-        return "PerCpuList[" + ops.index() + ", " + ops.slots() + " stacks, " + restarts() + " restarts]";
+        return describe("PerCpuList", "stacks");
     }
 }

@@ -5,7 +5,6 @@ import static java.lang.foreign.ValueLayout.JAVA_LONG;
 import java.lang.foreign.MemorySegment;
 import java.lang.invoke.VarHandle;
 import java.lang.ref.Reference;
-import java.util.concurrent.atomic.LongAdder;
 
 import dev.pkrseq.rseq.PerCpuOps;
 import dev.pkrseq.rseq.PerCpuPool;
@@ -28,19 +27,15 @@ import dev.pkrseq.rseq.PerCpuPool;
  * A speculative store of an aborted offer lands in a slot outside {@code [head, tail)}, which no poll
  * reads; comparing the slot too (as param_test's buffer pop does) costs nothing and guards anyway.
  */
-public final class PerCpuRing {
+public final class PerCpuRing extends PerCpuStructure {
     private static final VarHandle WORD = JAVA_LONG.varHandle();
     private static final long SLOTS_AT = 64;
 
-    private final PerCpuOps ops;
-    private final PerCpuPool.Item item;
     private final MemorySegment state;
     private final MemorySegment[] slots;
     private final int capacity;
     private final int mask;
-    private final long stride;
     private final PerCpuOps.Order order;
-    private final LongAdder restarts = new LongAdder();
 
     /**
      * Empty rings, one per CPU (or mm_cid).
@@ -53,26 +48,26 @@ public final class PerCpuRing {
      * @throws IllegalArgumentException when the strides differ, or the capacity or the pool's items do not fit
      */
     public PerCpuRing(PerCpuOps ops, PerCpuPool pool, int capacity, PerCpuOps.Order order) {
-        Structures.requireSameStride(ops, pool);
-        if (capacity < 1 || capacity > 1 << 20 || Integer.bitCount(capacity) != 1) {
-            throw new IllegalArgumentException("capacity must be a power of two from 1 to 2^20, not " + capacity);
-        }
-        if (pool.itemSize() < bytesPerCpu(capacity)) {
-            throw new IllegalArgumentException("a ring of " + capacity + " entries needs items of " + bytesPerCpu(capacity)
-                    + " bytes; the pool's are " + pool.itemSize());
-        }
-        this.ops = ops;
-        this.item = pool.allocate();
+        super(ops, fitting(ops, pool, capacity));
         this.capacity = capacity;
         this.mask = capacity - 1;
-        this.stride = pool.stride();
         this.order = order;
-        MemorySegment all = item.percpu();
+        MemorySegment all = percpu();
         this.state = all;
         this.slots = new MemorySegment[capacity];
         for (int i = 0; i < capacity; i++) {
             slots[i] = all.asSlice(SLOTS_AT + 8L * i);
         }
+    }
+
+    private static PerCpuPool fitting(PerCpuOps ops, PerCpuPool pool, int capacity) {
+        Structures.requireSameStride(ops, pool);
+        Structures.requireCapacity(capacity);
+        if (pool.itemSize() < bytesPerCpu(capacity)) {
+            throw new IllegalArgumentException("a ring of " + capacity + " entries needs items of " + bytesPerCpu(capacity)
+                    + " bytes; the pool's are " + pool.itemSize());
+        }
+        return pool;
     }
 
     /**
@@ -207,24 +202,6 @@ public final class PerCpuRing {
         return capacity;
     }
 
-    /**
-     * Critical sections the kernel aborted and the ring made again.
-     *
-     * @return the count since construction
-     */
-    public long restarts() {
-        return restarts.sum();
-    }
-
-    /**
-     * The primitives the ring uses.
-     *
-     * @return the operations
-     */
-    public PerCpuOps ops() {
-        return ops;
-    }
-
     static int head(long state) {
         return (int) (state >>> 32);
     }
@@ -239,7 +216,6 @@ public final class PerCpuRing {
 
     @Override
     public String toString() {
-        return "PerCpuRing[" + ops.index() + ", " + ops.slots() + " rings of " + capacity + ", " + restarts()
-                + " restarts]";
+        return describe("PerCpuRing", "rings of " + capacity);
     }
 }

@@ -27,16 +27,12 @@ import dev.pkrseq.rseq.PerCpuPool;
  * {@code rseq_smp_acquire__after_ctrl_dep}) and the release is a {@code setRelease}; both are compiler-only
  * on x86-TSO.
  */
-public final class PerCpuSpinlock {
+public final class PerCpuSpinlock extends PerCpuStructure {
     private static final VarHandle WORD = JAVA_LONG.varHandle();
     // After this many failed attempts in a row, yield: the holder may be preempted on this very CPU.
     private static final int SPINS_BEFORE_YIELD = 64;
 
-    private final PerCpuOps ops;
-    private final PerCpuPool.Item item;
     private final MemorySegment words;
-    private final long stride;
-    private final LongAdder restarts = new LongAdder();
     private final LongAdder contended = new LongAdder();
 
     /**
@@ -56,11 +52,8 @@ public final class PerCpuSpinlock {
      * @throws IllegalArgumentException when the strides differ
      */
     public PerCpuSpinlock(PerCpuOps ops, PerCpuPool pool) {
-        Structures.requireSameStride(ops, pool);
-        this.ops = ops;
-        this.item = pool.allocate();
-        this.words = item.percpu();
-        this.stride = pool.stride();
+        super(ops, Structures.requireSameStride(ops, pool));
+        this.words = percpu();
     }
 
     /**
@@ -123,15 +116,6 @@ public final class PerCpuSpinlock {
     }
 
     /**
-     * Critical sections the kernel aborted and {@link #lock()} made again.
-     *
-     * @return the count since construction
-     */
-    public long restarts() {
-        return restarts.sum();
-    }
-
-    /**
      * Calls to {@link #lock()} that found the lock held at least once.
      *
      * @return the count since construction
@@ -140,17 +124,8 @@ public final class PerCpuSpinlock {
         return contended.sum();
     }
 
-    /**
-     * The primitives the lock uses.
-     *
-     * @return the operations
-     */
-    public PerCpuOps ops() {
-        return ops;
-    }
-
     @Override
     public String toString() {
-        return "PerCpuSpinlock[" + ops.index() + ", " + ops.slots() + " locks, " + restarts() + " restarts]";
+        return describe("PerCpuSpinlock", "locks");
     }
 }

@@ -10,10 +10,19 @@ final class Structures {
     private Structures() {
     }
 
-    static void requireSameStride(PerCpuOps ops, PerCpuPool pool) {
+    /** The pool, once it agrees with the operations on the stride and the slots. */
+    static PerCpuPool requireSameStride(PerCpuOps ops, PerCpuPool pool) {
         if (ops.stride() != pool.stride() || ops.slots() != pool.slots()) {
             throw new IllegalArgumentException("the operations (stride " + ops.stride() + ", " + ops.slots()
                     + " slots) and the pool (stride " + pool.stride() + ", " + pool.slots() + " slots) must agree");
+        }
+        return pool;
+    }
+
+    /** A ring's capacity: a power of two, so that a counter masks to its slot. */
+    static void requireCapacity(int capacity) {
+        if (capacity < 1 || capacity > 1 << 20 || Integer.bitCount(capacity) != 1) {
+            throw new IllegalArgumentException("capacity must be a power of two from 1 to 2^20, not " + capacity);
         }
     }
 
