@@ -13,6 +13,7 @@ import java.util.concurrent.atomic.AtomicReference;
 
 import dev.pkrseq.sys.ThreadCalls;
 import dev.pkrseq.testing.Features;
+import dev.pkrseq.testing.Threads;
 import org.junit.jupiter.api.Test;
 
 /** Views of another thread's struct rseq: readable while the thread lives, refused once it is gone. */
@@ -96,14 +97,7 @@ class RseqViewTest {
     void shareIsRefusedOnAThreadOtherThanTheOwner() throws Exception {
         Features.assumeRseq();
         RseqArea mine = Rseq.current().orElseThrow();
-        AtomicReference<Throwable> thrown = new AtomicReference<>();
-        Thread.ofPlatform().start(() -> {
-            try {
-                mine.share();
-            } catch (Throwable e) {
-                thrown.set(e);
-            }
-        }).join();
-        assertTrue(thrown.get() instanceof WrongThreadException, String.valueOf(thrown.get()));
+        Throwable thrown = Threads.thrownOn(Thread.ofPlatform(), mine::share);
+        assertTrue(thrown instanceof WrongThreadException, String.valueOf(thrown));
     }
 }
