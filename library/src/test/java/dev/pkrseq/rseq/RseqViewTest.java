@@ -96,8 +96,8 @@ class RseqViewTest {
     @Test
     void shareIsRefusedOnAThreadOtherThanTheOwner() throws Exception {
         Features.assumeRseq();
-        RseqArea mine = Rseq.current().orElseThrow();
-        Throwable thrown = Threads.thrownOn(Thread.ofPlatform(), mine::share);
+        // The handle is taken here, on its owner; share() is then called on another thread.
+        Throwable thrown = Threads.thrownOn(Thread.ofPlatform(), Rseq.current().orElseThrow()::share);
         assertTrue(thrown instanceof WrongThreadException, String.valueOf(thrown));
     }
 }
