@@ -7,6 +7,7 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.pkrseq.sys.MemoryCalls;
+import dev.pkrseq.testing.AnonPages;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -17,62 +18,46 @@ class AccessProbeTest {
 
     @Test
     void kernelReadOfReadablePageSucceedsAndOfNoAccessPageGivesEfault() {
-        long page = MemoryCalls.pageSize();
-        long a = MemoryCalls.mmap(0, page, MemoryCalls.PROT_READ | MemoryCalls.PROT_WRITE, MemoryCalls.MAP_PRIVATE | MemoryCalls.MAP_ANONYMOUS, -1, 0);
-        try {
-            assertTrue(AccessProbe.canRead(a, 4096));
-            MemoryCalls.mprotect(a, page, MemoryCalls.PROT_NONE);
-            assertFalse(AccessProbe.canRead(a, 4096));
-            assertFalse(AccessProbe.canWrite(a, 4096));
-        } finally {
-            MemoryCalls.munmap(a, page);
+        try (AnonPages p = AnonPages.readWrite(1)) {
+            assertTrue(AccessProbe.canRead(p.address(), 4096));
+            MemoryCalls.mprotect(p.address(), p.size(), MemoryCalls.PROT_NONE);
+            assertFalse(AccessProbe.canRead(p.address(), 4096));
+            assertFalse(AccessProbe.canWrite(p.address(), 4096));
         }
     }
 
     @Test
     void kernelWriteOfReadOnlyPageGivesEfaultWhileReadSucceeds() {
-        long page = MemoryCalls.pageSize();
-        long a = MemoryCalls.mmap(0, page, MemoryCalls.PROT_READ | MemoryCalls.PROT_WRITE, MemoryCalls.MAP_PRIVATE | MemoryCalls.MAP_ANONYMOUS, -1, 0);
-        try {
-            MemoryCalls.mprotect(a, page, MemoryCalls.PROT_READ);
-            assertTrue(AccessProbe.canRead(a, 64));
-            assertFalse(AccessProbe.canWrite(a, 64));
-        } finally {
-            MemoryCalls.munmap(a, page);
+        try (AnonPages p = AnonPages.readWrite(1)) {
+            MemoryCalls.mprotect(p.address(), p.size(), MemoryCalls.PROT_READ);
+            assertTrue(AccessProbe.canRead(p.address(), 64));
+            assertFalse(AccessProbe.canWrite(p.address(), 64));
         }
     }
 
     @Test
     void writeProbeLeavesTheBytesAsTheyWere() {
-        long page = MemoryCalls.pageSize();
-        long a = MemoryCalls.mmap(0, page, MemoryCalls.PROT_READ | MemoryCalls.PROT_WRITE, MemoryCalls.MAP_PRIVATE | MemoryCalls.MAP_ANONYMOUS, -1, 0);
-        try {
-            var seg = MemoryCalls.memory(a, page);
-            for (long i = 0; i < page / 8; i++) {
+        try (AnonPages p = AnonPages.readWrite(1)) {
+            var seg = MemoryCalls.memory(p.address(), p.size());
+            for (long i = 0; i < p.size() / 8; i++) {
                 seg.setAtIndex(JAVA_LONG, i, i * 0x9E3779B97F4A7C15L);
             }
-            assertTrue(AccessProbe.canWrite(a, 4096));
-            for (long i = 0; i < page / 8; i++) {
+            assertTrue(AccessProbe.canWrite(p.address(), 4096));
+            for (long i = 0; i < p.size() / 8; i++) {
                 assertEquals(i * 0x9E3779B97F4A7C15L, seg.getAtIndex(JAVA_LONG, i));
             }
-        } finally {
-            MemoryCalls.munmap(a, page);
         }
     }
 
     @Test
     void probeLeavesNoPipeBehind() throws Exception {
-        long page = MemoryCalls.pageSize();
-        long a = MemoryCalls.mmap(0, page, MemoryCalls.PROT_NONE, MemoryCalls.MAP_PRIVATE | MemoryCalls.MAP_ANONYMOUS, -1, 0);
-        try {
+        try (AnonPages p = AnonPages.map(1, MemoryCalls.PROT_NONE)) {
             long before = openPipes();
             for (int i = 0; i < 100; i++) {
-                AccessProbe.canRead(a, 16);
-                AccessProbe.canWrite(a, 16);
+                AccessProbe.canRead(p.address(), 16);
+                AccessProbe.canWrite(p.address(), 16);
             }
             assertEquals(before, openPipes());
-        } finally {
-            MemoryCalls.munmap(a, page);
         }
     }
 

@@ -1,6 +1,7 @@
 package dev.pkrseq.lab;
 
 import dev.pkrseq.lab.pkey.PkeyFaultProbe;
+import dev.pkrseq.testing.Thrown;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -51,7 +52,7 @@ public final class ChildJvmMisuseChild {
         ChildReport.put("tmp", tmp);
         for (int i = 1; i < args.length; i++) {
             String s = args[i];
-            String error = capture(() -> scenario(s, fixtures));
+            String error = Thrown.described(() -> scenario(s, fixtures));
             ChildReport.put(s + ".error", error);
             ChildReport.put(s + ".descendants", aliveDescendants());
             ChildReport.put(s + ".leftover", list(tmp));
@@ -90,19 +91,6 @@ public final class ChildJvmMisuseChild {
                     c -> c.classPath(missingClassPath));
             case "fault-hang" -> PkeyFaultProbe.run(Duration.ofSeconds(5), c -> c.jvmArgs(pause.toArray(String[]::new)));
             default -> throw new IllegalArgumentException("unknown scenario " + name);
-        }
-    }
-
-    private interface Scenario {
-        void run() throws Exception;
-    }
-
-    private static String capture(Scenario s) {
-        try {
-            s.run();
-            return "none|no exception";
-        } catch (Exception e) {
-            return e.getClass().getSimpleName() + "|" + e.getMessage();
         }
     }
 

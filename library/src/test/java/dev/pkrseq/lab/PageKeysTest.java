@@ -11,6 +11,7 @@ import java.util.List;
 import dev.pkrseq.proc.Smaps;
 import dev.pkrseq.Mapping;
 import dev.pkrseq.sys.MemoryCalls;
+import dev.pkrseq.testing.AnonPages;
 import org.junit.jupiter.api.Test;
 
 /** Per-page keys and mapping counts, from smaps. */
@@ -36,17 +37,13 @@ class PageKeysTest {
 
     @Test
     void aProtectionChangeInTheMiddleShowsAsThreeMappings() {
-        long page = MemoryCalls.pageSize();
-        long a = MemoryCalls.mmap(0, 3 * page, MemoryCalls.PROT_READ, MemoryCalls.MAP_PRIVATE | MemoryCalls.MAP_ANONYMOUS, -1, 0);
-        try {
-            MemoryCalls.mprotect(a + page, page, MemoryCalls.PROT_READ | MemoryCalls.PROT_WRITE);
-            PageKeys p = PageKeys.of(a, 3 * page);
+        try (AnonPages three = AnonPages.map(3, MemoryCalls.PROT_READ)) {
+            MemoryCalls.mprotect(three.page(1), MemoryCalls.pageSize(), MemoryCalls.PROT_READ | MemoryCalls.PROT_WRITE);
+            PageKeys p = PageKeys.of(three.address(), three.size());
             assertEquals(3, p.mappings());
             assertEquals(List.of(0, 0, 0), p.keys());
-            MemoryCalls.munmap(a + page, page);
-            assertEquals(Arrays.asList(0, null, 0), PageKeys.of(a, 3 * page).keys());
-        } finally {
-            MemoryCalls.munmap(a, 3 * page);
+            three.unmap(1);
+            assertEquals(Arrays.asList(0, null, 0), PageKeys.of(three.address(), three.size()).keys());
         }
     }
 

@@ -63,14 +63,12 @@ class KeyLifecycleRaceTest {
 
     // ---- close vs protect, close vs tagPages ------------------------------------------------------
 
-    /** A key, a page of a shared arena, and who closed what. */
-    static final class Tagging {
+    /** A fresh no-access key for one iteration, through the guarded API or its broken twin's raw calls. */
+    abstract static class RacedKey {
         final ProtectionKey key;
         final KeyOps ops;
-        final Arena arena = Arena.ofShared();
-        final MemorySegment page = Pages.allocate(arena, 1);
 
-        Tagging(boolean broken) {
+        RacedKey(boolean broken) {
             if (broken) {
                 key = null;
                 ops = new KeyOps.Broken(PkeyCalls.pkeyAlloc(0, PkeyCalls.PKEY_DISABLE_ACCESS));
@@ -78,6 +76,25 @@ class KeyLifecycleRaceTest {
                 key = ProtectionKey.allocate(Rights.NO_ACCESS);
                 ops = KeyOps.real(key);
             }
+        }
+
+        /** Frees the key after the iteration, whichever thread's close lost. */
+        void free() {
+            if (key != null) {
+                key.close();
+            } else {
+                ops.close();
+            }
+        }
+    }
+
+    /** A key, a page of a shared arena, and who closed what. */
+    static final class Tagging extends RacedKey {
+        final Arena arena = Arena.ofShared();
+        final MemorySegment page = Pages.allocate(arena, 1);
+
+        Tagging(boolean broken) {
+            super(broken);
         }
     }
 
@@ -115,11 +132,7 @@ class KeyLifecycleRaceTest {
                 },
                 s -> {
                     s.arena.close(); // unmapping takes any tag off the page
-                    if (s.key != null) {
-                        s.key.close();
-                    } else {
-                        s.ops.close();
-                    }
+                    s.free();
                 });
     }
 
@@ -146,20 +159,12 @@ class KeyLifecycleRaceTest {
     // ---- close vs setRights, close vs a scope's close ---------------------------------------------
 
     /** A key, the racing thread's scope, and whether close had returned when the scope closed. */
-    static final class RightsRace {
-        final ProtectionKey key;
-        final KeyOps ops;
+    static final class RightsRace extends RacedKey {
         AutoCloseable scope;
         volatile boolean closeReturned;
 
         RightsRace(boolean broken) {
-            if (broken) {
-                key = null;
-                ops = new KeyOps.Broken(PkeyCalls.pkeyAlloc(0, PkeyCalls.PKEY_DISABLE_ACCESS));
-            } else {
-                key = ProtectionKey.allocate(Rights.NO_ACCESS);
-                ops = KeyOps.real(key);
-            }
+            super(broken);
         }
     }
 
@@ -208,13 +213,7 @@ class KeyLifecycleRaceTest {
                     }
                     return "FORBIDDEN not a documented outcome: close " + a + ", rights " + b;
                 },
-                s -> {
-                    if (s.key != null) {
-                        s.key.close();
-                    } else {
-                        s.ops.close();
-                    }
-                });
+                RightsRace::free);
         // The racing thread starts each iteration with no access, as a thread that did not allocate the key has.
         return r.prepareB(s -> {
             PkeyCalls.pkeySet(s.ops.number(), scope ? 0 : PkeyCalls.PKEY_DISABLE_ACCESS);

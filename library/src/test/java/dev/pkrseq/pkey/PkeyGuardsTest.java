@@ -21,9 +21,7 @@ import java.util.concurrent.atomic.AtomicReference;
 
 import dev.pkrseq.lab.PageKeys;
 import dev.pkrseq.proc.Smaps;
-import dev.pkrseq.sys.MemoryCalls;
 import dev.pkrseq.sys.ThreadCalls;
-import dev.pkrseq.sys.ThreadStack;
 import dev.pkrseq.testing.Features;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
@@ -270,34 +268,14 @@ class PkeyGuardsTest {
     @Test
     void denyingAKeyThatTagsThisThreadsStackIsRefused() throws Exception {
         Features.assumePkeys();
-        AtomicReference<Throwable> failure = new AtomicReference<>();
         AtomicReference<String> message = new AtomicReference<>();
-        // A fresh platform thread of known stack size; the tagged page lies deep below anything it uses.
-        Thread t = Thread.ofPlatform().name("stack-guard").stackSize(1 << 20).start(() -> {
-            try {
-                ThreadStack stack = ThreadCalls.threadStack();
-                long page = stack.low() + 32 * Pages.size();
-                MemorySegment seg = MemoryCalls.memory(page, Pages.size());
-                try (ProtectionKey key = ProtectionKey.allocate(Rights.READ_WRITE)) {
-                    key.protect(seg, RW, Hazard.MAY_KILL_THIS_JVM);
-                    try {
-                        ThreadMemoryTaggedException e = assertThrows(ThreadMemoryTaggedException.class,
-                                () -> key.setRights(Rights.NO_ACCESS));
-                        message.set(e.getMessage());
-                        assertThrows(ThreadMemoryTaggedException.class, () -> key.withRights(Rights.NO_WRITE));
-                        assertEquals(Rights.READ_WRITE, key.rights(), "nothing was changed");
-                    } finally {
-                        ProtectionKey.DEFAULT.protect(seg, RW, Hazard.MAY_KILL_THIS_JVM);
-                    }
-                }
-            } catch (Throwable e) {
-                failure.set(e);
-            }
+        PkeyMisuseTest.withKeyOnOwnStack("stack-guard", key -> {
+            ThreadMemoryTaggedException e = assertThrows(ThreadMemoryTaggedException.class,
+                    () -> key.setRights(Rights.NO_ACCESS));
+            message.set(e.getMessage());
+            assertThrows(ThreadMemoryTaggedException.class, () -> key.withRights(Rights.NO_WRITE));
+            assertEquals(Rights.READ_WRITE, key.rights(), "nothing was changed");
         });
-        t.join();
-        if (failure.get() != null) {
-            throw new AssertionError(failure.get());
-        }
         assertTrue(message.get().matches("refusing to set key \\d+ to no-access on thread 'stack-guard' \\(tid \\d+\\):"
                 + " the key tags 0x[0-9a-f]+-0x[0-9a-f]+, part of this thread's stack \\[0x[0-9a-f]+-0x[0-9a-f]+\\),"
                 + " which the JVM touches on every call"), message.get());

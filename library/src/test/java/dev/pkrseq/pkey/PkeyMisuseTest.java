@@ -30,6 +30,7 @@ import dev.pkrseq.sys.PkeyCalls;
 import dev.pkrseq.sys.ThreadCalls;
 import dev.pkrseq.testing.CarriesOn;
 import dev.pkrseq.testing.Features;
+import dev.pkrseq.testing.Threads;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.function.Executable;
@@ -204,30 +205,13 @@ class PkeyMisuseTest {
     @Test
     void denyingAKeyThatTagsThisThreadsStackGivesThreadMemoryTaggedException() throws Exception {
         Features.assumePkeys();
-        AtomicReference<Throwable> failure = new AtomicReference<>();
-        Thread t = Thread.ofPlatform().name("misuse-stack").stackSize(1 << 20).start(() -> {
-            try {
-                MemorySegment deep = MemoryCalls.memory(ThreadCalls.threadStack().low() + 32 * Pages.size(), Pages.size());
-                try (ProtectionKey key = ProtectionKey.allocate(Rights.READ_WRITE)) {
-                    key.protect(deep, RW, Hazard.MAY_KILL_THIS_JVM);
-                    try {
-                        ThreadMemoryTaggedException e = refused(ThreadMemoryTaggedException.class,
-                                () -> key.setRights(Rights.NO_ACCESS), "refusing to set key " + key.number() + " to no-access",
-                                "part of this thread's stack", "which the JVM touches on every call");
-                        assertEquals(key.number(), e.key());
-                        assertEquals(Rights.READ_WRITE, key.rights(), "nothing was changed");
-                    } finally {
-                        ProtectionKey.DEFAULT.protect(deep, RW, Hazard.MAY_KILL_THIS_JVM);
-                    }
-                }
-            } catch (Throwable e) {
-                failure.set(e);
-            }
+        withKeyOnOwnStack("misuse-stack", key -> {
+            ThreadMemoryTaggedException e = refused(ThreadMemoryTaggedException.class,
+                    () -> key.setRights(Rights.NO_ACCESS), "refusing to set key " + key.number() + " to no-access",
+                    "part of this thread's stack", "which the JVM touches on every call");
+            assertEquals(key.number(), e.key());
+            assertEquals(Rights.READ_WRITE, key.rights(), "nothing was changed");
         });
-        t.join();
-        if (failure.get() != null) {
-            throw new AssertionError(failure.get());
-        }
     }
 
     @Test
@@ -314,20 +298,8 @@ class PkeyMisuseTest {
 
     @Test
     void taggingThisThreadsStackGivesUntaggableSegmentExceptionThread() throws Exception {
-        AtomicReference<Throwable> failure = new AtomicReference<>();
-        Thread t = Thread.ofPlatform().name("misuse-own-stack").stackSize(1 << 20).start(() -> {
-            try {
-                MemorySegment deep = MemoryCalls.memory(ThreadCalls.threadStack().low() + 32 * Pages.size(), Pages.size());
-                notOwned(deep, UntaggableSegmentException.Reason.THREAD, "part of this thread's stack [",
-                        "which the JVM touches on every call");
-            } catch (Throwable e) {
-                failure.set(e);
-            }
-        });
-        t.join();
-        if (failure.get() != null) {
-            throw new AssertionError(failure.get());
-        }
+        Threads.runOn(Thread.ofPlatform().name("misuse-own-stack").stackSize(1 << 20), () -> notOwned(deepStackPage(),
+                UntaggableSegmentException.Reason.THREAD, "part of this thread's stack [", "which the JVM touches on every call"));
     }
 
     @Test
@@ -439,30 +411,13 @@ class PkeyMisuseTest {
     @Test
     void restoringAPkruConstantThatDeniesAKeyTaggingThisThreadsStackIsRefused() throws Exception {
         Features.assumePkeys();
-        AtomicReference<Throwable> failure = new AtomicReference<>();
-        Thread t = Thread.ofPlatform().name("misuse-initial-pkru").stackSize(1 << 20).start(() -> {
-            try {
-                MemorySegment deep = MemoryCalls.memory(ThreadCalls.threadStack().low() + 32 * Pages.size(), Pages.size());
-                try (ProtectionKey key = ProtectionKey.allocate(Rights.READ_WRITE)) {
-                    key.protect(deep, RW, Hazard.MAY_KILL_THIS_JVM);
-                    try {
-                        Pkru before = Pkru.current();
-                        ThreadMemoryTaggedException e = refused(ThreadMemoryTaggedException.class, Pkru.INITIAL::restore,
-                                "refusing to set key " + key.number() + " to no-access", "part of this thread's stack");
-                        assertEquals(key.number(), e.key());
-                        assertEquals(before, Pkru.current(), "no key was written");
-                    } finally {
-                        ProtectionKey.DEFAULT.protect(deep, RW, Hazard.MAY_KILL_THIS_JVM);
-                    }
-                }
-            } catch (Throwable e) {
-                failure.set(e);
-            }
+        withKeyOnOwnStack("misuse-initial-pkru", key -> {
+            Pkru before = Pkru.current();
+            ThreadMemoryTaggedException e = refused(ThreadMemoryTaggedException.class, Pkru.INITIAL::restore,
+                    "refusing to set key " + key.number() + " to no-access", "part of this thread's stack");
+            assertEquals(key.number(), e.key());
+            assertEquals(before, Pkru.current(), "no key was written");
         });
-        t.join();
-        if (failure.get() != null) {
-            throw new AssertionError(failure.get());
-        }
     }
 
     @Test
@@ -475,6 +430,34 @@ class PkeyMisuseTest {
         scope.close();
         assertEquals(PkeyCalls.PKEY_DISABLE_ACCESS, PkeyCalls.pkeyGet(n), "the read-write bits the scope saved stay unwritten");
         CarriesOn.check();
+    }
+
+    /** A key that tags a page deep in a fresh platform thread's own stack, handed to code on that thread. */
+    @FunctionalInterface
+    interface OnOwnStack {
+        void run(ProtectionKey key) throws Throwable;
+    }
+
+    /**
+     * Runs the body on a fresh platform thread of known stack size while a new key tags a page of that
+     * thread's stack, one that lies deep below anything the thread uses; the page gets key 0 back after.
+     */
+    static void withKeyOnOwnStack(String thread, OnOwnStack body) throws InterruptedException {
+        Threads.runOn(Thread.ofPlatform().name(thread).stackSize(1 << 20), () -> {
+            MemorySegment deep = deepStackPage();
+            try (ProtectionKey key = ProtectionKey.allocate(Rights.READ_WRITE)) {
+                key.protect(deep, RW, Hazard.MAY_KILL_THIS_JVM);
+                try {
+                    body.run(key);
+                } finally {
+                    ProtectionKey.DEFAULT.protect(deep, RW, Hazard.MAY_KILL_THIS_JVM);
+                }
+            }
+        });
+    }
+
+    private static MemorySegment deepStackPage() {
+        return MemoryCalls.memory(ThreadCalls.threadStack().low() + 32 * Pages.size(), Pages.size());
     }
 
     private static ProtectionKey closedKey() {

@@ -7,6 +7,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import java.lang.foreign.ValueLayout;
 
 import dev.pkrseq.sys.MemoryCalls;
+import dev.pkrseq.testing.AnonPages;
 import org.junit.jupiter.api.Test;
 
 /** /proc/self/mem as a crash-free way to look at memory. */
@@ -14,29 +15,22 @@ class SelfMemoryTest {
 
     @Test
     void readOfAnUnmappedPageIsEmptyInsteadOfACrash() {
-        long page = MemoryCalls.pageSize();
-        long a = MemoryCalls.mmap(0, 2 * page, MemoryCalls.PROT_READ | MemoryCalls.PROT_WRITE, MemoryCalls.MAP_PRIVATE | MemoryCalls.MAP_ANONYMOUS, -1, 0);
-        MemoryCalls.munmap(a + page, page);
-        try (SelfMemory mem = SelfMemory.open()) {
+        try (AnonPages p = AnonPages.readWrite(2); SelfMemory mem = SelfMemory.open()) {
+            long a = p.address();
+            p.unmap(1);
             MemoryCalls.memory(a, 8).set(ValueLayout.JAVA_LONG, 0, 0x1122334455667788L);
             assertEquals(0x1122334455667788L, mem.word(a).orElseThrow());
-            assertTrue(mem.word(a + page).isEmpty(), "read of an unmapped page returned data");
-            assertNull(mem.read(a + page - 4, 8), "a read straddling into an unmapped page returned data");
-        } finally {
-            MemoryCalls.munmap(a, page);
+            assertTrue(mem.word(p.page(1)).isEmpty(), "read of an unmapped page returned data");
+            assertNull(mem.read(p.page(1) - 4, 8), "a read straddling into an unmapped page returned data");
         }
     }
 
     @Test
     void readOfANoAccessPageSucceedsBecauseForeignAccessIgnoresProtections() {
-        long page = MemoryCalls.pageSize();
-        long a = MemoryCalls.mmap(0, page, MemoryCalls.PROT_READ | MemoryCalls.PROT_WRITE, MemoryCalls.MAP_PRIVATE | MemoryCalls.MAP_ANONYMOUS, -1, 0);
-        try (SelfMemory mem = SelfMemory.open()) {
-            MemoryCalls.memory(a, 8).set(ValueLayout.JAVA_LONG, 0, 42);
-            MemoryCalls.mprotect(a, page, MemoryCalls.PROT_NONE);
-            assertEquals(42, mem.word(a).orElseThrow());
-        } finally {
-            MemoryCalls.munmap(a, page);
+        try (AnonPages p = AnonPages.readWrite(1); SelfMemory mem = SelfMemory.open()) {
+            MemoryCalls.memory(p.address(), 8).set(ValueLayout.JAVA_LONG, 0, 42);
+            MemoryCalls.mprotect(p.address(), p.size(), MemoryCalls.PROT_NONE);
+            assertEquals(42, mem.word(p.address()).orElseThrow());
         }
     }
 }

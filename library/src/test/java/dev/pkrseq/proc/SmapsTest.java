@@ -10,6 +10,7 @@ import java.io.StringReader;
 import java.util.List;
 
 import dev.pkrseq.sys.MemoryCalls;
+import dev.pkrseq.testing.AnonPages;
 import org.junit.jupiter.api.Test;
 
 /** Reading mappings and their protection keys from smaps. */
@@ -51,16 +52,13 @@ class SmapsTest {
 
     @Test
     void selfListsAFreshMappingAsItsOwnArea() {
-        long page = MemoryCalls.pageSize();
-        long a = MemoryCalls.mmap(0, 3 * page, MemoryCalls.PROT_READ, MemoryCalls.MAP_PRIVATE | MemoryCalls.MAP_ANONYMOUS, -1, 0);
-        try {
-            MemoryCalls.mprotect(a + page, page, MemoryCalls.PROT_READ | MemoryCalls.PROT_WRITE);
-            List<Mapping> vmas = Smaps.overlapping(Smaps.self(), a, a + 3 * page);
+        try (AnonPages three = AnonPages.map(3, MemoryCalls.PROT_READ)) {
+            long middle = three.page(1);
+            MemoryCalls.mprotect(middle, MemoryCalls.pageSize(), MemoryCalls.PROT_READ | MemoryCalls.PROT_WRITE);
+            List<Mapping> vmas = Smaps.overlapping(Smaps.self(), three.address(), three.address() + three.size());
             assertEquals(3, vmas.size(), "a protection change in the middle splits the mapping: " + vmas);
             assertEquals("rw-p", vmas.get(1).perms());
-            assertTrue(Smaps.containing(Smaps.self(), a + page).orElseThrow().contains(a + page));
-        } finally {
-            MemoryCalls.munmap(a, 3 * page);
+            assertTrue(Smaps.containing(Smaps.self(), middle).orElseThrow().contains(middle));
         }
     }
 }

@@ -59,15 +59,9 @@ public final class PerCpuOpsOwnChild {
                 return r == nodes.address() && v.slot(i).get(JAVA_LONG, 0) == 0;
             });
             check(p + "addIndirect", () -> {
-                PerCpuPool.Item entries = pool.allocate();
-                MemorySegment targets = Arena.ofAuto().allocate(16L * pool.slots(), 16);
-                for (int c = 0; c < pool.slots(); c++) {
-                    entries.slot(c).set(JAVA_LONG, 0, targets.address() + 16L * c);
-                }
-                MemorySegment ptr = Arena.ofAuto().allocate(8, 8);
-                ptr.set(JAVA_LONG, 0, entries.percpu().address());
-                long r = retry(() -> ops.addIndirect(ptr, 0, 4, entries.percpu(), targets));
-                return r >= 0 && targets.get(JAVA_LONG, 16L * r) == 4;
+                Indirection in = Indirection.of(pool, 0);
+                long r = retry(() -> ops.addIndirect(in.ptr(), 0, 4, in.entries().percpu(), in.targets()));
+                return r >= 0 && in.target(r) == 4;
             });
             check(p + "compareBothAndStore", () -> {
                 PerCpuPool.Item v = pool.allocate();

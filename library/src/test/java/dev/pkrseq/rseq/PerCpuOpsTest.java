@@ -13,13 +13,13 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.ref.WeakReference;
-import java.util.BitSet;
 import java.util.concurrent.Callable;
 import java.util.concurrent.atomic.AtomicLong;
 
 import dev.pkrseq.proc.Smaps;
 import dev.pkrseq.sys.ThreadCalls;
 import dev.pkrseq.testing.Features;
+import dev.pkrseq.testing.Pinned;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -39,7 +39,7 @@ class PerCpuOpsTest {
         Features.assumeRseq();
         ops = PerCpuOps.cpuId();
         pool = PerCpuPool.create(64);
-        cpu = ThreadCalls.schedGetaffinity(0).nextSetBit(0);
+        cpu = Pinned.firstAllowedCpu();
     }
 
     /**
@@ -47,19 +47,13 @@ class PerCpuOpsTest {
      * preemption or an interrupt can land in any one) is made again, as every caller of the primitives does.
      */
     static <T> T pinned(int on, Callable<T> body) throws Exception {
-        BitSet original = ThreadCalls.schedGetaffinity(0);
-        BitSet one = new BitSet();
-        one.set(on);
-        ThreadCalls.schedSetaffinity(0, one);
-        try {
+        try (Pinned _ = Pinned.to(on)) {
             for (;;) {
                 T r = body.call();
                 if (!(r instanceof Long l) || PerCpuOps.status(l) != PerCpuOps.Status.ABORTED) {
                     return r;
                 }
             }
-        } finally {
-            ThreadCalls.schedSetaffinity(0, original);
         }
     }
 
@@ -251,17 +245,11 @@ class PerCpuOpsTest {
 
     @Test
     void addIndirectAddsThroughTheSharedPointerToThisCpusTarget() throws Exception {
-        PerCpuPool.Item entries = pool.allocate();
-        MemorySegment targets = Arena.ofAuto().allocate(16L * pool.slots(), 16);
-        for (int c = 0; c < pool.slots(); c++) {
-            entries.slot(c).set(JAVA_LONG, 8, targets.address() + 16L * c);
-        }
-        MemorySegment ptr = Arena.ofAuto().allocate(8, 8);
-        ptr.set(JAVA_LONG, 0, entries.percpu().address());
-        long r = pinned(cpu, () -> ops.addIndirect(ptr, 8, 5, entries.percpu(), targets));
+        Indirection in = Indirection.of(pool, 8);
+        long r = pinned(cpu, () -> ops.addIndirect(in.ptr(), 8, 5, in.entries().percpu(), in.targets()));
         assertEquals(cpu, r);
         for (int c = 0; c < pool.slots(); c++) {
-            assertEquals(c == cpu ? 5 : 0, targets.get(JAVA_LONG, 16L * c), "target of CPU " + c);
+            assertEquals(c == cpu ? 5 : 0, in.target(c), "target of CPU " + c);
         }
     }
 

@@ -20,12 +20,24 @@ class RseqBesideGlibcTest {
         assertEquals(Owner.GLIBC, Rseq.owner());
     }
 
-    @Test
-    void registerBesideGlibcGivesEinvalExplainedAsAlreadyRegisteredByGlibc() {
+    /** Rseq.register() on a thread glibc registered: the kernel's EINVAL for the REGISTER operation. */
+    static RseqException registerBesideGlibc() {
         Features.assumeRseq();
         RseqException e = assertThrows(RseqException.class, Rseq::register);
         assertEquals(Errno.EINVAL, e.errno());
         assertEquals(RseqException.Operation.REGISTER, e.operation());
+        return e;
+    }
+
+    /** This thread's area, which glibc registered. */
+    private static RseqArea glibcArea() {
+        Features.assumeRseq();
+        return Rseq.current().orElseThrow();
+    }
+
+    @Test
+    void registerBesideGlibcGivesEinvalExplainedAsAlreadyRegisteredByGlibc() {
+        RseqException e = registerBesideGlibc();
         assertEquals("this thread is already registered (by glibc)", e.explanation());
         assertTrue(e.getMessage().matches("rseq\\(0x[0-9a-f]+, 32, 0, 0x53053053\\) failed: EINVAL \\(Invalid argument\\):"
                 + " this thread is already registered \\(by glibc\\)"), e.getMessage());
@@ -44,8 +56,7 @@ class RseqBesideGlibcTest {
 
     @Test
     void unregisterLeavesGlibcsRegistrationAlone() {
-        Features.assumeRseq();
-        RseqArea glibc = Rseq.current().orElseThrow();
+        RseqArea glibc = glibcArea();
         assertFalse(Rseq.unregister());
         assertTrue(glibc.isRegistered());
         assertTrue(glibc.cpuId() >= 0);
@@ -53,8 +64,7 @@ class RseqBesideGlibcTest {
 
     @Test
     void rawUnregisterNamingGlibcsAreaIsRefusedBeforeTheKernel() {
-        Features.assumeRseq();
-        RseqArea glibc = Rseq.current().orElseThrow();
+        RseqArea glibc = glibcArea();
         IllegalStateException e = assertThrows(IllegalStateException.class,
                 () -> RseqSyscall.unregister(glibc.address(), 32, Rseq.signature()));
         assertTrue(e.getMessage().contains("which pkrseq never undoes"), e.getMessage());
@@ -63,8 +73,7 @@ class RseqBesideGlibcTest {
 
     @Test
     void rawRegisterBesideGlibcReachesTheKernelAndGetsEinval() {
-        Features.assumeRseq();
-        RseqArea glibc = Rseq.current().orElseThrow();
+        RseqArea glibc = glibcArea();
         RseqException e = assertThrows(RseqException.class,
                 () -> RseqSyscall.register(glibc.address(), 32, Rseq.signature()));
         // glibc registered 32 bytes on this machine, so naming its own area gives EBUSY; any other area EINVAL.
@@ -73,8 +82,7 @@ class RseqBesideGlibcTest {
 
     @Test
     void ensureRegisteredReturnsGlibcsArea() {
-        Features.assumeRseq();
-        assertSame(Rseq.current().orElseThrow(), Rseq.ensureRegistered());
+        assertSame(glibcArea(), Rseq.ensureRegistered());
     }
 
     @Test

@@ -17,6 +17,7 @@ import java.util.stream.Stream;
 
 import dev.pkrseq.proc.Smaps;
 import dev.pkrseq.Mapping;
+import dev.pkrseq.testing.CValues;
 import dev.pkrseq.testing.Checkout;
 import dev.pkrseq.testing.Features;
 import dev.pkrseq.testing.GnuAs;
@@ -228,16 +229,11 @@ class RseqCodeTest {
 
     @Test
     void descriptorFieldsFollowTheRseqCsLayout() {
-        assertEquals(0, RseqAbi.CS_VERSION);
-        assertEquals(4, RseqAbi.CS_FLAGS);
-        assertEquals(8, RseqAbi.CS_START_IP);
-        assertEquals(16, RseqAbi.CS_POST_COMMIT_OFFSET);
-        assertEquals(24, RseqAbi.CS_ABORT_IP);
-        assertEquals(32, RseqAbi.CS_SIZE);
-        assertEquals(4, RseqAbi.CPU_ID);
-        assertEquals(8, RseqAbi.RSEQ_CS);
-        assertEquals(24, RseqAbi.MM_CID);
-        assertEquals(32, RseqAbi.MIN_LENGTH);
+        CValues.assertNumbers("struct rseq_cs: version, flags, start_ip, post_commit_offset, abort_ip, sizeof",
+                new long[] {0, 4, 8, 16, 24, 32}, RseqAbi.CS_VERSION, RseqAbi.CS_FLAGS, RseqAbi.CS_START_IP,
+                RseqAbi.CS_POST_COMMIT_OFFSET, RseqAbi.CS_ABORT_IP, RseqAbi.CS_SIZE);
+        CValues.assertNumbers("struct rseq: cpu_id, rseq_cs, mm_cid, the minimum length", new long[] {4, 8, 24, 32},
+                RseqAbi.CPU_ID, RseqAbi.RSEQ_CS, RseqAbi.MM_CID, RseqAbi.MIN_LENGTH);
     }
 
     @Test

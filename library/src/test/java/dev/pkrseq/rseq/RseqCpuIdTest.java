@@ -91,18 +91,8 @@ class RseqCpuIdTest {
     @Test
     void staticCpuIdEqualsTheHandlesReadBackToBack() {
         Features.assumeRseq();
-        RseqArea area = Rseq.current().orElseThrow();
-        int agreed = 0;
-        for (int i = 0; i < 1000 && agreed < 20; i++) {
-            int a = area.cpuId();
-            int b = Rseq.cpuId();
-            int c = area.cpuId();
-            if (a == c) {
-                assertEquals(a, b);
-                agreed++;
-            }
-        }
-        assertTrue(agreed >= 20, "too many migrations to compare");
+        RseqReadTest.assertAgreesBetweenTwoReads(Rseq::cpuId, 1000, 20,
+                "Rseq.cpuId() and the handle disagree without a migration");
     }
 
     @Test

@@ -4,6 +4,7 @@ import dev.pkrseq.lab.ChildReport;
 import java.util.concurrent.atomic.AtomicReference;
 
 import dev.pkrseq.sys.ThreadCalls;
+import dev.pkrseq.testing.Thrown;
 
 /**
  * Child JVM for {@link RseqMisuseTest}, started with {@code GLIBC_TUNABLES=glibc.pthread.rseq=0} so that
@@ -34,7 +35,7 @@ public final class RseqMisuseChild {
         AtomicReference<String[]> never = new AtomicReference<>();
         Thread t = Thread.ofPlatform().name("never-registered").start(() -> {
             boolean u = Rseq.unregister();
-            String e = capture(() -> RseqSyscall.unregister(first.address(), Rseq.registrationLength(), Rseq.signature()));
+            String e = Thrown.described(() -> RseqSyscall.unregister(first.address(), Rseq.registrationLength(), Rseq.signature()));
             RseqArea a = Rseq.register();
             String after = cpuOk(a.cpuId()) + "," + Rseq.owner();
             Rseq.unregister();
@@ -51,16 +52,7 @@ public final class RseqMisuseChild {
         return cpu >= 0 && cpu < ThreadCalls.onlineCpus() ? "cpu-ok" : "cpu-" + cpu;
     }
 
-    private static void report(String row, Runnable misuse) {
-        ChildReport.put(row + ".error", capture(misuse));
-    }
-
-    private static String capture(Runnable misuse) {
-        try {
-            misuse.run();
-            return "none|no exception";
-        } catch (RuntimeException e) {
-            return e.getClass().getSimpleName() + "|" + e.getMessage();
-        }
+    private static void report(String row, Thrown.Misuse misuse) {
+        ChildReport.put(row + ".error", Thrown.described(misuse));
     }
 }

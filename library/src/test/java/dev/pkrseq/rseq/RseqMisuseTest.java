@@ -14,6 +14,7 @@ import dev.pkrseq.lab.rseq.RseqExperiments;
 import dev.pkrseq.Errno;
 import dev.pkrseq.testing.CarriesOn;
 import dev.pkrseq.testing.Features;
+import dev.pkrseq.testing.Threads;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -37,10 +38,7 @@ class RseqMisuseTest {
 
     @Test
     void registeringFromAThreadGlibcOwnsGivesRseqExceptionEinval() {
-        Features.assumeRseq();
-        RseqException e = assertThrows(RseqException.class, Rseq::register);
-        assertEquals(Errno.EINVAL, e.errno());
-        assertEquals(RseqException.Operation.REGISTER, e.operation());
+        RseqException e = RseqBesideGlibcTest.registerBesideGlibc();
         assertTrue(e.getMessage().endsWith("failed: EINVAL (Invalid argument): this thread is already registered (by glibc)"),
                 e.getMessage());
         assertEquals(Owner.GLIBC, Rseq.owner(), "glibc's registration is untouched");
@@ -105,21 +103,17 @@ class RseqMisuseTest {
     @Test
     void takingAnRseqHandleOnAVirtualThreadGivesVirtualThreadException() throws Exception {
         Features.assumeRseq();
-        AtomicReference<Throwable> thrown = new AtomicReference<>();
         AtomicReference<Integer> cpu = new AtomicReference<>();
-        Thread vt = Thread.ofVirtual().name("misuse-vt").start(() -> {
+        Throwable thrown = Threads.thrownOn(Thread.ofVirtual().name("misuse-vt"), () -> {
             try {
                 Rseq.current();
-            } catch (Throwable t) {
-                thrown.set(t);
+            } finally {
+                cpu.set(Rseq.cpuId());
             }
-            cpu.set(Rseq.cpuId());
         });
-        vt.join();
-        assertEquals(VirtualThreadException.class, thrown.get().getClass());
-        assertTrue(thrown.get().getMessage().startsWith("Rseq.current() refused on virtual thread 'misuse-vt'"),
-                thrown.get().getMessage());
-        assertTrue(thrown.get().getMessage().contains("Use Rseq.cpuId()"), thrown.get().getMessage());
+        assertEquals(VirtualThreadException.class, thrown.getClass());
+        assertTrue(thrown.getMessage().startsWith("Rseq.current() refused on virtual thread 'misuse-vt'"), thrown.getMessage());
+        assertTrue(thrown.getMessage().contains("Use Rseq.cpuId()"), thrown.getMessage());
         assertTrue(cpu.get() >= 0, "Rseq.cpuId() works on the virtual thread: " + cpu.get());
         CarriesOn.check();
     }
@@ -128,18 +122,10 @@ class RseqMisuseTest {
     void readingAnotherThreadsRseqHandleGivesWrongThreadException() throws Exception {
         Features.assumeRseq();
         RseqArea mine = Rseq.current().orElseThrow();
-        AtomicReference<Throwable> thrown = new AtomicReference<>();
-        Thread t = Thread.ofPlatform().name("not-the-owner").start(() -> {
-            try {
-                mine.cpuId();
-            } catch (Throwable e) {
-                thrown.set(e);
-            }
-        });
-        t.join();
-        assertEquals(WrongThreadException.class, thrown.get().getClass());
-        assertTrue(thrown.get().getMessage().contains("not to thread 'not-the-owner'"), thrown.get().getMessage());
-        assertTrue(thrown.get().getMessage().contains("share()"), thrown.get().getMessage());
+        Throwable thrown = Threads.thrownOn(Thread.ofPlatform().name("not-the-owner"), mine::cpuId);
+        assertEquals(WrongThreadException.class, thrown.getClass());
+        assertTrue(thrown.getMessage().contains("not to thread 'not-the-owner'"), thrown.getMessage());
+        assertTrue(thrown.getMessage().contains("share()"), thrown.getMessage());
         CarriesOn.check();
     }
 }

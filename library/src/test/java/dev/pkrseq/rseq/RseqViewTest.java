@@ -13,6 +13,7 @@ import java.util.concurrent.atomic.AtomicReference;
 
 import dev.pkrseq.sys.ThreadCalls;
 import dev.pkrseq.testing.Features;
+import dev.pkrseq.testing.Threads;
 import org.junit.jupiter.api.Test;
 
 /** Views of another thread's struct rseq: readable while the thread lives, refused once it is gone. */
@@ -95,15 +96,8 @@ class RseqViewTest {
     @Test
     void shareIsRefusedOnAThreadOtherThanTheOwner() throws Exception {
         Features.assumeRseq();
-        RseqArea mine = Rseq.current().orElseThrow();
-        AtomicReference<Throwable> thrown = new AtomicReference<>();
-        Thread.ofPlatform().start(() -> {
-            try {
-                mine.share();
-            } catch (Throwable e) {
-                thrown.set(e);
-            }
-        }).join();
-        assertTrue(thrown.get() instanceof WrongThreadException, String.valueOf(thrown.get()));
+        // The handle is taken here, on its owner; share() is then called on another thread.
+        Throwable thrown = Threads.thrownOn(Thread.ofPlatform(), Rseq.current().orElseThrow()::share);
+        assertTrue(thrown instanceof WrongThreadException, String.valueOf(thrown));
     }
 }

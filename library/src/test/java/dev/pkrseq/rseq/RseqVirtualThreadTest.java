@@ -8,6 +8,7 @@ import java.util.concurrent.atomic.AtomicReference;
 
 import dev.pkrseq.sys.ThreadCalls;
 import dev.pkrseq.testing.Features;
+import dev.pkrseq.testing.Threads;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -18,7 +19,7 @@ class RseqVirtualThreadTest {
 
     @Test
     void currentOnAVirtualThreadIsRefusedWithTheReason() throws Exception {
-        Throwable e = onVirtualThread(Rseq::current);
+        Throwable e = Threads.thrownOn(Thread.ofVirtual(), Rseq::current);
         assertTrue(e instanceof VirtualThreadException, String.valueOf(e));
         assertTrue(e.getMessage().contains("carrier can change"), e.getMessage());
         assertTrue(e.getMessage().contains("Rseq.cpuId()"), e.getMessage());
@@ -26,7 +27,7 @@ class RseqVirtualThreadTest {
 
     @Test
     void registerOnAVirtualThreadIsRefused() throws Exception {
-        Throwable e = onVirtualThread(Rseq::register);
+        Throwable e = Threads.thrownOn(Thread.ofVirtual(), Rseq::register);
         assertTrue(e instanceof VirtualThreadException, String.valueOf(e));
         assertEquals(0, RseqRegistry.registeredCount());
     }
@@ -35,7 +36,7 @@ class RseqVirtualThreadTest {
     void platformThreadsHandleReadOnAVirtualThreadIsRefused() throws Exception {
         Features.assumeRseq();
         RseqArea handle = Rseq.current().orElseThrow();
-        Throwable e = onVirtualThread(handle::cpuId);
+        Throwable e = Threads.thrownOn(Thread.ofVirtual(), handle::cpuId);
         assertTrue(e instanceof WrongThreadException, String.valueOf(e));
         assertTrue(e.getMessage().contains("virtual thread"), e.getMessage());
     }
@@ -73,17 +74,5 @@ class RseqVirtualThreadTest {
         AtomicReference<Owner> owner = new AtomicReference<>();
         Thread.ofVirtual().start(() -> owner.set(Rseq.owner())).join();
         assertEquals(Owner.GLIBC, owner.get());
-    }
-
-    private static Throwable onVirtualThread(Runnable r) throws InterruptedException {
-        AtomicReference<Throwable> thrown = new AtomicReference<>();
-        Thread.ofVirtual().start(() -> {
-            try {
-                r.run();
-            } catch (Throwable e) {
-                thrown.set(e);
-            }
-        }).join();
-        return thrown.get();
     }
 }

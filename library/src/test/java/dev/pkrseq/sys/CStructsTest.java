@@ -4,6 +4,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import dev.pkrseq.rseq.RseqAbi;
+import dev.pkrseq.testing.CValues;
 
 import java.io.IOException;
 import java.lang.foreign.GroupLayout;
@@ -93,24 +94,16 @@ class CStructsTest {
 
     @Test
     void theRseqOffsetsThatCodeAndReadersUseComeFromTheLayout() {
-        assertEquals(0, RseqAbi.CPU_ID_START);
-        assertEquals(4, RseqAbi.CPU_ID);
-        assertEquals(8, RseqAbi.RSEQ_CS);
-        assertEquals(16, RseqAbi.FLAGS);
-        assertEquals(20, RseqAbi.NODE_ID);
-        assertEquals(24, RseqAbi.MM_CID);
-        assertEquals(32, RseqAbi.MIN_LENGTH);
-        assertEquals(32, RseqAbi.MIN_ALIGN);
+        CValues.assertNumbers("struct rseq: cpu_id_start, cpu_id, rseq_cs, flags, node_id, mm_cid, minimum length and"
+                + " alignment", new long[] {0, 4, 8, 16, 20, 24, 32, 32}, RseqAbi.CPU_ID_START, RseqAbi.CPU_ID,
+                RseqAbi.RSEQ_CS, RseqAbi.FLAGS, RseqAbi.NODE_ID, RseqAbi.MM_CID, RseqAbi.MIN_LENGTH, RseqAbi.MIN_ALIGN);
     }
 
     @Test
     void glibcsTcbheadAndDtvEntryAreTheX86_64ValuesOfItsPrivateHeaders() {
-        assertEquals(0, CStructs.TCB_TCB);
-        assertEquals(8, CStructs.TCB_DTV);
-        assertEquals(16, CStructs.TCB_SELF);
-        assertEquals(24, CStructs.TCBHEAD.byteSize());
-        assertEquals(16, CStructs.DTV_ENTRY_SIZE);
-        assertEquals(8, CStructs.DTV_TO_FREE);
+        CValues.assertNumbers("tcbhead_t: tcb, dtv, self, the size read; dtv_t: entry size, to_free",
+                new long[] {0, 8, 16, 24, 16, 8}, CStructs.TCB_TCB, CStructs.TCB_DTV, CStructs.TCB_SELF,
+                CStructs.TCBHEAD.byteSize(), CStructs.DTV_ENTRY_SIZE, CStructs.DTV_TO_FREE);
     }
 
     @Test

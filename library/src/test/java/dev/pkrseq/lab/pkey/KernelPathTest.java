@@ -7,10 +7,9 @@ import dev.pkrseq.lab.Experiment;
 import dev.pkrseq.lab.Experiments;
 import java.util.List;
 
-import dev.pkrseq.pkey.Pkeys;
-import dev.pkrseq.pkey.Pkru;
 import dev.pkrseq.pkey.Rights;
 import dev.pkrseq.testing.Features;
+import dev.pkrseq.testing.PkeyState;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 
@@ -26,14 +25,11 @@ class KernelPathTest {
 
     static KernelPaths.Row assertCell(String path, Rights rights, String observed) {
         Features.assumePkeys();
-        Pkru before = Pkru.current();
-        int free = Pkeys.allocatableNow();
+        PkeyState before = PkeyState.now();
         KernelPaths.Row r = KernelPaths.run(KernelPaths.path(path), rights);
         assertEquals(observed, r.observed(), path + " under " + rights + ": " + r.detail());
         assertEquals(r.expected(), r.observed(), "the matrix's own expectation for " + path + " under " + rights);
-        assertEquals(before, Pkru.current(), path + " left PKRU changed");
-        assertEquals(free, Pkeys.allocatableNow(), path + " left a key allocated");
-        assertTrue(Pkeys.taggedMappings().isEmpty(), path + " left tagged memory: " + Pkeys.taggedMappings());
+        before.assertUnchangedBy(path);
         return r;
     }
 

@@ -12,8 +12,8 @@ import dev.pkrseq.KeyInUseException;
 import java.util.List;
 
 import dev.pkrseq.pkey.Pkeys;
-import dev.pkrseq.pkey.Pkru;
 import dev.pkrseq.testing.Features;
+import dev.pkrseq.testing.PkeyState;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 
@@ -27,13 +27,10 @@ class PkeyExperimentsTest {
     static ExperimentResult runClean(String id) {
         Features.assumePkeys();
         Experiment e = PkeyExperiments.all().stream().filter(x -> x.id().equals(id)).findFirst().orElseThrow();
-        Pkru before = Pkru.current();
-        int free = Pkeys.allocatableNow();
+        PkeyState before = PkeyState.now();
         ExperimentResult r = Experiments.run(e);
         assertEquals(Outcome.AS_EXPECTED, r.outcome(), id + ": observed " + r.observed() + "; " + r.detail());
-        assertEquals(before, Pkru.current(), id + " left PKRU changed");
-        assertEquals(free, Pkeys.allocatableNow(), id + " left a key allocated");
-        assertTrue(Pkeys.taggedMappings().isEmpty(), id + " left tagged memory: " + Pkeys.taggedMappings());
+        before.assertUnchangedBy(id);
         return r;
     }
 

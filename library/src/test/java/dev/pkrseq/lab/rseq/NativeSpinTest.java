@@ -49,13 +49,11 @@ class NativeSpinTest {
             tid.set(ThreadCalls.gettid());
             NativeSpin.waitThenSpin(go, stop);
         });
-        while (tid.get() == 0 || state(tid.get()) != 'S') {
+        while (tid.get() == 0) {
             Thread.sleep(5);
         }
+        assertStaysAsleep(tid.get(), "asleep in the futex until released", "no CPU while asleep");
         long sleptCpu = cpuTicks(tid.get());
-        Thread.sleep(300);
-        assertEquals('S', state(tid.get()), "asleep in the futex until released");
-        assertTrue(cpuTicks(tid.get()) - sleptCpu <= 1, "no CPU while asleep");
         NativeSpin.release(go);
         long deadline = System.nanoTime() + 5_000_000_000L;
         while (cpuTicks(tid.get()) - sleptCpu < 20 && System.nanoTime() < deadline) {
@@ -64,18 +62,26 @@ class NativeSpinTest {
         assertTrue(cpuTicks(tid.get()) - sleptCpu >= 20, "spinning: at least 200 ms of CPU within 5 s");
         assertTrue(t.isAlive());
         NativeSpin.hold(go);
-        deadline = System.nanoTime() + 5_000_000_000L;
-        while (state(tid.get()) != 'S' && System.nanoTime() < deadline) {
-            Thread.sleep(5);
-        }
-        long heldCpu = cpuTicks(tid.get());
-        Thread.sleep(300);
-        assertEquals('S', state(tid.get()), "asleep again once go is cleared");
-        assertTrue(cpuTicks(tid.get()) - heldCpu <= 1, "no CPU while held");
+        assertStaysAsleep(tid.get(), "asleep again once go is cleared", "no CPU while held");
         NativeSpin.release(go);
         NativeSpin.set(stop);
         t.join(5000);
         assertFalse(t.isAlive(), "returned once stopped");
+    }
+
+    /**
+     * Waits (5 s at most) until the task sleeps, then asserts that it still sleeps 300 ms later and used
+     * no more than one clock tick of CPU meanwhile.
+     */
+    private static void assertStaysAsleep(int tid, String asleep, String noCpu) throws Exception {
+        long deadline = System.nanoTime() + 5_000_000_000L;
+        while (state(tid) != 'S' && System.nanoTime() < deadline) {
+            Thread.sleep(5);
+        }
+        long before = cpuTicks(tid);
+        Thread.sleep(300);
+        assertEquals('S', state(tid), asleep);
+        assertTrue(cpuTicks(tid) - before <= 1, noCpu);
     }
 
     /** The task's state letter from /proc. */

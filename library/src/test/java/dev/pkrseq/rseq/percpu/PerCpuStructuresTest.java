@@ -9,48 +9,34 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
-import java.util.BitSet;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.atomic.AtomicBoolean;
 
 import dev.pkrseq.rseq.PerCpuOps;
 import dev.pkrseq.rseq.PerCpuPool;
 import dev.pkrseq.sys.MemoryCalls;
-import dev.pkrseq.sys.ThreadCalls;
 import dev.pkrseq.testing.Features;
+import dev.pkrseq.testing.Pinned;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 
 /** The structures' behaviour one call at a time, on a thread pinned to one CPU. */
 class PerCpuStructuresTest {
     private static PerCpuOps ops;
-    private static BitSet original;
     private static int cpu;
 
     @BeforeAll
     static void rseq() {
         Features.assumeRseq();
         ops = PerCpuOps.cpuId();
-        original = ThreadCalls.schedGetaffinity(0);
-        cpu = original.nextSetBit(0);
-    }
-
-    static void pin(int on) {
-        BitSet one = new BitSet();
-        one.set(on);
-        ThreadCalls.schedSetaffinity(0, one);
-    }
-
-    static void unpin() {
-        ThreadCalls.schedSetaffinity(0, original);
+        cpu = Pinned.firstAllowedCpu();
     }
 
     @Test
     void listPopsWhatWasPushedLastFirstAndZeroWhenEmpty() {
         MemorySegment nodes = Arena.ofAuto().allocate(48, 16);
         PerCpuList list = new PerCpuList(ops, PerCpuPool.create(8), nodes, 8);
-        pin(cpu);
-        try {
+        try (Pinned _ = Pinned.to(cpu)) {
             assertEquals(0, list.pop());
             for (int i = 0; i < 3; i++) {
                 assertEquals(cpu, list.push(nodes.address() + 16L * i));
@@ -59,8 +45,6 @@ class PerCpuStructuresTest {
                 assertEquals(nodes.address() + 16L * i, list.pop());
             }
             assertEquals(0, list.pop());
-        } finally {
-            unpin();
         }
     }
 
@@ -72,8 +56,7 @@ class PerCpuStructuresTest {
         for (int i = 0; i < 8; i++) {
             batch.set(JAVA_LONG, 8L * i, nodes.address() + 16L * i);
         }
-        pin(cpu);
-        try {
+        try (Pinned _ = Pinned.to(cpu)) {
             list.pushAll(batch, 8);
             MemorySegment out = Arena.ofAuto().allocate(8 * 10, 8);
             assertEquals(8, list.popMany(out, 10));
@@ -81,8 +64,6 @@ class PerCpuStructuresTest {
                 assertEquals(nodes.address() + 16L * (7 - i), out.get(JAVA_LONG, 8L * i));
             }
             assertEquals(0, list.popMany(out, 10));
-        } finally {
-            unpin();
         }
     }
 
@@ -94,24 +75,20 @@ class PerCpuStructuresTest {
         assertThrows(IllegalArgumentException.class, () -> list.push(nodes.address() + 32));
         assertThrows(IllegalArgumentException.class, () -> list.push(nodes.address() + 4));
         assertThrows(IllegalArgumentException.class, () -> list.push(0));
-        pin(cpu);
-        try {
+        try (Pinned _ = Pinned.to(cpu)) {
             list.pushQuiescent(cpu, nodes.address());
             // Corrupt the node's next pointer, then pop twice: the second pop would follow it.
             nodes.set(JAVA_LONG, 8, 0x10L);
             assertEquals(nodes.address(), list.pop());
             IllegalStateException e = assertThrows(IllegalStateException.class, list::pop);
             assertTrue(e.getMessage().contains("BAD_POINTER"), e.getMessage());
-        } finally {
-            unpin();
         }
     }
 
     @Test
     void ringIsFirstInFirstOutBoundedAndWrapsAround() {
         PerCpuRing ring = new PerCpuRing(ops, PerCpuPool.create(PerCpuRing.bytesPerCpu(4)), 4, PerCpuOps.Order.RELEASE);
-        pin(cpu);
-        try {
+        try (Pinned _ = Pinned.to(cpu)) {
             assertEquals(0, ring.poll());
             long next = 1;
             long expect = 1;
@@ -126,8 +103,6 @@ class PerCpuStructuresTest {
                 }
                 assertEquals(0, ring.poll());
             }
-        } finally {
-            unpin();
         }
         assertThrows(IllegalArgumentException.class, () -> ring.offer(0));
         assertThrows(IllegalArgumentException.class, () -> new PerCpuRing(ops, PerCpuPool.create(64), 3,
@@ -141,8 +116,7 @@ class PerCpuStructuresTest {
         try (Arena a = Arena.ofConfined()) {
             MemorySegment item = a.allocate(20, 8);
             MemorySegment out = a.allocate(20, 8);
-            pin(cpu);
-            try {
+            try (Pinned _ = Pinned.to(cpu)) {
                 for (int i = 1; i <= 8; i++) {
                     item.fill((byte) i);
                     assertTrue(ring.offer(item));
@@ -155,8 +129,6 @@ class PerCpuStructuresTest {
                     }
                 }
                 assertFalse(ring.poll(out));
-            } finally {
-                unpin();
             }
         }
     }
@@ -164,19 +136,16 @@ class PerCpuStructuresTest {
     @Test
     void spinlockHandsOutTheLockOfTheCpuAndMakesASecondTakerThereWait() throws Exception {
         PerCpuSpinlock lock = new PerCpuSpinlock(ops, PerCpuPool.create(8));
-        pin(cpu);
         int held;
-        try {
+        try (Pinned _ = Pinned.to(cpu)) {
             held = lock.lock();
-        } finally {
-            unpin();
         }
         assertEquals(cpu, held);
         assertTrue(lock.isLocked(cpu));
         CountDownLatch started = new CountDownLatch(1);
         AtomicBoolean got = new AtomicBoolean();
         Thread other = Thread.ofPlatform().start(() -> {
-            pin(cpu);
+            Pinned.to(cpu); // for the rest of this short thread's life
             started.countDown();
             int i = lock.lock();
             got.set(true);
