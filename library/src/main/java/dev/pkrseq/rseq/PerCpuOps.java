@@ -924,7 +924,7 @@ public final class PerCpuOps {
                 && Rseq.glibcCpuIdWord().orElse(RseqAbi.CPU_ID_REGISTRATION_FAILED) >= 0) {
             owner = Owner.GLIBC;
         } else {
-            RseqSyscall.Availability a = RseqSyscall.availability();
+            RseqAvailability a = Rseq.availability();
             if (!a.available()) {
                 throw new UnavailableException(UnavailableException.Feature.RSEQ, "rseq critical sections: rseq is unavailable: " + a.reason());
             }

@@ -2,6 +2,7 @@ package dev.pkrseq.rseq;
 
 import dev.pkrseq.VirtualThreadException;
 import dev.pkrseq.RseqAreaGoneException;
+import dev.pkrseq.rseq.internal.RseqRefusals;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
@@ -33,6 +34,10 @@ public final class Rseq {
     private static final VarHandle INT = ValueLayout.JAVA_INT.varHandle();
     // The calling platform thread's handle, glibc's or pkrseq's; also pkrseq's per-thread registration state.
     private static final ThreadLocal<RseqArea> AREA = new ThreadLocal<>();
+
+    static {
+        RseqRefusals.install(new RseqSyscall());
+    }
 
     private Rseq() {
     }
@@ -410,12 +415,23 @@ public final class Rseq {
                 : ": glibc's registration of this thread failed: " + why);
     }
 
+    /**
+     * Whether rseq works in this process, and if not, why: the answer to {@code rseq(NULL, 0, 0, 0)}, a call
+     * that can never register anything. Asked anew each time: a seccomp filter can be installed while the
+     * process runs.
+     *
+     * @return the answer; {@link RseqAvailability#reason()} says why not in words
+     */
+    public static RseqAvailability availability() {
+        return RseqSyscall.availability();
+    }
+
     /** Why rseq does not work here, after a prefix; empty where it works. */
     private static String unavailable(String prefix) {
         if (!Syscall.architectureSupported()) {
             return "";
         }
-        String why = RseqSyscall.availability().reason();
+        String why = availability().reason();
         return why == null ? "" : prefix + why;
     }
 

@@ -1,5 +1,6 @@
 package dev.pkrseq.rseq;
 
+import dev.pkrseq.rseq.internal.RseqRefusals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertSame;
@@ -66,7 +67,7 @@ class RseqBesideGlibcTest {
     void rawUnregisterNamingGlibcsAreaIsRefusedBeforeTheKernel() {
         RseqArea glibc = glibcArea();
         IllegalStateException e = assertThrows(IllegalStateException.class,
-                () -> RseqSyscall.unregister(glibc.address(), 32, Rseq.signature()));
+                () -> RseqRefusals.unregister(glibc.address(), 32, Rseq.signature()));
         assertTrue(e.getMessage().contains("which pkrseq never undoes"), e.getMessage());
         assertTrue(glibc.cpuId() >= 0);
     }
@@ -75,7 +76,7 @@ class RseqBesideGlibcTest {
     void rawRegisterBesideGlibcReachesTheKernelAndGetsEinval() {
         RseqArea glibc = glibcArea();
         RseqException e = assertThrows(RseqException.class,
-                () -> RseqSyscall.register(glibc.address(), 32, Rseq.signature()));
+                () -> RseqRefusals.register(glibc.address(), 32, Rseq.signature()));
         // glibc registered 32 bytes on this machine, so naming its own area gives EBUSY; any other area EINVAL.
         assertTrue(e.errno() == Errno.EBUSY || e.errno() == Errno.EINVAL, e.getMessage());
     }
@@ -88,6 +89,6 @@ class RseqBesideGlibcTest {
     @Test
     void kernelSupportsRseq() {
         Features.assumeRseq();
-        assertTrue(RseqSyscall.kernelSupportsRseq());
+        assertTrue(Rseq.availability().available());
     }
 }

@@ -81,12 +81,12 @@ class RseqExplainTest {
 
     @Test
     void availabilityNamesEachAnswer() {
-        assertTrue(new RseqSyscall.Availability(Errno.EINVAL, 22).available());
-        assertEquals(null, new RseqSyscall.Availability(Errno.EINVAL, 22).reason());
-        assertTrue(new RseqSyscall.Availability(Errno.ENOSYS, 38).reason().startsWith("not supported"));
-        RseqSyscall.Availability eperm = new RseqSyscall.Availability(Errno.EPERM, 1);
+        assertTrue(new RseqAvailability(Errno.EINVAL, 22).available());
+        assertEquals(null, new RseqAvailability(Errno.EINVAL, 22).reason());
+        assertTrue(new RseqAvailability(Errno.ENOSYS, 38).reason().startsWith("not supported"));
+        RseqAvailability eperm = new RseqAvailability(Errno.EPERM, 1);
         assertTrue(eperm.denied());
         assertTrue(eperm.reason().startsWith("rseq is denied here: rseq(NULL, 0, 0, 0) failed with EPERM"), eperm.reason());
-        assertTrue(new RseqSyscall.Availability(Errno.UNKNOWN, 4095).reason().contains("failed with errno 4095"));
+        assertTrue(new RseqAvailability(Errno.UNKNOWN, 4095).reason().contains("failed with errno 4095"));
     }
 }

@@ -1,5 +1,6 @@
 package dev.pkrseq.rseq;
 
+import dev.pkrseq.rseq.internal.RseqRefusals;
 import dev.pkrseq.lab.ChildReport;
 import java.util.concurrent.atomic.AtomicReference;
 
@@ -28,14 +29,14 @@ public final class RseqMisuseChild {
         RseqArea first = Rseq.register();
         RseqArea second = Rseq.register();
         ChildReport.put("twice.same", (first == second && first.address() == second.address()));
-        report("twice", () -> RseqSyscall.register(first.address(), Rseq.registrationLength(), Rseq.signature()));
+        report("twice", () -> RseqRefusals.register(first.address(), Rseq.registrationLength(), Rseq.signature()));
         ChildReport.put("twice.after", cpuOk(Rseq.cpuId()) + "," + Rseq.owner());
         ChildReport.put("twice.unregister", Rseq.unregister());
         // Never registered: unregister() says false; the raw call is the kernel's EINVAL, explained.
         AtomicReference<String[]> never = new AtomicReference<>();
         Thread t = Thread.ofPlatform().name("never-registered").start(() -> {
             boolean u = Rseq.unregister();
-            String e = Thrown.described(() -> RseqSyscall.unregister(first.address(), Rseq.registrationLength(), Rseq.signature()));
+            String e = Thrown.described(() -> RseqRefusals.unregister(first.address(), Rseq.registrationLength(), Rseq.signature()));
             RseqArea a = Rseq.register();
             String after = cpuOk(a.cpuId()) + "," + Rseq.owner();
             Rseq.unregister();

@@ -1,5 +1,6 @@
 package dev.pkrseq.rseq;
 
+import dev.pkrseq.rseq.internal.RseqRefusals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
@@ -78,7 +79,7 @@ class RseqMisuseTest {
         assertFalse(Rseq.unregister(), "pkrseq never undoes glibc's registration");
         long other = Rseq.current().orElseThrow().address() + 4096;
         RseqException e = assertThrows(RseqException.class,
-                () -> RseqSyscall.unregister(other, Rseq.registrationLength(), Rseq.signature()));
+                () -> RseqRefusals.unregister(other, Rseq.registrationLength(), Rseq.signature()));
         assertEquals(Errno.EINVAL, e.errno());
         assertTrue(e.getMessage().contains("the thread's registered area is 0x"), e.getMessage());
         assertTrue(e.getMessage().contains("(by glibc), not 0x" + Long.toHexString(other)), e.getMessage());

@@ -11,8 +11,8 @@ import java.util.concurrent.Callable;
 import dev.pkrseq.rseq.Owner;
 import dev.pkrseq.rseq.Rseq;
 import dev.pkrseq.rseq.RseqArea;
+import dev.pkrseq.rseq.RseqAvailability;
 import dev.pkrseq.rseq.RseqRegistry;
-import dev.pkrseq.rseq.RseqSyscall;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Model.CommandSpec;
@@ -161,7 +161,7 @@ final class RseqCommand implements Callable<Integer> {
                 .toList();
         Pool pool = new Pool(s.areaLength(), s.alignment(), Rseq.registrationCoveredLength(), s.pages(), s.slots(), s.free(),
                 s.registered(), s.ended(), entries);
-        RseqSyscall.Availability a = RseqSyscall.availability();
+        RseqAvailability a = Rseq.availability();
         return new Report(Rseq.owner().toString(), a.denied() ? null : a.available(), a.reason(),
                 Rseq.glibcOffset().isPresent() ? Rseq.glibcOffset().getAsLong() : null,
                 Rseq.glibcOffset().isPresent() ? Rseq.glibcSize() : null, boxed(Rseq.featureSize()), boxed(Rseq.align()),

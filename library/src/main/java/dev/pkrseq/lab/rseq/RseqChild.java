@@ -7,7 +7,6 @@ import java.util.Map;
 
 import dev.pkrseq.rseq.Rseq;
 import dev.pkrseq.rseq.RseqRegistry;
-import dev.pkrseq.rseq.RseqSyscall;
 import dev.pkrseq.sys.ThreadCalls;
 
 /**
@@ -33,7 +32,7 @@ public final class RseqChild {
      */
     public static void main(String[] args) {
         List<String> names = args.length == 0 ? PROBE_SCENARIOS : List.of(args);
-        String setup = RseqSyscall.availability().reason();
+        String setup = Rseq.availability().reason();
         if (setup != null) {
             setup = "in the child JVM: " + setup;
         } else if (Rseq.owner() != dev.pkrseq.rseq.Owner.NONE) {

@@ -12,7 +12,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.concurrent.Callable;
 
-import dev.pkrseq.rseq.RseqSyscall;
+import dev.pkrseq.rseq.Rseq;
 import dev.pkrseq.sys.Syscall;
 
 /**
@@ -97,7 +97,7 @@ public final class RseqExperiments {
             if (!Syscall.architectureSupported()) {
                 return Syscall.architecture() + " is not supported";
             }
-            return RseqSyscall.availability().reason();
+            return Rseq.availability().reason();
         }
     }
 

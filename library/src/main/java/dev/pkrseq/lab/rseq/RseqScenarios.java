@@ -19,7 +19,7 @@ import dev.pkrseq.rseq.Rseq;
 import dev.pkrseq.rseq.RseqArea;
 import dev.pkrseq.rseq.RseqException;
 import dev.pkrseq.rseq.RseqRegistry;
-import dev.pkrseq.rseq.RseqSyscall;
+import dev.pkrseq.rseq.internal.RseqRefusals;
 import dev.pkrseq.sys.CpuNode;
 import dev.pkrseq.sys.MemoryCalls;
 import dev.pkrseq.sys.ThreadCalls;
@@ -250,7 +250,7 @@ final class RseqScenarios {
     /** The same area, length and signature registered again: EBUSY. */
     static Finding sameAreaEbusy() {
         return underOwnRegistration(area -> {
-            RseqException e = expectRefusal(() -> RseqSyscall.register(area.address(), Rseq.registrationLength(),
+            RseqException e = expectRefusal(() -> RseqRefusals.register(area.address(), Rseq.registrationLength(),
                     Rseq.signature()));
             boolean stillRegistered = area.cpuId() >= 0 && Rseq.owner() == Owner.PKRSEQ;
             return Finding.of(e.errno() == dev.pkrseq.Errno.EBUSY && stillRegistered,
@@ -263,7 +263,7 @@ final class RseqScenarios {
     static Finding wrongSignatureEperm() {
         return underOwnRegistration(area -> {
             int wrong = Rseq.signature() ^ 0x1;
-            RseqException e = expectRefusal(() -> RseqSyscall.unregister(area.address(), Rseq.registrationLength(), wrong));
+            RseqException e = expectRefusal(() -> RseqRefusals.unregister(area.address(), Rseq.registrationLength(), wrong));
             boolean stillRegistered = area.cpuId() >= 0 && Rseq.owner() == Owner.PKRSEQ;
             return Finding.of(e.errno() == dev.pkrseq.Errno.EPERM && stillRegistered,
                     e.errno() + ": " + e.explanation(), e.getMessage() + (stillRegistered
@@ -287,7 +287,7 @@ final class RseqScenarios {
         int handleReads = area.cpuId();
         Owner after = Rseq.owner();
         int count = RseqRegistry.registeredCount();
-        RseqException again = expectRefusal(() -> RseqSyscall.unregister(address, Rseq.registrationLength(),
+        RseqException again = expectRefusal(() -> RseqRefusals.unregister(address, Rseq.registrationLength(),
                 Rseq.signature()));
         RseqArea next = Rseq.register();
         boolean reused = next.address() == address;
@@ -392,23 +392,23 @@ final class RseqScenarios {
         Map<String, String> facts = new LinkedHashMap<>();
         int sig = Rseq.signature();
         int len = Rseq.registrationLength();
-        facts.put("supported", Boolean.toString(RseqSyscall.kernelSupportsRseq()));
+        facts.put("supported", Boolean.toString(Rseq.availability().available()));
         try (Arena arena = Arena.ofConfined()) {
             MemorySegment spare = arena.allocate(2L * Rseq.registrationAlign(), Rseq.registrationAlign());
-            facts.put("short-length", refusal(() -> RseqSyscall.register(spare.address(), 16, sig)));
-            facts.put("misaligned", refusal(() -> RseqSyscall.register(spare.address() + 4, 32, sig)));
-            facts.put("kernel-address", refusal(() -> RseqSyscall.register(-4096L, 32, sig)));
-            facts.put("unregister-unregistered", refusal(() -> RseqSyscall.unregister(spare.address(), len, sig)));
+            facts.put("short-length", refusal(() -> RseqRefusals.register(spare.address(), 16, sig)));
+            facts.put("misaligned", refusal(() -> RseqRefusals.register(spare.address() + 4, 32, sig)));
+            facts.put("kernel-address", refusal(() -> RseqRefusals.register(-4096L, 32, sig)));
+            facts.put("unregister-unregistered", refusal(() -> RseqRefusals.unregister(spare.address(), len, sig)));
             RseqArea area = Rseq.register();
             long a = area.address();
             try {
-                facts.put("same-area", refusal(() -> RseqSyscall.register(a, len, sig)));
-                facts.put("same-area-other-signature", refusal(() -> RseqSyscall.register(a, len, sig ^ 1)));
-                facts.put("other-area", refusal(() -> RseqSyscall.register(spare.address(), len, sig)));
-                facts.put("other-length", refusal(() -> RseqSyscall.register(a, len + Rseq.registrationAlign(), sig)));
-                facts.put("unregister-wrong-signature", refusal(() -> RseqSyscall.unregister(a, len, sig ^ 1)));
-                facts.put("unregister-wrong-length", refusal(() -> RseqSyscall.unregister(a, len + 32, sig)));
-                facts.put("unregister-other-area", refusal(() -> RseqSyscall.unregister(spare.address(), len, sig)));
+                facts.put("same-area", refusal(() -> RseqRefusals.register(a, len, sig)));
+                facts.put("same-area-other-signature", refusal(() -> RseqRefusals.register(a, len, sig ^ 1)));
+                facts.put("other-area", refusal(() -> RseqRefusals.register(spare.address(), len, sig)));
+                facts.put("other-length", refusal(() -> RseqRefusals.register(a, len + Rseq.registrationAlign(), sig)));
+                facts.put("unregister-wrong-signature", refusal(() -> RseqRefusals.unregister(a, len, sig ^ 1)));
+                facts.put("unregister-wrong-length", refusal(() -> RseqRefusals.unregister(a, len + 32, sig)));
+                facts.put("unregister-other-area", refusal(() -> RseqRefusals.unregister(spare.address(), len, sig)));
                 facts.put("still-registered", Boolean.toString(area.cpuId() >= 0));
             } finally {
                 Rseq.unregister();

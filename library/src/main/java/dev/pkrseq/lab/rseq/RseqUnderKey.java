@@ -28,7 +28,6 @@ import dev.pkrseq.Mapping;
 import dev.pkrseq.rseq.Rseq;
 import dev.pkrseq.rseq.RseqAbi;
 import dev.pkrseq.rseq.RseqArea;
-import dev.pkrseq.rseq.RseqSyscall;
 import dev.pkrseq.sys.LoaderCalls;
 import dev.pkrseq.sys.MemoryCalls;
 import dev.pkrseq.sys.PkeyCalls;
@@ -252,7 +251,7 @@ public final class RseqUnderKey {
             if (!Syscall.architectureSupported()) {
                 return ExperimentResult.skipped(this, Syscall.architecture() + " is not supported");
             }
-            String rseqMissing = RseqSyscall.availability().reason();
+            String rseqMissing = Rseq.availability().reason();
             if (rseqMissing != null) {
                 return ExperimentResult.skipped(this, rseqMissing);
             }
