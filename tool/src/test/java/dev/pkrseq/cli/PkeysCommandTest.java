@@ -40,8 +40,7 @@ class PkeysCommandTest {
     void showsPkruForSixteenKeysTheFreeKeysAndTaggedMappings() throws Exception {
         Features.assumePkeys();
         try (ProtectionKey key = ProtectionKey.allocate(Rights.NO_WRITE); Arena arena = Arena.ofConfined()) {
-            MemorySegment page = Pages.allocate(arena, 1);
-            key.protect(page, Protection.READ_WRITE);
+            MemorySegment page = tagged(key, arena, 1);
             ProbeCommandTest.Run text = Commands.ok("pkeys");
             assertTrue(text.out.contains("Mappings carrying a non-zero key: 1"), text.out);
             assertTrue(text.out.contains("0x" + Long.toHexString(page.address())), text.out);
@@ -64,8 +63,7 @@ class PkeysCommandTest {
     void keyOptionShowsAnAllocatedKeysRightsAndTheMappingsCarryingIt() throws Exception {
         Features.assumePkeys();
         try (ProtectionKey key = ProtectionKey.allocate(Rights.NO_WRITE); Arena arena = Arena.ofConfined()) {
-            MemorySegment pages = Pages.allocate(arena, 2);
-            key.protect(pages, Protection.READ_WRITE);
+            MemorySegment pages = tagged(key, arena, 2);
             String n = Integer.toString(key.number());
             ProbeCommandTest.Run text = Commands.ok("pkeys", "--key", n);
             assertTrue(text.out.contains("Rights of thread '" + Thread.currentThread().getName() + "'"), text.out);
@@ -93,6 +91,13 @@ class PkeysCommandTest {
         JsonNode j = Commands.json("pkeys", "--key", "0", "--json");
         assertTrue(j.get("allocated").asBoolean());
         assertEquals(Features.pkeysWork() ? "read-write" : "null", j.get("rights").asText());
+    }
+
+    /** Fresh read-write pages that carry {@code key}, for the command to find. */
+    private static MemorySegment tagged(ProtectionKey key, Arena arena, int pages) {
+        MemorySegment s = Pages.allocate(arena, pages);
+        key.protect(s, Protection.READ_WRITE);
+        return s;
     }
 
     @Test
