@@ -40,13 +40,20 @@ class ReportTest {
         Ratio best = Ratio.ALL.get(1);
         assertEquals("min(schedGetcpu, schedGetcpuCritical) / rseqCpuId", best.formula());
         assertEquals(4.4 / 0.9, best.value(run.results()).getAsDouble(), 1e-9);
-        String md = Report.markdown(run, "run.svg");
-        assertTrue(md.contains("| CurrentCpuBench | `rseqCpuId / plainLoad` | 1.80 | ≤ 2.0 | PASS |"), md);
-        assertTrue(md.contains("| CurrentCpuBench | `min(schedGetcpu, schedGetcpuCritical) / rseqCpuId` | 4.89 | ≥ 3.0 | PASS |"), md);
-        assertTrue(md.contains("n/a: not in this run (getcpuSyscall)"), md);
-        assertTrue(md.contains("this machine has no protection keys"), md);
-        assertTrue(md.contains("Machine: Test CPU, 2 cores, Linux 6.18.0, glibc 2.36, JDK 25.0.3"), md);
-        assertTrue(md.contains("| rseqCpuId | 0.900 | 0.010 | ns/op |"), md);
+        assertContains(Report.markdown(run, "run.svg"),
+                "| CurrentCpuBench | `rseqCpuId / plainLoad` | 1.80 | ≤ 2.0 | PASS |",
+                "| CurrentCpuBench | `min(schedGetcpu, schedGetcpuCritical) / rseqCpuId` | 4.89 | ≥ 3.0 | PASS |",
+                "n/a: not in this run (getcpuSyscall)",
+                "this machine has no protection keys",
+                "Machine: Test CPU, 2 cores, Linux 6.18.0, glibc 2.36, JDK 25.0.3",
+                "| rseqCpuId | 0.900 | 0.010 | ns/op |");
+    }
+
+    /** Fails on the first part the report lacks, showing the whole report. */
+    private static void assertContains(String md, String... parts) {
+        for (String part : parts) {
+            assertTrue(md.contains(part), () -> "no \"" + part + "\" in\n" + md);
+        }
     }
 
     @Test
@@ -109,16 +116,17 @@ class ReportTest {
     void aRatioWhoseBenchmarkCrashedSaysTheInvocationCrashedNotThatItWasNotRun() {
         Run run = new Run(List.of(), new Machine("PKU CPU", 2, "6.18.0", "2.36", true), null, null, List.of(PKRU_CRASH));
         String md = Report.markdown(run, "run.svg");
-        assertTrue(md.contains("| ToggleBench | `mprotect[pages=1] / pkru[pages=1]` | — | ≥ 50.0 | n/a: the invocation crashed"
-                + " (ToggleBench.pkru (pages=1): exit status 134 (SIGABRT)) |"), md);
-        // The crash was the 1-page fork's: the 4096-page ratio is missing for another reason.
-        assertTrue(md.contains("| `mprotect[pages=4096] / pkru[pages=4096]` | — | ≥ 500.0 | n/a: not in this run"
-                + " (mprotect[pages=4096], pkru[pages=4096]) |"), md);
-        assertTrue(md.contains("Settings: not recorded (no results)."), md);
-        assertTrue(md.contains("## Failures\n\n**This run is incomplete: 1 failure, and bench/run exited with status 1.**"), md);
-        assertTrue(md.contains("### ToggleBench.pkru (pages=1)\n\nIn the invocation 'main suite': the fork crashed: exit"
-                + " status 134 (SIGABRT). Crash log: [hs_err_pid42.log](hs_err_pid42.log).\n\n```\nhs_err_pid42.log:\n"
-                + "  #  SIGSEGV (0xb) at pc=0x1, pid=42, tid=43\n```"), md);
+        assertContains(md,
+                "| ToggleBench | `mprotect[pages=1] / pkru[pages=1]` | — | ≥ 50.0 | n/a: the invocation crashed"
+                        + " (ToggleBench.pkru (pages=1): exit status 134 (SIGABRT)) |",
+                // The crash was the 1-page fork's: the 4096-page ratio is missing for another reason.
+                "| `mprotect[pages=4096] / pkru[pages=4096]` | — | ≥ 500.0 | n/a: not in this run"
+                        + " (mprotect[pages=4096], pkru[pages=4096]) |",
+                "Settings: not recorded (no results).",
+                "## Failures\n\n**This run is incomplete: 1 failure, and bench/run exited with status 1.**",
+                "### ToggleBench.pkru (pages=1)\n\nIn the invocation 'main suite': the fork crashed: exit"
+                        + " status 134 (SIGABRT). Crash log: [hs_err_pid42.log](hs_err_pid42.log).\n\n```\nhs_err_pid42.log:\n"
+                        + "  #  SIGSEGV (0xb) at pc=0x1, pid=42, tid=43\n```");
         assertTrue(md.indexOf("## Failures") < md.indexOf("## Ratios"), "failures come first");
     }
 

@@ -50,6 +50,7 @@ class ConsumerIT {
             }
             """;
 
+    /** The program; its child JVM runs the nested class {@code Child}. */
     private static final String MAIN = """
             package consumer;
 
@@ -79,23 +80,17 @@ class ConsumerIT {
                             .filter(e -> e.id().equals(args[0])).findFirst().orElseThrow());
                     System.out.println("experiment=" + r.id() + " " + r.outcome().name());
                 }
-            }
-            """;
 
-    private static final String CHILD = """
-            package consumer;
+                public static final class Child {
+                    private Child() {
+                    }
 
-            import dev.pkrseq.rseq.Rseq;
-
-            public final class Child {
-                private Child() {
-                }
-
-                public static void main(String[] args) {
-                    System.out.println("module=" + Child.class.getModule().getName());
-                    System.out.println("library=" + Rseq.class.getModule().getName());
-                    System.out.println("cpu=" + (Rseq.ensureRegistered().cpuId() >= 0));
-                    System.out.println("arg=" + args[0]);
+                    public static void main(String[] args) {
+                        System.out.println("module=" + Child.class.getModule().getName());
+                        System.out.println("library=" + Rseq.class.getModule().getName());
+                        System.out.println("cpu=" + (Rseq.ensureRegistered().cpuId() >= 0));
+                        System.out.println("arg=" + args[0]);
+                    }
                 }
             }
             """;
@@ -207,7 +202,6 @@ class ConsumerIT {
             files.add(write(src.resolve("module-info.java"), MODULE_INFO));
         }
         files.add(write(src.resolve("consumer/Main.java"), MAIN));
-        files.add(write(src.resolve("consumer/Child.java"), CHILD));
         List<String> options = new ArrayList<>(List.of("--release", "22", "-Xlint:all", "-Werror", "-d", classes.toString()));
         options.addAll(List.of(pathOptions));
         options.addAll(files);

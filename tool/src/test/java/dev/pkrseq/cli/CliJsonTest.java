@@ -46,65 +46,57 @@ class CliJsonTest {
 
     @ParameterizedTest(name = "{1}")
     @MethodSource("documents")
-    void jsonOutputIsOneDocumentThatNamesItsSchema(String schema, List<String> args) throws Exception {
+    void jsonOutputIsOneDocumentThatNamesItsSchema(String schema, List<String> args) {
         Features.assumeRseq();
-        ProbeCommandTest.Run r = new ProbeCommandTest.Run(args.toArray(String[]::new));
-        assertEquals(0, r.status, r.err);
-        JsonNode j = parse(r.out);
-        assertEquals(schema, j.get("schema").asText(), r.out);
+        JsonNode j = Commands.json(args.toArray(String[]::new));
+        assertEquals(schema, j.get("schema").asText(), j.toString());
         assertEquals("schema", j.fieldNames().next(), "schema comes first");
     }
 
     @Test
-    void pkeysKeyJsonNamesItsSchema() throws Exception {
-        ProbeCommandTest.Run r = new ProbeCommandTest.Run("pkeys", "--json", "--key", "0");
+    void pkeysKeyJsonNamesItsSchema() {
         // Without protection keys key 0 still exists: every page carries it.
-        assertEquals(0, r.status, r.err);
-        JsonNode j = parse(r.out);
+        JsonNode j = Commands.json("pkeys", "--json", "--key", "0");
         assertEquals("pkrseq.pkeys.key/1", j.get("schema").asText());
     }
 
     @Test
-    void watchJsonLinesAreEachOneDocumentThatNamesItsSchema() throws Exception {
+    void watchJsonLinesAreEachOneDocumentThatNamesItsSchema() {
         Features.assumeRseq();
-        ProbeCommandTest.Run r = new ProbeCommandTest.Run("watch", "--json", "--samples", "2", "--interval", "10ms",
-                "--threads", "1", "--workload", "sleep");
-        assertEquals(0, r.status, r.err);
-        List<String> lines = r.out.lines().toList();
-        assertEquals(2, lines.size(), r.out);
-        for (String line : lines) {
-            assertEquals("pkrseq.watch.sample/1", parse(line).get("schema").asText());
+        for (JsonNode sample : Commands.jsonLines(2, "watch", "--json", "--samples", "2", "--interval", "10ms",
+                "--threads", "1", "--workload", "sleep")) {
+            assertEquals("pkrseq.watch.sample/1", sample.get("schema").asText());
         }
     }
 
     @Test
-    void aThreadIsAnObjectWithNameAndTidInEveryDocument() throws Exception {
+    void aThreadIsAnObjectWithNameAndTidInEveryDocument() {
         Features.assumeRseq();
         for (String command : List.of("probe", "pkeys", "rseq", "tls")) {
-            ProbeCommandTest.Run r = command.equals("probe") ? new ProbeCommandTest.Run(command, "--json", "--no-experiments")
-                    : new ProbeCommandTest.Run(command, "--json");
-            JsonNode thread = parse(r.out).get("thread");
-            assertTrue(thread.isObject(), command + ": " + r.out);
+            JsonNode doc = command.equals("probe") ? Commands.json(command, "--json", "--no-experiments")
+                    : Commands.json(command, "--json");
+            JsonNode thread = doc.get("thread");
+            assertTrue(thread.isObject(), command + ": " + doc);
             assertTrue(thread.get("name").isTextual() && thread.get("tid").isInt(), command + ": " + thread);
-            assertFalse(parse(r.out).has("tid"), command + " has a tid apart from its thread");
+            assertFalse(doc.has("tid"), command + " has a tid apart from its thread");
         }
     }
 
     @Test
-    void probeAndRseqNameTheRseqSymbolsAlike() throws Exception {
+    void probeAndRseqNameTheRseqSymbolsAlike() {
         Features.assumeRseq();
-        JsonNode probe = parse(new ProbeCommandTest.Run("probe", "--json", "--no-experiments").out).get("rseq");
-        JsonNode rseq = parse(new ProbeCommandTest.Run("rseq", "--json").out);
+        JsonNode probe = Commands.json("probe", "--json", "--no-experiments").get("rseq");
+        JsonNode rseq = Commands.json("rseq", "--json");
         for (String k : List.of("owner", "offset", "size", "featureSize", "align")) {
             assertEquals(probe.get(k), rseq.get(k), k);
         }
     }
 
     @Test
-    void codeJsonListsEveryLineOfTheTextListing() throws Exception {
+    void codeJsonListsEveryLineOfTheTextListing() {
         Features.assumeRseq();
         String text = new ProbeCommandTest.Run("percpu", "--code").out;
-        JsonNode j = parse(new ProbeCommandTest.Run("percpu", "--code", "--json").out);
+        JsonNode j = Commands.json("percpu", "--code", "--json");
         assertEquals(text.lines().count() - 1, j.get("lines").size());
         assertTrue(text.startsWith("page " + j.get("page").asText()), text);
         for (JsonNode line : j.get("lines")) {

@@ -1,6 +1,5 @@
 package dev.pkrseq.cli;
 
-import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.io.IOException;
@@ -41,8 +40,7 @@ class DocsJsonMembersTest {
     @MethodSource("documents")
     void everyJsonMemberIsListedInTheCommandsPage(String page, List<String> args) throws IOException {
         Features.assumeRseq();
-        ProbeCommandTest.Run r = new ProbeCommandTest.Run(args.toArray(String[]::new));
-        assertEquals(0, r.status, r.err);
+        ProbeCommandTest.Run r = Commands.ok(args.toArray(String[]::new));
         String doc = Files.readString(dev.pkrseq.testing.Checkout.root().resolve(page));
         String schema = null;
         Set<String> paths = new LinkedHashSet<>();

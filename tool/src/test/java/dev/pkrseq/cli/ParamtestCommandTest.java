@@ -8,7 +8,6 @@ import java.io.StringWriter;
 import java.util.List;
 
 import com.fasterxml.jackson.databind.JsonNode;
-import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.pkrseq.lab.rseq.ParamTest;
 import dev.pkrseq.testing.Features;
 import org.junit.jupiter.api.Test;
@@ -20,8 +19,7 @@ class ParamtestCommandTest {
     @Test
     void textReportShowsEveryCheckAndWhetherItWasExact() {
         Features.assumeRseq();
-        ProbeCommandTest.Run r = new ProbeCommandTest.Run("paramtest", "-T", "i", "-t", "4", "-r", "1000");
-        assertEquals(0, r.status, r.err);
+        ProbeCommandTest.Run r = Commands.ok("paramtest", "-T", "i", "-t", "4", "-r", "1000");
         assertTrue(r.out.startsWith("pkrseq paramtest -T i (increment): 4 threads × 1000 reps, indexed by cpu_id"), r.out);
         assertTrue(r.out.contains("sum of the per-CPU counts  4000 (exact)\n"), r.out);
         assertTrue(r.out.matches("(?s).*\\n  result +exact\\n.*"), r.out);
@@ -29,12 +27,10 @@ class ParamtestCommandTest {
     }
 
     @Test
-    void jsonIsOneObjectWhoseExactIsTrueOnlyWhenEveryCheckHeld() throws Exception {
+    void jsonIsOneObjectWhoseExactIsTrueOnlyWhenEveryCheckHeld() {
         Features.assumeRseq();
-        ProbeCommandTest.Run r = new ProbeCommandTest.Run("paramtest", "-T", "l", "-t", "4", "-r", "300", "-3", "100", "-9",
+        JsonNode j = Commands.json("paramtest", "-T", "l", "-t", "4", "-r", "300", "-3", "100", "-9",
                 "-1", "-m", "2", "-y", "--json");
-        assertEquals(0, r.status, r.err);
-        JsonNode j = new ObjectMapper().readTree(r.out);
         assertEquals("l", j.get("type").asText());
         assertTrue(j.get("exact").asBoolean());
         assertEquals("-3 100 -9 -1", j.get("delays").asText());
@@ -47,22 +43,16 @@ class ParamtestCommandTest {
     }
 
     @Test
-    void minusOneIsTakenAsTheValueOfAnInjectionPointAsParamTestTakesIt() throws Exception {
+    void minusOneIsTakenAsTheValueOfAnInjectionPointAsParamTestTakesIt() {
         Features.assumeRseq();
-        ProbeCommandTest.Run r = new ProbeCommandTest.Run("paramtest", "-T", "s", "-t", "2", "-r", "100", "-9", "-1", "-m",
-                "1", "-k", "--json");
-        assertEquals(0, r.status, r.err);
-        JsonNode j = new ObjectMapper().readTree(r.out);
-        assertTrue(j.get("signals").asLong() >= 200, r.out);
+        JsonNode j = Commands.json("paramtest", "-T", "s", "-t", "2", "-r", "100", "-9", "-1", "-m", "1", "-k", "--json");
+        assertTrue(j.get("signals").asLong() >= 200, j.toString());
     }
 
     @Test
-    void mmCidRunsUnderPkrseqsOwnRegistrationInAChildJvm() throws Exception {
+    void mmCidRunsUnderPkrseqsOwnRegistrationInAChildJvm() {
         Features.assumeMmCid();
-        ProbeCommandTest.Run r = new ProbeCommandTest.Run("paramtest", "-T", "b", "-t", "4", "-r", "200", "--mm-cid",
-                "--json");
-        assertEquals(0, r.status, r.err);
-        JsonNode j = new ObjectMapper().readTree(r.out);
+        JsonNode j = Commands.json("paramtest", "-T", "b", "-t", "4", "-r", "200", "--mm-cid", "--json");
         assertEquals("mm_cid", j.get("index").asText());
         assertEquals("pkrseq", j.get("owner").asText());
         assertTrue(j.get("exact").asBoolean());
@@ -91,9 +81,6 @@ class ParamtestCommandTest {
             "-m;-1;-m must be 0 or more, not -1"})
     void badValueIsAOneLineUsageError(String option, String value, String message) {
         ProbeCommandTest.Run r = new ProbeCommandTest.Run("paramtest", option, value);
-        assertEquals(2, r.status, r.err);
-        assertEquals(1, r.err.lines().count(), r.err);
-        assertTrue(r.err.startsWith("pkrseq: ") && r.err.contains(message), r.err);
-        assertEquals("", r.out);
+        Commands.assertUsageError(r, message);
     }
 }

@@ -5,8 +5,11 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.atomic.AtomicReference;
+import java.util.function.LongSupplier;
+
 import com.fasterxml.jackson.databind.JsonNode;
-import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.pkrseq.lab.rseq.PerCpuStress;
 import dev.pkrseq.rseq.PerCpuCounter;
 import dev.pkrseq.Platform;
@@ -20,8 +23,7 @@ class PercpuCommandTest {
     @Test
     void textReportShowsExpectedSumRestartsAndTimePerAdd() {
         Features.assumeRseq();
-        ProbeCommandTest.Run r = new ProbeCommandTest.Run("percpu", "--threads", "4", "--adds", "100000", "--quiet");
-        assertEquals(0, r.status, r.err);
+        ProbeCommandTest.Run r = Commands.ok("percpu", "--threads", "4", "--adds", "100000", "--quiet");
         assertTrue(r.out.startsWith("pkrseq percpu: 4 threads × 100000 adds of 1, while a disturber moves them"), r.out);
         assertTrue(r.out.contains("expected          400000\n"), r.out);
         assertTrue(r.out.contains("sum               400000 (exact)\n"), r.out);
@@ -32,16 +34,14 @@ class PercpuCommandTest {
     }
 
     @Test
-    void jsonIsOneObjectWithExpectedSumRestartsAndNanosPerAdd() throws Exception {
+    void jsonIsOneObjectWithExpectedSumRestartsAndNanosPerAdd() {
         Features.assumeRseq();
-        ProbeCommandTest.Run r = new ProbeCommandTest.Run("percpu", "--threads", "3", "--adds", "50000", "--json");
-        assertEquals(0, r.status, r.err);
-        JsonNode j = new ObjectMapper().readTree(r.out);
+        JsonNode j = Commands.json("percpu", "--threads", "3", "--adds", "50000", "--json");
         assertEquals(150_000, j.get("expected").asLong());
         assertEquals(150_000, j.get("sum").asLong());
         assertTrue(j.get("exact").asBoolean());
         assertTrue(j.get("restarts").isIntegralNumber() && j.get("restarts").asLong() >= 0);
-        assertTrue(j.get("nanosPerAdd").isNumber() && j.get("nanosPerAdd").asDouble() > 0, r.out);
+        assertTrue(j.get("nanosPerAdd").isNumber() && j.get("nanosPerAdd").asDouble() > 0, j.toString());
         assertEquals("glibc", j.get("owner").asText());
         assertEquals(j.get("slots").asInt(), j.get("perCpu").size());
         long total = 0;
@@ -53,12 +53,9 @@ class PercpuCommandTest {
     }
 
     @Test
-    void noDisturberRunsUndisturbed() throws Exception {
+    void noDisturberRunsUndisturbed() {
         Features.assumeRseq();
-        ProbeCommandTest.Run r = new ProbeCommandTest.Run("percpu", "--threads", "1", "--adds", "10000", "--json",
-                "--no-disturber");
-        assertEquals(0, r.status, r.err);
-        JsonNode j = new ObjectMapper().readTree(r.out);
+        JsonNode j = Commands.json("percpu", "--threads", "1", "--adds", "10000", "--json", "--no-disturber");
         assertTrue(!j.get("disturbed").asBoolean());
         assertEquals(0, j.get("affinityChanges").asLong());
         assertEquals(10_000, j.get("sum").asLong());
@@ -67,8 +64,7 @@ class PercpuCommandTest {
     @Test
     void codePrintsTheLiveListing() {
         Features.assumeRseq();
-        ProbeCommandTest.Run r = new ProbeCommandTest.Run("percpu", "--code");
-        assertEquals(0, r.status, r.err);
+        ProbeCommandTest.Run r = Commands.ok("percpu", "--code");
         assertTrue(r.out.startsWith("page 0x"), r.out);
         assertTrue(r.out.contains("add_tp_cpu_start:") && r.out.contains("0f b9 3d") && r.out.contains("53 30 05 53"), r.out);
         assertTrue(r.out.contains("cmp $" + new PerCpuCounter().slots() + ",%r11d"), r.out);
@@ -87,22 +83,9 @@ class PercpuCommandTest {
 
     @Test
     void runSizesOutOfRangeAreRefusedBeforeAnyThreadStarts() {
-        PerCpuStress.Target t = new PerCpuStress.Target() {
-            @Override
-            public void increment() {
-                throw new AssertionError("no add may run");
-            }
-
-            @Override
-            public long sum() {
-                return 0;
-            }
-
-            @Override
-            public long restarts() {
-                return 0;
-            }
-        };
+        PerCpuStress.Target t = target(() -> {
+            throw new AssertionError("no add may run");
+        }, () -> 0);
         int max = PerCpuStress.maxThreads();
         IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> PerCpuStress.run(t, max + 1, 1, false));
         assertEquals("threads must be 1 to " + max + " here (" + PerCpuStress.maxThreadsReason() + "), not " + (max + 1),
@@ -116,23 +99,36 @@ class PercpuCommandTest {
 
     @Test
     void aRunStartedFromInsideARunsOwnWorkerIsRefused() throws Exception {
-        java.util.concurrent.atomic.AtomicReference<Throwable> nested = new java.util.concurrent.atomic.AtomicReference<>();
-        java.util.concurrent.atomic.AtomicLong n = new java.util.concurrent.atomic.AtomicLong();
-        PerCpuStress.Target t = new PerCpuStress.Target() {
+        AtomicReference<Throwable> nested = new AtomicReference<>();
+        AtomicLong n = new AtomicLong();
+        PerCpuStress.Target inner = target(n::incrementAndGet, n::get);
+        PerCpuStress.Target outer = target(() -> {
+            if (n.getAndIncrement() == 0) {
+                try {
+                    PerCpuStress.run(inner, 2, 1, false);
+                } catch (Throwable e) {
+                    nested.set(e);
+                }
+            }
+        }, n::get);
+        PerCpuStress.Result r = PerCpuStress.run(outer, 2, 10, false);
+        assertEquals(20, r.sum(), "the outer run counted its own adds only");
+        assertTrue(nested.get() instanceof IllegalStateException, String.valueOf(nested.get()));
+        assertTrue(nested.get().getMessage().startsWith("PerCpuStress.run refused on thread 'pkrseq-percpu-"),
+                nested.get().getMessage());
+    }
+
+    /** A target whose adds run {@code add} and whose sum is {@code sum}; it never restarts. */
+    private static PerCpuStress.Target target(Runnable add, LongSupplier sum) {
+        return new PerCpuStress.Target() {
             @Override
             public void increment() {
-                if (n.getAndIncrement() == 0) {
-                    try {
-                        PerCpuStress.run(this, 2, 1, false);
-                    } catch (Throwable e) {
-                        nested.set(e);
-                    }
-                }
+                add.run();
             }
 
             @Override
             public long sum() {
-                return n.get();
+                return sum.getAsLong();
             }
 
             @Override
@@ -140,11 +136,6 @@ class PercpuCommandTest {
                 return 0;
             }
         };
-        PerCpuStress.Result r = PerCpuStress.run(t, 2, 10, false);
-        assertEquals(20, r.sum(), "the outer run counted its own adds only");
-        assertTrue(nested.get() instanceof IllegalStateException, String.valueOf(nested.get()));
-        assertTrue(nested.get().getMessage().startsWith("PerCpuStress.run refused on thread 'pkrseq-percpu-"),
-                nested.get().getMessage());
     }
 
     @ParameterizedTest
@@ -159,9 +150,6 @@ class PercpuCommandTest {
     void badValueIsAOneLineUsageError(String option, String value, String message) {
         ProbeCommandTest.Run r = option.equals("--adds") ? new ProbeCommandTest.Run("percpu", "--threads", "8", option, value)
                 : new ProbeCommandTest.Run("percpu", option, value);
-        assertEquals(2, r.status, r.err);
-        assertEquals(1, r.err.lines().count(), r.err);
-        assertTrue(r.err.startsWith("pkrseq: ") && r.err.contains(message), r.err);
-        assertEquals("", r.out);
+        Commands.assertUsageError(r, message);
     }
 }

@@ -9,7 +9,6 @@ import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 
 import com.fasterxml.jackson.databind.JsonNode;
-import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.pkrseq.pkey.Pages;
 import dev.pkrseq.pkey.ProtectionKey;
 import dev.pkrseq.pkey.Rights;
@@ -22,14 +21,13 @@ import org.junit.jupiter.api.Test;
 class PkeysCommandTest {
 
     @Test
-    void withoutProtectionKeysItSaysSoInWordsAndExitsZero() throws Exception {
+    void withoutProtectionKeysItSaysSoInWordsAndExitsZero() {
         assumeFalse(Features.pkeysWork(), "protection keys work here");
-        ProbeCommandTest.Run r = new ProbeCommandTest.Run("pkeys");
-        assertEquals(0, r.status, r.err);
+        ProbeCommandTest.Run r = Commands.ok("pkeys");
         assertEquals("", r.err);
         assertTrue(r.out.contains("Protection keys are unavailable here: "), r.out);
         assertTrue(!r.out.contains("Exception"), r.out);
-        JsonNode j = new ObjectMapper().readTree(new ProbeCommandTest.Run("pkeys", "--json").out);
+        JsonNode j = Commands.json("pkeys", "--json");
         assertEquals(false, j.get("supported").asBoolean());
         assertTrue(j.get("reason").asText().length() > 10);
         assertTrue(j.get("pkru").isNull());
@@ -42,13 +40,11 @@ class PkeysCommandTest {
     void showsPkruForSixteenKeysTheFreeKeysAndTaggedMappings() throws Exception {
         Features.assumePkeys();
         try (ProtectionKey key = ProtectionKey.allocate(Rights.NO_WRITE); Arena arena = Arena.ofConfined()) {
-            MemorySegment page = Pages.allocate(arena, 1);
-            key.protect(page, Protection.READ_WRITE);
-            ProbeCommandTest.Run text = new ProbeCommandTest.Run("pkeys");
-            assertEquals(0, text.status, text.err);
+            MemorySegment page = tagged(key, arena, 1);
+            ProbeCommandTest.Run text = Commands.ok("pkeys");
             assertTrue(text.out.contains("Mappings carrying a non-zero key: 1"), text.out);
             assertTrue(text.out.contains("0x" + Long.toHexString(page.address())), text.out);
-            JsonNode j = new ObjectMapper().readTree(new ProbeCommandTest.Run("pkeys", "--json").out);
+            JsonNode j = Commands.json("pkeys", "--json");
             assertTrue(j.get("supported").asBoolean());
             assertEquals(16, j.get("keys").size());
             JsonNode mine = j.get("keys").get(key.number());
@@ -67,16 +63,14 @@ class PkeysCommandTest {
     void keyOptionShowsAnAllocatedKeysRightsAndTheMappingsCarryingIt() throws Exception {
         Features.assumePkeys();
         try (ProtectionKey key = ProtectionKey.allocate(Rights.NO_WRITE); Arena arena = Arena.ofConfined()) {
-            MemorySegment pages = Pages.allocate(arena, 2);
-            key.protect(pages, Protection.READ_WRITE);
+            MemorySegment pages = tagged(key, arena, 2);
             String n = Integer.toString(key.number());
-            ProbeCommandTest.Run text = new ProbeCommandTest.Run("pkeys", "--key", n);
-            assertEquals(0, text.status, text.err);
+            ProbeCommandTest.Run text = Commands.ok("pkeys", "--key", n);
             assertTrue(text.out.contains("Rights of thread '" + Thread.currentThread().getName() + "'"), text.out);
             assertTrue(text.out.contains(": no-write (access-disable -, write-disable set)"), text.out);
             assertTrue(text.out.contains("Mappings carrying key " + n + ": 1"), text.out);
             assertTrue(text.out.contains("0x" + Long.toHexString(pages.address())), text.out);
-            JsonNode j = new ObjectMapper().readTree(new ProbeCommandTest.Run("pkeys", "--key", n, "--json").out);
+            JsonNode j = Commands.json("pkeys", "--key", n, "--json");
             assertEquals(key.number(), j.get("key").asInt());
             assertTrue(j.get("allocated").asBoolean());
             assertEquals("no-write", j.get("rights").asText());
@@ -91,13 +85,19 @@ class PkeysCommandTest {
     }
 
     @Test
-    void keyZeroIsAlwaysAllocated() throws Exception {
-        ProbeCommandTest.Run text = new ProbeCommandTest.Run("pkeys", "--key", "0");
-        assertEquals(0, text.status, text.err);
+    void keyZeroIsAlwaysAllocated() {
+        ProbeCommandTest.Run text = Commands.ok("pkeys", "--key", "0");
         assertTrue(text.out.startsWith("pkrseq pkeys: protection key 0 of this JVM"), text.out);
-        JsonNode j = new ObjectMapper().readTree(new ProbeCommandTest.Run("pkeys", "--key", "0", "--json").out);
+        JsonNode j = Commands.json("pkeys", "--key", "0", "--json");
         assertTrue(j.get("allocated").asBoolean());
         assertEquals(Features.pkeysWork() ? "read-write" : "null", j.get("rights").asText());
+    }
+
+    /** Fresh read-write pages that carry {@code key}, for the command to find. */
+    private static MemorySegment tagged(ProtectionKey key, Arena arena, int pages) {
+        MemorySegment s = Pages.allocate(arena, pages);
+        key.protect(s, Protection.READ_WRITE);
+        return s;
     }
 
     @Test

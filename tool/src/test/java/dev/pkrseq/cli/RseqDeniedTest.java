@@ -30,7 +30,9 @@ class RseqDeniedTest {
 
     /** One command's end. */
     record Command(int exit, String out, String err) {
+        /** The report of a command that must have exited 0. */
         JsonNode json() throws Exception {
+            assertEquals(0, exit, toString());
             return MAPPER.readTree(out);
         }
 
@@ -73,9 +75,7 @@ class RseqDeniedTest {
     @Test
     void rseqReportUnderAnEpermFilterSaysDeniedAndThatGlibcsRegistrationFailed() throws Exception {
         Features.assumeX86_64();
-        Command c = run("EPERM", 0);
-        assertEquals(0, c.exit(), c.toString());
-        JsonNode j = c.json();
+        JsonNode j = run("EPERM", 0).json();
         assertEquals("none", j.get("owner").asText());
         assertTrue(j.get("kernelSupportsRseq").isNull(), j.toString());
         assertTrue(j.get("reason").asText().startsWith("rseq is denied here: rseq(NULL, 0, 0, 0) failed with EPERM"),
@@ -112,11 +112,9 @@ class RseqDeniedTest {
     @Test
     void probeUnderAnEpermFilterSkipsTheRseqExperimentsNamingTheDenial() throws Exception {
         Features.assumeX86_64();
-        Command c = run("EPERM", 4);
-        assertEquals(0, c.exit(), c.toString());
-        JsonNode j = c.json();
+        JsonNode j = run("EPERM", 4).json();
         assertTrue(j.get("rseq").get("reason").asText().contains("EPERM"), j.get("rseq").toString());
-        assertTrue(j.get("experiments").size() >= 5, c.toString());
+        assertTrue(j.get("experiments").size() >= 5, j.toString());
         for (JsonNode e : j.get("experiments")) {
             assertEquals("skipped", e.get("outcome").asText(), e.toString());
             assertTrue(e.get("detail").asText().contains("rseq is denied here"), e.toString());

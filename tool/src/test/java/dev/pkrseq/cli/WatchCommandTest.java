@@ -4,12 +4,14 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.util.List;
 import java.util.Set;
 import java.util.stream.Collectors;
 
 import com.fasterxml.jackson.databind.JsonNode;
-import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.pkrseq.lab.rseq.RseqWatch;
 import dev.pkrseq.rseq.RseqRegistry;
 import dev.pkrseq.Platform;
@@ -20,27 +22,22 @@ import org.junit.jupiter.params.provider.CsvSource;
 
 /** {@code pkrseq watch}: JSON lines, plain lines, option checks, and the own-registration rerun. */
 class WatchCommandTest {
-    private static final ObjectMapper MAPPER = new ObjectMapper();
-
     @Test
-    void jsonLinesParseAndCarryTidCpuIdMmCidNodeIdAndMigrations() throws Exception {
+    void jsonLinesParseAndCarryTidCpuIdMmCidNodeIdAndMigrations() {
         Features.assumeRseq();
-        ProbeCommandTest.Run r = new ProbeCommandTest.Run("watch", "--json", "--samples", "3", "--interval", "20ms",
+        List<JsonNode> samples = Commands.jsonLines(6, "watch", "--json", "--samples", "3", "--interval", "20ms",
                 "--threads", "2", "--workload", "sleep");
-        assertEquals(0, r.status, r.err);
-        List<String> lines = r.out.lines().toList();
-        assertEquals(6, lines.size(), r.out);
-        for (String line : lines) {
-            JsonNode j = MAPPER.readTree(line);
-            assertTrue(j.get("thread").get("tid").isInt(), line);
-            assertTrue(j.get("cpuId").isInt() && j.get("cpuId").asInt() >= 0 && j.get("cpuId").asInt() < Platform.onlineCpus(), line);
-            assertTrue(j.has("mmCid") && j.get("mmCid").isNull(), "glibc's area does not cover mm_cid: " + line);
-            assertTrue(j.has("nodeId") && j.get("nodeId").isNull(), line);
-            assertTrue(j.get("migrations").isIntegralNumber(), line);
+        for (JsonNode j : samples) {
+            assertTrue(j.get("thread").get("tid").isInt(), j.toString());
+            assertTrue(j.get("cpuId").isInt() && j.get("cpuId").asInt() >= 0 && j.get("cpuId").asInt() < Platform.onlineCpus(),
+                    j.toString());
+            assertTrue(j.has("mmCid") && j.get("mmCid").isNull(), "glibc's area does not cover mm_cid: " + j);
+            assertTrue(j.has("nodeId") && j.get("nodeId").isNull(), j.toString());
+            assertTrue(j.get("migrations").isIntegralNumber(), j.toString());
             assertEquals("glibc", j.get("owner").asText());
         }
-        assertEquals(List.of(1, 1, 2, 2, 3, 3), lines.stream().map(l -> read(l).get("sample").asInt()).toList());
-        Set<Integer> tids = lines.stream().map(l -> read(l).get("thread").get("tid").asInt()).collect(Collectors.toSet());
+        assertEquals(List.of(1, 1, 2, 2, 3, 3), samples.stream().map(j -> j.get("sample").asInt()).toList());
+        Set<Integer> tids = samples.stream().map(j -> j.get("thread").get("tid").asInt()).collect(Collectors.toSet());
         assertEquals(2, tids.size());
         assertEquals(0, RseqRegistry.registeredCount());
     }
@@ -48,9 +45,8 @@ class WatchCommandTest {
     @Test
     void plainOutputIsLinesWithoutTerminalEscapes() {
         Features.assumeRseq();
-        ProbeCommandTest.Run r = new ProbeCommandTest.Run("watch", "--samples", "2", "--interval", "20ms", "--threads", "1",
+        ProbeCommandTest.Run r = Commands.ok("watch", "--samples", "2", "--interval", "20ms", "--threads", "1",
                 "--workload", "yield");
-        assertEquals(0, r.status, r.err);
         assertFalse(r.out.contains("\u001b"), r.out);
         assertTrue(r.out.startsWith("pkrseq watch: 1 thread, workload yield"), r.out);
         assertTrue(r.out.contains("sample 1 at ") && r.out.contains("sample 2 at "), r.out);
@@ -59,32 +55,24 @@ class WatchCommandTest {
     }
 
     @Test
-    void durationEndsTheWatch() throws Exception {
+    void durationEndsTheWatch() {
         Features.assumeRseq();
-        ProbeCommandTest.Run r = new ProbeCommandTest.Run("watch", "--json", "--duration", "100ms", "--interval", "40ms",
-                "--threads", "1", "--workload", "sleep");
-        assertEquals(0, r.status, r.err);
-        List<String> lines = r.out.lines().toList();
         // Samples at 40, 80 and 100 ms: the last one at the end of the duration.
-        assertEquals(3, lines.size(), r.out);
-        assertTrue(MAPPER.readTree(lines.get(2)).get("elapsedMillis").asLong() >= 100);
+        List<JsonNode> samples = Commands.jsonLines(3, "watch", "--json", "--duration", "100ms", "--interval", "40ms",
+                "--threads", "1", "--workload", "sleep");
+        assertTrue(samples.get(2).get("elapsedMillis").asLong() >= 100, samples.get(2).toString());
     }
 
     @Test
-    void ownRegistrationBesideGlibcRerunsInAChildWhereMmCidIsCovered() throws Exception {
+    void ownRegistrationBesideGlibcRerunsInAChildWhereMmCidIsCovered() {
         Features.assumeRseq();
         Features.assumeMmCid();
-        ProbeCommandTest.Run r = new ProbeCommandTest.Run("watch", "--own-registration", "--json", "--samples", "2",
-                "--interval", "50ms", "--threads", "2", "--workload", "spin");
-        assertEquals(0, r.status, r.err);
-        List<String> lines = r.out.lines().toList();
-        assertEquals(4, lines.size(), r.out + r.err);
-        for (String line : lines) {
-            JsonNode j = MAPPER.readTree(line);
-            assertEquals("pkrseq", j.get("owner").asText(), line);
+        for (JsonNode j : Commands.jsonLines(4, "watch", "--own-registration", "--json", "--samples", "2",
+                "--interval", "50ms", "--threads", "2", "--workload", "spin")) {
+            assertEquals("pkrseq", j.get("owner").asText(), j.toString());
             int cid = j.get("mmCid").asInt(-1);
-            assertTrue(cid >= 0 && cid < Platform.onlineCpus(), line);
-            assertTrue(j.get("nodeId").asInt(-1) >= 0, line);
+            assertTrue(cid >= 0 && cid < Platform.onlineCpus(), j.toString());
+            assertTrue(j.get("nodeId").asInt(-1) >= 0, j.toString());
         }
     }
 
@@ -103,11 +91,7 @@ class WatchCommandTest {
         // A second limit keeps a check that does not fire from running until Ctrl-C.
         ProbeCommandTest.Run r = option.equals("--samples") ? new ProbeCommandTest.Run("watch", option, value, "--duration", "1s")
                 : new ProbeCommandTest.Run("watch", option, value, "--samples", "1");
-        assertEquals(2, r.status, r.err);
-        assertEquals(1, r.err.lines().count(), r.err);
-        assertTrue(r.err.startsWith("pkrseq: "), r.err);
-        assertTrue(r.err.contains(message), r.err);
-        assertEquals("", r.out);
+        Commands.assertUsageError(r, message);
     }
 
     @Test
@@ -127,11 +111,16 @@ class WatchCommandTest {
         Features.assumeRseq();
         try (RseqWatch w = RseqWatch.start(2, RseqWatch.Workload.SLEEP)) {
             for (RseqWatch.ThreadSample s : w.sample()) {
-                // /proc/<pid>/task/<tid>/sched names the policy; SCHED_IDLE is 5.
-                String sched = java.nio.file.Files.readString(java.nio.file.Path.of("/proc/self/task/" + s.tid() + "/sched"));
-                assertTrue(sched.lines().anyMatch(l -> l.matches("policy\\s+:\\s+5")), sched);
+                assertEquals("5", schedPolicy(s.tid()), "SCHED_IDLE is 5; worker tid " + s.tid());
             }
         }
+    }
+
+    /** The number on the "policy" line of /proc/self/task/TID/sched, or the file where it has none. */
+    private static String schedPolicy(int tid) throws IOException {
+        String sched = Files.readString(Path.of("/proc/self/task/" + tid + "/sched"));
+        return sched.lines().filter(l -> l.matches("policy\\s+:\\s+\\d+")).map(l -> l.substring(l.indexOf(':') + 1).strip())
+                .findFirst().orElse(sched);
     }
 
     @Test
@@ -141,14 +130,6 @@ class WatchCommandTest {
         for (String o : List.of("--threads", "--workload", "--interval", "--duration", "--samples", "--json",
                 "--own-registration")) {
             assertTrue(r.out.contains(o), o);
-        }
-    }
-
-    private static JsonNode read(String line) {
-        try {
-            return MAPPER.readTree(line);
-        } catch (Exception e) {
-            throw new AssertionError(line, e);
         }
     }
 }
