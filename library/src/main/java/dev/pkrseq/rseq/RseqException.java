@@ -140,13 +140,9 @@ public final class RseqException extends RuntimeException {
                     return "this area is already registered for this thread (same area, length and signature)";
                 }
                 case EPERM -> {
-                    if (state.owner() == Owner.NONE || state.address() != address) {
-                        return "the kernel's rseq gives EPERM only for an area registered for this thread with another"
-                                + " signature, and this thread has " + (state.owner() == Owner.NONE
-                                        ? "no registration pkrseq knows of" : "another area registered") + ": " + DENIED;
-                    }
-                    return "this area is already registered for this thread with another signature ("
-                            + hex(state.signature() & 0xffffffffL) + ", not " + hex(signature & 0xffffffffL) + ")";
+                    return eperm(state, address, "for an area registered for this thread",
+                            "this area is already registered for this thread with another signature ("
+                                    + hex(state.signature() & 0xffffffffL) + ", not " + hex(signature & 0xffffffffL) + ")");
                 }
                 case EFAULT -> {
                     return "the area " + hex(address) + " is not user memory the kernel can read and write";
@@ -172,13 +168,9 @@ public final class RseqException extends RuntimeException {
                 return "the area or length does not match the thread's registration";
             }
             case EPERM -> {
-                if (state.owner() == Owner.NONE || state.address() != address) {
-                    return "the kernel's rseq gives EPERM only to an unregistration that names the registered area with"
-                            + " another signature, and this thread has " + (state.owner() == Owner.NONE
-                                    ? "no registration pkrseq knows of" : "another area registered") + ": " + DENIED;
-                }
-                return "wrong signature: the area was registered with " + hex(state.signature() & 0xffffffffL)
-                        + ", the call passed " + hex(signature & 0xffffffffL);
+                return eperm(state, address, "to an unregistration that names the registered area",
+                        "wrong signature: the area was registered with " + hex(state.signature() & 0xffffffffL)
+                                + ", the call passed " + hex(signature & 0xffffffffL));
             }
             case EFAULT -> {
                 return "the kernel could not reset the area's cpu_id: " + hex(address) + " is not writable";
@@ -187,6 +179,20 @@ public final class RseqException extends RuntimeException {
                 return "the kernel's rseq never gives " + errno + " to an unregistration: " + DENIED;
             }
         }
+    }
+
+    /**
+     * EPERM, which the kernel's rseq gives only where the call names the thread's registered area with another
+     * signature: then the mismatch; where this thread has no such area, something outside the kernel's rseq
+     * refused the call.
+     */
+    private static String eperm(ThreadState state, long address, String onlyWhere, String mismatch) {
+        if (state.owner() == Owner.NONE || state.address() != address) {
+            return "the kernel's rseq gives EPERM only " + onlyWhere + " with another signature, and this thread has "
+                    + (state.owner() == Owner.NONE ? "no registration pkrseq knows of" : "another area registered")
+                    + ": " + DENIED;
+        }
+        return mismatch;
     }
 
     /**

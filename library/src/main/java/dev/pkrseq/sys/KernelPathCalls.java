@@ -26,30 +26,19 @@ import java.lang.invoke.MethodHandle;
  * that Java must not touch.
  */
 public final class KernelPathCalls {
-    /** {@code AF_UNIX}. */
-    public static final int AF_UNIX = 1;
-    /** {@code SOCK_STREAM}. */
-    public static final int SOCK_STREAM = 1;
-    /** {@code MSG_DONTWAIT}. */
-    public static final int MSG_DONTWAIT = 0x40;
-    /** {@code SPLICE_F_NONBLOCK}. */
-    public static final int SPLICE_F_NONBLOCK = 2;
-    /** {@code O_RDWR}. */
-    public static final int O_RDWR = 2;
-    /** {@code MFD_CLOEXEC}. */
-    public static final int MFD_CLOEXEC = 1;
-    /** {@code GRND_NONBLOCK}. */
-    public static final int GRND_NONBLOCK = 1;
-    /** {@code FUTEX_WAIT | FUTEX_PRIVATE_FLAG}. */
-    public static final int FUTEX_WAIT_PRIVATE = 128;
-    /** {@code SS_DISABLE}: sigaltstack's flag for "no alternate stack". */
-    public static final int SS_DISABLE = 2;
-    /** {@code SA_SIGINFO}. */
-    public static final int SA_SIGINFO = 4;
-    /** {@code SA_ONSTACK}: run the handler on the alternate signal stack. */
-    public static final int SA_ONSTACK = 0x08000000;
-    /** {@code SIGUSR1}: no handler of HotSpot's; the signal-stack experiment installs its own. */
-    public static final int SIGUSR1 = 10;
+    /** socketpair(2)'s domain and type, and send(2)'s flag: {@code AF_UNIX}, {@code SOCK_STREAM}, {@code MSG_DONTWAIT}. */
+    public static final int AF_UNIX = 1, SOCK_STREAM = 1, MSG_DONTWAIT = 0x40;
+    /**
+     * The flags of the other paths: {@code SPLICE_F_NONBLOCK}, {@code O_RDWR}, {@code MFD_CLOEXEC},
+     * {@code GRND_NONBLOCK}, and {@code FUTEX_WAIT_PRIVATE} ({@code FUTEX_WAIT | FUTEX_PRIVATE_FLAG}).
+     */
+    public static final int SPLICE_F_NONBLOCK = 2, O_RDWR = 2, MFD_CLOEXEC = 1, GRND_NONBLOCK = 1, FUTEX_WAIT_PRIVATE = 128;
+    /**
+     * Signal stacks and handlers: {@code SS_DISABLE} (sigaltstack's "no alternate stack"), {@code SA_SIGINFO},
+     * {@code SA_ONSTACK} (run the handler on the alternate stack), and {@code SIGUSR1}, which has no handler of
+     * HotSpot's, so the signal-stack experiment installs its own.
+     */
+    public static final int SS_DISABLE = 2, SA_SIGINFO = 4, SA_ONSTACK = 0x08000000, SIGUSR1 = 10;
 
     /** {@code struct iovec}. */
     public static final StructLayout IOVEC = MemoryLayout.structLayout(

@@ -22,14 +22,12 @@ import java.util.OptionalLong;
  */
 @SuppressWarnings("restricted")
 public final class LoaderCalls {
-    /** {@code AT_PAGESZ}. */
-    public static final long AT_PAGESZ = 6;
-    /** {@code AT_HWCAP2}. */
-    public static final long AT_HWCAP2 = 26;
-    /** {@code AT_RSEQ_FEATURE_SIZE}: the size of struct rseq the kernel supports (Linux 6.3+). */
-    public static final long AT_RSEQ_FEATURE_SIZE = 27;
-    /** {@code AT_RSEQ_ALIGN}: the alignment struct rseq must have (Linux 6.3+). */
-    public static final long AT_RSEQ_ALIGN = 28;
+    /**
+     * The auxiliary vector's entries pkrseq reads: {@code AT_PAGESZ}, {@code AT_HWCAP2}, and, from Linux 6.3,
+     * {@code AT_RSEQ_FEATURE_SIZE} (the size of struct rseq the kernel supports) and {@code AT_RSEQ_ALIGN}
+     * (the alignment struct rseq must have).
+     */
+    public static final long AT_PAGESZ = 6, AT_HWCAP2 = 26, AT_RSEQ_FEATURE_SIZE = 27, AT_RSEQ_ALIGN = 28;
 
     private static final int ARCH_GET_FS = 0x1003;
 

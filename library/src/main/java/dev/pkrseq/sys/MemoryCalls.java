@@ -17,29 +17,17 @@ import java.lang.invoke.MethodHandle;
  */
 @SuppressWarnings("restricted")
 public final class MemoryCalls {
-    /** {@code PROT_NONE}. */
-    public static final int PROT_NONE = 0;
-    /** {@code PROT_READ}. */
-    public static final int PROT_READ = 1;
-    /** {@code PROT_WRITE}. */
-    public static final int PROT_WRITE = 2;
-    /** {@code PROT_EXEC}. */
-    public static final int PROT_EXEC = 4;
-    /** {@code MAP_PRIVATE}. */
-    public static final int MAP_PRIVATE = 0x02;
-    /** {@code MAP_ANONYMOUS}. */
-    public static final int MAP_ANONYMOUS = 0x20;
-    /** {@code MAP_POPULATE}. */
-    public static final int MAP_POPULATE = 0x8000;
-    /** {@code MAP_FIXED_NOREPLACE}: map at exactly this address, or fail with EEXIST. */
-    public static final int MAP_FIXED_NOREPLACE = 0x100000;
-    /** {@code O_CLOEXEC}. */
-    public static final int O_CLOEXEC = 0x80000;
-    /** {@code O_NONBLOCK}. */
-    public static final int O_NONBLOCK = 0x800;
+    /** {@code PROT_*} for mmap(2) and mprotect(2). */
+    public static final int PROT_NONE = 0, PROT_READ = 1, PROT_WRITE = 2, PROT_EXEC = 4;
+    /**
+     * {@code MAP_*} for mmap(2): {@code MAP_PRIVATE}, {@code MAP_ANONYMOUS}, {@code MAP_POPULATE}, and
+     * {@code MAP_FIXED_NOREPLACE}, which maps at exactly this address or fails with EEXIST.
+     */
+    public static final int MAP_PRIVATE = 0x02, MAP_ANONYMOUS = 0x20, MAP_POPULATE = 0x8000, MAP_FIXED_NOREPLACE = 0x100000;
+    /** {@code O_*} for pipe2(2): {@code O_CLOEXEC}, {@code O_NONBLOCK}. */
+    public static final int O_CLOEXEC = 0x80000, O_NONBLOCK = 0x800;
 
-    static final int SC_PAGESIZE = 30;
-    static final int SC_NPROCESSORS_ONLN = 84;
+    static final int SC_PAGESIZE = 30, SC_NPROCESSORS_ONLN = 84;
 
     private static final MethodHandle MMAP = Native.errno("mmap",
             FunctionDescriptor.of(ADDRESS, ADDRESS, JAVA_LONG, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_LONG));

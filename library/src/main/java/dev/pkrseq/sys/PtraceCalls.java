@@ -8,6 +8,7 @@ import dev.pkrseq.NativeException;
 import java.lang.foreign.FunctionDescriptor;
 import java.lang.foreign.MemorySegment;
 import java.lang.invoke.MethodHandle;
+import java.util.Map;
 
 /**
  * The native calls of the thread-rights census: ptrace (to stop another thread briefly and read its XSAVE
@@ -19,24 +20,25 @@ import java.lang.invoke.MethodHandle;
  * when a recording wants it.
  */
 public final class PtraceCalls {
-    /** {@code PTRACE_CONT}: resume a stopped tracee, delivering the signal in {@code data} (0 for none). */
-    public static final int PTRACE_CONT = 7;
-    /** {@code PTRACE_GETSIGINFO}: the siginfo_t of the signal a tracee stopped for. */
-    public static final int PTRACE_GETSIGINFO = 0x4202;
-    /** {@code PTRACE_DETACH}. */
-    public static final int PTRACE_DETACH = 17;
-    /** {@code PTRACE_GETREGSET}. */
-    public static final int PTRACE_GETREGSET = 0x4204;
-    /** {@code PTRACE_SEIZE}: attach without stopping the thread. */
-    public static final int PTRACE_SEIZE = 0x4206;
-    /** {@code PTRACE_INTERRUPT}: stop a seized thread. */
-    public static final int PTRACE_INTERRUPT = 0x4207;
-    /** {@code NT_X86_XSTATE}: the regset of the XSAVE area, in the standard (non-compacted) format. */
-    public static final int NT_X86_XSTATE = 0x202;
-    /** {@code __WALL}: wait for threads too. */
-    public static final int WALL = 0x40000000;
-    /** {@code PR_SET_PTRACER}. */
-    public static final int PR_SET_PTRACER = 0x59616d61;
+    /**
+     * ptrace(2)'s requests: {@code PTRACE_CONT} (resume a stopped tracee, delivering the signal in
+     * {@code data}, 0 for none), {@code PTRACE_GETSIGINFO} (the siginfo_t of the signal a tracee stopped for),
+     * {@code PTRACE_DETACH}, {@code PTRACE_GETREGSET}, {@code PTRACE_SEIZE} (attach without stopping the
+     * thread) and {@code PTRACE_INTERRUPT} (stop a seized thread).
+     */
+    public static final int PTRACE_CONT = 7, PTRACE_GETSIGINFO = 0x4202, PTRACE_DETACH = 17, PTRACE_GETREGSET = 0x4204,
+            PTRACE_SEIZE = 0x4206, PTRACE_INTERRUPT = 0x4207;
+    /**
+     * What goes with them: {@code NT_X86_XSTATE} (the regset of the XSAVE area, in the standard,
+     * non-compacted format), waitpid(2)'s {@code __WALL} (wait for threads too) and prctl(2)'s
+     * {@code PR_SET_PTRACER}.
+     */
+    public static final int NT_X86_XSTATE = 0x202, WALL = 0x40000000, PR_SET_PTRACER = 0x59616d61;
+
+    /** The requests by C name, for messages. */
+    private static final Map<Integer, String> REQUESTS = Map.of(PTRACE_CONT, "PTRACE_CONT",
+            PTRACE_GETSIGINFO, "PTRACE_GETSIGINFO", PTRACE_DETACH, "PTRACE_DETACH", PTRACE_GETREGSET, "PTRACE_GETREGSET",
+            PTRACE_SEIZE, "PTRACE_SEIZE", PTRACE_INTERRUPT, "PTRACE_INTERRUPT");
 
     private static final MethodHandle WAITPID = Native.errno("waitpid", FunctionDescriptor.of(JAVA_INT, JAVA_INT, ADDRESS,
             JAVA_INT));
@@ -87,14 +89,6 @@ public final class PtraceCalls {
     }
 
     private static String request(int request) {
-        return switch (request) {
-            case PTRACE_CONT -> "PTRACE_CONT";
-            case PTRACE_GETSIGINFO -> "PTRACE_GETSIGINFO";
-            case PTRACE_DETACH -> "PTRACE_DETACH";
-            case PTRACE_GETREGSET -> "PTRACE_GETREGSET";
-            case PTRACE_SEIZE -> "PTRACE_SEIZE";
-            case PTRACE_INTERRUPT -> "PTRACE_INTERRUPT";
-            default -> Integer.toString(request);
-        };
+        return REQUESTS.getOrDefault(request, Integer.toString(request));
     }
 }

@@ -5,25 +5,32 @@ import dev.pkrseq.NativeException;
 import java.lang.foreign.FunctionDescriptor;
 import java.lang.foreign.MemorySegment;
 import java.lang.invoke.MethodHandle;
+import java.util.Map;
 
 /** rseq: the system call, and downcalls into the machine code pkrseq generates for it. */
 public final class RseqCalls {
     /** {@code RSEQ_FLAG_UNREGISTER}. */
     public static final int RSEQ_FLAG_UNREGISTER = 1;
-    /** {@code MEMBARRIER_CMD_QUERY}: the supported commands, as a bit mask. */
-    public static final int MEMBARRIER_CMD_QUERY = 0;
-    /** {@code MEMBARRIER_CMD_PRIVATE_EXPEDITED}: a memory barrier on every CPU running a thread of this process. */
-    public static final int MEMBARRIER_CMD_PRIVATE_EXPEDITED = 1 << 3;
-    /** {@code MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED}. */
-    public static final int MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED = 1 << 4;
-    /** {@code MEMBARRIER_CMD_PRIVATE_EXPEDITED_RSEQ} (Linux 5.10): aborts the rseq critical sections running there. */
-    public static final int MEMBARRIER_CMD_PRIVATE_EXPEDITED_RSEQ = 1 << 7;
-    /** {@code MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED_RSEQ} (Linux 5.10). */
-    public static final int MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED_RSEQ = 1 << 8;
-    /** {@code MEMBARRIER_CMD_GET_REGISTRATIONS} (Linux 6.3): the commands this process registered, as a bit mask. */
-    public static final int MEMBARRIER_CMD_GET_REGISTRATIONS = 1 << 9;
+    /**
+     * membarrier(2)'s commands: {@code MEMBARRIER_CMD_QUERY} (the supported commands, as a bit mask),
+     * {@code MEMBARRIER_CMD_PRIVATE_EXPEDITED} (a memory barrier on every CPU running a thread of this process)
+     * and its registration, from Linux 5.10 {@code MEMBARRIER_CMD_PRIVATE_EXPEDITED_RSEQ} (which also aborts the
+     * rseq critical sections running there) and its registration, and from Linux 6.3
+     * {@code MEMBARRIER_CMD_GET_REGISTRATIONS} (the commands this process registered, as a bit mask).
+     */
+    public static final int MEMBARRIER_CMD_QUERY = 0, MEMBARRIER_CMD_PRIVATE_EXPEDITED = 1 << 3,
+            MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED = 1 << 4, MEMBARRIER_CMD_PRIVATE_EXPEDITED_RSEQ = 1 << 7,
+            MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED_RSEQ = 1 << 8, MEMBARRIER_CMD_GET_REGISTRATIONS = 1 << 9;
     /** {@code MEMBARRIER_CMD_FLAG_CPU}: only the CPU named by the third argument. */
     public static final int MEMBARRIER_CMD_FLAG_CPU = 1;
+
+    /** The membarrier commands by C name, for messages. */
+    private static final Map<Integer, String> MEMBARRIER_COMMANDS = Map.of(MEMBARRIER_CMD_QUERY, "MEMBARRIER_CMD_QUERY",
+            MEMBARRIER_CMD_PRIVATE_EXPEDITED, "MEMBARRIER_CMD_PRIVATE_EXPEDITED",
+            MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED, "MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED",
+            MEMBARRIER_CMD_PRIVATE_EXPEDITED_RSEQ, "MEMBARRIER_CMD_PRIVATE_EXPEDITED_RSEQ",
+            MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED_RSEQ, "MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED_RSEQ",
+            MEMBARRIER_CMD_GET_REGISTRATIONS, "MEMBARRIER_CMD_GET_REGISTRATIONS");
 
     private RseqCalls() {
     }
@@ -65,15 +72,7 @@ public final class RseqCalls {
     }
 
     private static String membarrierCommand(int cmd) {
-        return switch (cmd) {
-            case MEMBARRIER_CMD_QUERY -> "MEMBARRIER_CMD_QUERY";
-            case MEMBARRIER_CMD_PRIVATE_EXPEDITED -> "MEMBARRIER_CMD_PRIVATE_EXPEDITED";
-            case MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED -> "MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED";
-            case MEMBARRIER_CMD_PRIVATE_EXPEDITED_RSEQ -> "MEMBARRIER_CMD_PRIVATE_EXPEDITED_RSEQ";
-            case MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED_RSEQ -> "MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED_RSEQ";
-            case MEMBARRIER_CMD_GET_REGISTRATIONS -> "MEMBARRIER_CMD_GET_REGISTRATIONS";
-            default -> Integer.toString(cmd);
-        };
+        return MEMBARRIER_COMMANDS.getOrDefault(cmd, Integer.toString(cmd));
     }
 
     /**

@@ -16,39 +16,31 @@ import java.util.BitSet;
  * thread's stack and its signal mask.
  */
 public final class ThreadCalls {
-    /** {@code pthread_sigmask}: add the set to the blocked signals. */
-    public static final int SIG_BLOCK = 0;
-    /** {@code pthread_sigmask}: remove the set from the blocked signals. */
-    public static final int SIG_UNBLOCK = 1;
-    /** {@code pthread_sigmask}: make the set the blocked signals. */
-    public static final int SIG_SETMASK = 2;
+    /**
+     * pthread_sigmask(3)'s {@code how}: {@code SIG_BLOCK} adds the set to the blocked signals,
+     * {@code SIG_UNBLOCK} removes it, {@code SIG_SETMASK} makes it the blocked signals.
+     */
+    public static final int SIG_BLOCK = 0, SIG_UNBLOCK = 1, SIG_SETMASK = 2;
     /**
      * {@code SCHED_IDLE}: the lowest scheduling policy, below nice 19; a thread of this policy runs only
      * where no other thread of its CPU wants to, in effect, and any thread may take it for itself.
      */
     public static final int SCHED_IDLE = 5;
-    /** Illegal instruction: synchronous, raised by the faulting instruction. */
-    public static final int SIGILL = 4;
-    /** Trace or breakpoint trap: synchronous. */
-    public static final int SIGTRAP = 5;
-    /** Bus error (for example a truncated mapped file): synchronous. */
-    public static final int SIGBUS = 7;
-    /** Arithmetic fault (HotSpot's implicit division-by-zero check on x86): synchronous. */
-    public static final int SIGFPE = 8;
-    /** Segmentation fault (HotSpot's safepoint polls and implicit null checks; pkey faults): synchronous. */
-    public static final int SIGSEGV = 11;
-    /** User signal 2: HotSpot's suspend/resume signal on Linux. */
+    /**
+     * The synchronous signals, which the faulting instruction raises: {@code SIGILL} (illegal instruction),
+     * {@code SIGTRAP} (trace or breakpoint trap), {@code SIGBUS} (bus error, for example a truncated mapped
+     * file), {@code SIGFPE} (HotSpot's implicit division-by-zero check on x86), {@code SIGSEGV} (HotSpot's
+     * safepoint polls and implicit null checks; pkey faults) and {@code SIGSYS} (bad system call: seccomp).
+     */
+    public static final int SIGILL = 4, SIGTRAP = 5, SIGBUS = 7, SIGFPE = 8, SIGSEGV = 11, SIGSYS = 31;
+    /** {@code SIGUSR2}: HotSpot's suspend/resume signal on Linux. */
     public static final int SIGUSR2 = 12;
-    /** Bad system call (seccomp): synchronous. */
-    public static final int SIGSYS = 31;
-    /** {@code FUTEX_WAKE_OP}. */
-    public static final int FUTEX_WAKE_OP = 5;
-    /** {@code FUTEX_PRIVATE_FLAG}: the futex word is private to this process, no page lookup. */
-    public static final int FUTEX_PRIVATE_FLAG = 128;
-    /** {@code FUTEX_OP_ADD}: the operation of a FUTEX_WAKE_OP adds its argument to the word. */
-    public static final int FUTEX_OP_ADD = 1;
-    /** {@code FUTEX_OP_CMP_EQ}: the comparison of a FUTEX_WAKE_OP. */
-    public static final int FUTEX_OP_CMP_EQ = 0;
+    /**
+     * futex(2)'s {@code FUTEX_WAKE_OP} and {@code FUTEX_PRIVATE_FLAG} (the word is private to this process:
+     * no page lookup), and the {@code FUTEX_OP_ADD} operation and {@code FUTEX_OP_CMP_EQ} comparison a
+     * FUTEX_WAKE_OP encodes.
+     */
+    public static final int FUTEX_WAKE_OP = 5, FUTEX_PRIVATE_FLAG = 128, FUTEX_OP_ADD = 1, FUTEX_OP_CMP_EQ = 0;
 
     private static final int FUTEX_WAKE_PRIVATE = 129;
     /** sizeof(sigset_t) in glibc: 1024 bits, of which the kernel uses the first 64. */

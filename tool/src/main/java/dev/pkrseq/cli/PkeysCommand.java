@@ -9,9 +9,8 @@ import dev.pkrseq.lab.pkey.KeyReport;
 import dev.pkrseq.lab.pkey.PkeysReport;
 import dev.pkrseq.pkey.Pkru;
 import picocli.CommandLine.Command;
-import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
-import picocli.CommandLine.Spec;
 
 /** {@code pkrseq pkeys}: this thread's PKRU, the free keys, and the memory that carries a key. */
 @Command(name = "pkeys", mixinStandardHelpOptions = true,
@@ -21,12 +20,6 @@ import picocli.CommandLine.Spec;
                         + "mapping of this JVM that carries a non-zero key. With --key N: whether key N is allocated in "
                         + "this process, this thread's rights for it, and the mappings that carry it."})
 final class PkeysCommand implements Callable<Integer> {
-    @Spec
-    CommandSpec spec;
-
-    @Option(names = "--json", description = "Print one JSON object instead of text.")
-    boolean json;
-
     @Option(names = "--key", paramLabel = "N", description = "Show one key, 0 to 15, allocated in this process: key 0, the kernel's execute-only key, or "
                     + "a key the embedding program allocated.")
     Integer key;
@@ -43,28 +36,30 @@ final class PkeysCommand implements Callable<Integer> {
             "(freed after), to show which threads could use a key allocated now."})
     boolean withKey;
 
+    @Mixin
+    ReportOutput output;
+
     @Override
     public Integer call() {
         if (withKey && !threads) {
             throw new UsageException("--with-key goes with --threads");
         }
         if (threads) {
-            Json.printOr(spec.commandLine().getOut(), json, "pkeys.threads", ThreadsView.census(withKey), ThreadsView::print);
+            output.print("pkeys.threads", ThreadsView.census(withKey), ThreadsView::print);
             return 0;
         }
         if (kernelPaths) {
-            Json.printOr(spec.commandLine().getOut(), json, "pkeys.kernel-paths", KernelPaths.report(),
-                    KernelPathsView::print);
+            output.print("pkeys.kernel-paths", KernelPaths.report(), KernelPathsView::print);
             return 0;
         }
         if (key != null) {
             return showKey(key);
         }
         PkeysReport report = PkeysReport.now();
-        if (json) {
-            Json.print(spec.commandLine().getOut(), "pkeys", Json.nestThread(report));
+        if (output.json) {
+            Json.print(output.out(), "pkeys", Json.nestThread(report));
         } else {
-            printText(spec.commandLine().getOut(), report);
+            printText(output.out(), report);
         }
         return 0;
     }
@@ -79,10 +74,10 @@ final class PkeysCommand implements Callable<Integer> {
                     + (r.supported() ? " (keys allocated now: " + keyList(r) + ")"
                             : ": protection keys are unavailable here, so only key 0 exists"));
         }
-        if (json) {
-            Json.print(spec.commandLine().getOut(), "pkeys.key", Json.nestThread(r));
+        if (output.json) {
+            Json.print(output.out(), "pkeys.key", Json.nestThread(r));
         } else {
-            printKey(spec.commandLine().getOut(), r);
+            printKey(output.out(), r);
         }
         return 0;
     }

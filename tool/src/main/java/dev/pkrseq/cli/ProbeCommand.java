@@ -18,9 +18,7 @@ import dev.pkrseq.lab.Probe;
 import dev.pkrseq.lab.ProbeReport;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
-import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
-import picocli.CommandLine.Spec;
 
 /** {@code pkrseq probe}: what this JVM sees of protection keys and rseq, and the experiments. */
 @Command(name = "probe", mixinStandardHelpOptions = true,
@@ -29,18 +27,15 @@ import picocli.CommandLine.Spec;
                 "Platform, protection keys, the thread's rseq area and static TLS, then the experiments that "
                         + "observe the kernel's behaviour, each with what was expected and what was seen."})
 final class ProbeCommand implements Callable<Integer> {
-    @Spec
-    CommandSpec spec;
-
-    @Option(names = "--json", description = "Print one JSON object instead of text.")
-    boolean json;
-
     @Option(names = "--only", paramLabel = "PREFIX", split = ",",
             description = "Run only the experiments whose id starts with one of these prefixes, for example pkey.,rseq.cpu")
     List<String> only;
 
     @Option(names = "--no-experiments", description = "Report the platform only; run no experiment.")
     boolean noExperiments;
+
+    @Mixin
+    ReportOutput output;
 
     @Mixin
     Progress.Options progress;
@@ -52,7 +47,7 @@ final class ProbeCommand implements Callable<Integer> {
         List<Experiment> selected = noExperiments ? List.of()
                 : all.stream().filter(e -> only == null || only.stream().anyMatch(e.id()::startsWith)).toList();
         List<ExperimentResult> results = new ArrayList<>();
-        try (Progress p = Progress.of(spec, progress)) {
+        try (Progress p = Progress.of(output.spec, progress)) {
             for (int k = 0; k < selected.size(); k++) {
                 p.step(k + 1, selected.size(), selected.get(k).id());
                 results.add(Experiments.run(selected.get(k)));
@@ -62,7 +57,7 @@ final class ProbeCommand implements Callable<Integer> {
         ProbeReport platform = Probe.run(id -> false);
         ProbeReport report = new ProbeReport(platform.platform(), platform.pkeys(), platform.rseq(), platform.thread(),
                 results);
-        Json.printOr(spec.commandLine().getOut(), json, "probe", report, ProbeCommand::printText);
+        output.print("probe", report, ProbeCommand::printText);
         return 0;
     }
 

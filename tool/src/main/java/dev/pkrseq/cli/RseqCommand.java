@@ -15,9 +15,7 @@ import dev.pkrseq.rseq.RseqAvailability;
 import dev.pkrseq.rseq.RseqRegistry;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
-import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
-import picocli.CommandLine.Spec;
 
 /** {@code pkrseq rseq}: who registered this thread's struct rseq, its fields, and pkrseq's own pool. */
 @Command(name = "rseq", mixinStandardHelpOptions = true,
@@ -26,16 +24,13 @@ import picocli.CommandLine.Spec;
                 "Who registered the area, the C library's and the kernel's sizes, the fields as the kernel last "
                         + "wrote them, and the state of pkrseq's own registration pool."})
 final class RseqCommand implements Callable<Integer> {
-    @Spec
-    CommandSpec spec;
-
-    @Option(names = "--json", description = "Print one JSON object instead of text.")
-    boolean json;
-
     @Option(names = "--register",
             description = "Where nobody registered this thread (GLIBC_TUNABLES=glibc.pthread.rseq=0, musl, ...), "
                     + "register it with pkrseq's own area for the report, then unregister it.")
     boolean register;
+
+    @Mixin
+    ReportOutput output;
 
     /**
      * What {@code pkrseq rseq} shows.
@@ -115,7 +110,7 @@ final class RseqCommand implements Callable<Integer> {
         Owner owner = Rseq.owner();
         boolean registered = register && owner == Owner.NONE;
         if (register && !registered) {
-            try (Progress p = Progress.of(spec, progress)) {
+            try (Progress p = Progress.of(output.spec, progress)) {
                 p.note("--register did not register: " + owner + " registered this thread already, and the kernel takes"
                         + " one area per thread (a second rseq() fails with EINVAL); the report shows " + owner + "'s area."
                         + (owner == Owner.GLIBC ? " For pkrseq's own: GLIBC_TUNABLES=glibc.pthread.rseq=0 pkrseq rseq --register"
@@ -133,7 +128,7 @@ final class RseqCommand implements Callable<Integer> {
         } else {
             report = report(false);
         }
-        Json.printOr(spec.commandLine().getOut(), json, "rseq", report, RseqCommand::print);
+        output.print("rseq", report, RseqCommand::print);
         return 0;
     }
 

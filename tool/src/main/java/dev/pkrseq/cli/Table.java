@@ -60,7 +60,7 @@ final class Table {
         }
         boolean headed = Arrays.stream(headers).anyMatch(h -> !h.isEmpty());
         if (headed) {
-            line(out, indent, width, Arrays.asList(headers));
+            out.println(line(indent, width, Arrays.asList(headers)));
         }
         for (List<List<String>> cells : wrapped) {
             int height = cells.stream().mapToInt(List::size).max().orElse(1);
@@ -69,13 +69,14 @@ final class Table {
                 for (List<String> c : cells) {
                     parts.add(k < c.size() ? c.get(k) : "");
                 }
-                line(out, indent, width, parts);
+                out.println(line(indent, width, parts));
             }
         }
         out.flush();
     }
 
-    private static void line(PrintWriter out, String indent, int[] width, List<String> cells) {
+    /** One line of cells, each padded to its column's width and two spaces apart, with no trailing space. */
+    static String line(String indent, int[] width, List<String> cells) {
         StringBuilder sb = new StringBuilder(indent);
         for (int i = 0; i < cells.size(); i++) {
             String c = cells.get(i);
@@ -84,7 +85,7 @@ final class Table {
                 sb.append(" ".repeat(width[i] - c.length() + 2));
             }
         }
-        out.println(sb.toString().stripTrailing());
+        return sb.toString().stripTrailing();
     }
 
     static List<String> wrap(String text, int limit) {

@@ -20,9 +20,7 @@ import dev.pkrseq.tls.TlsModule;
 import dev.pkrseq.tls.TlsPage;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
-import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
-import picocli.CommandLine.Spec;
 
 /** {@code pkrseq tls}: the static TLS map of a thread, and the two retag rules side by side. */
 @Command(name = "tls", mixinStandardHelpOptions = true,
@@ -40,12 +38,6 @@ final class TlsCommand implements Callable<Integer> {
     /** Generous: emulated machines start an interpreted JVM slowly. */
     private static final java.time.Duration DEMO_TIMEOUT = java.time.Duration.ofSeconds(600);
 
-    @Spec
-    CommandSpec spec;
-
-    @Option(names = "--json", description = "Print one JSON object instead of text.")
-    boolean json;
-
     @Option(names = "--threads", description = "Map the calling thread (main), a new platform thread and a virtual thread's carrier, and "
                     + "locate the process's initial thread.")
     boolean threads;
@@ -56,11 +48,14 @@ final class TlsCommand implements Callable<Integer> {
     boolean retagDemo;
 
     @Mixin
+    ReportOutput output;
+
+    @Mixin
     Progress.Options progress;
 
     @Override
     public Integer call() throws InterruptedException {
-        PrintWriter out = spec.commandLine().getOut();
+        PrintWriter out = output.out();
         if (retagDemo && threads) {
             throw new UsageException("--retag-demo retags one thread (a child JVM's main) and does not combine with --threads");
         }
@@ -70,7 +65,7 @@ final class TlsCommand implements Callable<Integer> {
         }
         List<ExperimentResult> experiments = run(TlsExperiments.layout(self));
         if (!threads) {
-            if (json) {
+            if (output.json) {
                 Json.print(out, "tls", TlsReport.of(self, experiments));
             } else {
                 printLayout(out, self, true);
@@ -80,7 +75,7 @@ final class TlsCommand implements Callable<Integer> {
         }
         List<TlsLayout> maps;
         InitialThread initial;
-        try (Progress p = Progress.of(spec, progress)) {
+        try (Progress p = Progress.of(output.spec, progress)) {
             p.step(1, 3, "the static TLS of a new platform thread");
             TlsLayout platform = Tls.onPlatformThread(PLATFORM_THREAD);
             p.step(2, 3, "the static TLS of a virtual thread's carrier");
@@ -90,7 +85,7 @@ final class TlsCommand implements Callable<Integer> {
             initial = Tls.initialThread();
         }
         String joins = joins(initial, maps);
-        if (json) {
+        if (output.json) {
             Json.print(out, "tls.threads", new TlsReport.Threads(maps.stream().map(m -> TlsReport.of(m, null)).toList(),
                     TlsReport.initial(initial, joins), experiments));
             return 0;
@@ -104,7 +99,7 @@ final class TlsCommand implements Callable<Integer> {
         String missing = TlsExperiments.retagUnavailable();
         if (missing != null) {
             List<ExperimentResult> experiments = run(TlsExperiments.layout(self));
-            if (json) {
+            if (output.json) {
                 Json.print(out, "tls", TlsReport.of(self, experiments, TlsReport.unavailable(missing)));
             } else {
                 out.println("pkrseq tls --retag-demo: retag a thread's static TLS with a protection key, and undo it");
@@ -119,12 +114,12 @@ final class TlsCommand implements Callable<Integer> {
             return 0;
         }
         TlsRetagProbe.Report r;
-        try (Progress p = Progress.of(spec, progress)) {
+        try (Progress p = Progress.of(output.spec, progress)) {
             p.show("retagging in a child JVM (a few seconds: the JVM starts, retags, restores and reports)");
             r = TlsRetagProbe.retag(DEMO_TIMEOUT);
         }
         List<ExperimentResult> experiments = run(TlsExperiments.readingRetag(r));
-        if (json) {
+        if (output.json) {
             Json.print(out, "tls", TlsReport.of(self, experiments, TlsReport.demo(r)));
             return 0;
         }

@@ -159,15 +159,7 @@ final class WatchFrame {
     }
 
     private static String line(List<String> cells, int[] w, int width) {
-        StringBuilder sb = new StringBuilder(INDENT);
-        for (int i = 0; i < cells.size(); i++) {
-            String c = cells.get(i);
-            sb.append(c);
-            if (i < cells.size() - 1) {
-                sb.append(" ".repeat(w[i] - c.length() + 2));
-            }
-        }
-        return cut(sb.toString().stripTrailing(), width == Integer.MAX_VALUE ? width : width - 1);
+        return cut(Table.line(INDENT, w, cells), width == Integer.MAX_VALUE ? width : width - 1);
     }
 
     /**

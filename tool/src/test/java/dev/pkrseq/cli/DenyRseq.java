@@ -45,19 +45,15 @@ import dev.pkrseq.Errno;
 public final class DenyRseq {
     /** {@code __NR_rseq} on x86_64; the filter allows every other architecture, so one number is all it needs. */
     private static final int NR_RSEQ_X86_64 = 334;
-    private static final int PR_SET_NO_NEW_PRIVS = 38;
     /** seccomp(2) on x86_64; the library's system call table has no use for it. */
     private static final long SYS_SECCOMP = 317;
-    private static final int SECCOMP_SET_MODE_FILTER = 1;
-    private static final int AUDIT_ARCH_X86_64 = 0xC000003E;
-    private static final int SECCOMP_RET_ALLOW = 0x7fff0000;
-    private static final int SECCOMP_RET_ERRNO = 0x00050000;
-    private static final short BPF_LD_W_ABS = 0x20;
-    private static final short BPF_JMP_JEQ_K = 0x15;
-    private static final short BPF_RET_K = 0x06;
+    private static final int PR_SET_NO_NEW_PRIVS = 38, SECCOMP_SET_MODE_FILTER = 1, AUDIT_ARCH_X86_64 = 0xC000003E;
+    /** What the filter answers: {@code SECCOMP_RET_ALLOW}, or {@code SECCOMP_RET_ERRNO} or'ed with the errno. */
+    private static final int SECCOMP_RET_ALLOW = 0x7fff0000, SECCOMP_RET_ERRNO = 0x00050000;
+    /** The classic BPF instructions the filter is made of. */
+    private static final short BPF_LD_W_ABS = 0x20, BPF_JMP_JEQ_K = 0x15, BPF_RET_K = 0x06;
     /** struct seccomp_data: nr at 0, arch at 4. */
-    private static final int DATA_NR = 0;
-    private static final int DATA_ARCH = 4;
+    private static final int DATA_NR = 0, DATA_ARCH = 4;
 
     /** struct sock_filter. */
     private static final StructLayout SOCK_FILTER = MemoryLayout.structLayout(JAVA_SHORT.withName("code"),

@@ -13,6 +13,9 @@ import java.util.SplittableRandom;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.atomic.AtomicReference;
 import java.util.concurrent.atomic.LongAdder;
+import java.util.function.IntToLongFunction;
+import java.util.function.LongSupplier;
+import java.util.function.ObjLongConsumer;
 
 import dev.pkrseq.UnavailableException;
 import dev.pkrseq.lab.ChildJvm;
@@ -247,32 +250,22 @@ public final class ParamTest {
             List<String> a = new ArrayList<>(List.of("-T", type.toString(), "-t", Integer.toString(threads), "-r",
                     Long.toString(reps)));
             for (int p = 1; p <= 9; p++) {
-                if (loops[p] != 0) {
-                    a.add("-" + p);
-                    a.add(Integer.toString(loops[p]));
-                }
+                addIf(a, loops[p] != 0, "-" + p, Integer.toString(loops[p]));
             }
-            if (modulo != 0) {
-                a.add("-m");
-                a.add(Integer.toString(modulo));
-            }
-            if (yield) {
-                a.add("-y");
-            }
-            if (signal) {
-                a.add("-k");
-            }
-            if (sleepMillis != 0) {
-                a.add("-s");
-                a.add(Integer.toString(sleepMillis));
-            }
-            if (mmCid) {
-                a.add("--mm-cid");
-            }
-            if (release) {
-                a.add("-M");
-            }
+            addIf(a, modulo != 0, "-m", Integer.toString(modulo));
+            addIf(a, yield, "-y");
+            addIf(a, signal, "-k");
+            addIf(a, sleepMillis != 0, "-s", Integer.toString(sleepMillis));
+            addIf(a, mmCid, "--mm-cid");
+            addIf(a, release, "-M");
             return a;
+        }
+
+        /** Leaves out an option whose value is the default, as param_test's own command lines do. */
+        private static void addIf(List<String> args, boolean set, String... option) {
+            if (set) {
+                args.addAll(List.of(option));
+            }
         }
 
         /**
@@ -513,26 +506,21 @@ public final class ParamTest {
 
     /** Reports a result to the parent JVM through {@link ChildReport}, under {@code keyPrefix + "paramtest."}. */
     static void report(Result r, String keyPrefix) {
-        ChildReport.put(keyPrefix + PREFIX + "type", r.type());
-        ChildReport.put(keyPrefix + PREFIX + "threads", r.threads());
-        ChildReport.put(keyPrefix + PREFIX + "reps", r.reps());
-        ChildReport.put(keyPrefix + PREFIX + "index", r.index());
-        ChildReport.put(keyPrefix + PREFIX + "owner", r.owner());
-        ChildReport.put(keyPrefix + PREFIX + "delays", r.delays());
-        ChildReport.put(keyPrefix + PREFIX + "modulo", r.modulo());
-        ChildReport.put(keyPrefix + PREFIX + "yield", r.yield());
-        ChildReport.put(keyPrefix + PREFIX + "signal", r.signal());
-        ChildReport.put(keyPrefix + PREFIX + "sleep", r.sleepMillis());
+        String p = keyPrefix + PREFIX;
+        put(p, "type", r.type(), "threads", r.threads(), "reps", r.reps(), "index", r.index(), "owner", r.owner(),
+                "delays", r.delays(), "modulo", r.modulo(), "yield", r.yield(), "signal", r.signal(), "sleep",
+                r.sleepMillis());
         for (Check c : r.checks()) {
-            ChildReport.put(keyPrefix + PREFIX + "check", c.expected() + "\t" + c.actual() + "\t" + c.name());
+            ChildReport.put(p + "check", c.expected() + "\t" + c.actual() + "\t" + c.name());
         }
-        ChildReport.put(keyPrefix + PREFIX + "restarts", r.restarts());
-        ChildReport.put(keyPrefix + PREFIX + "yields", r.yields());
-        ChildReport.put(keyPrefix + PREFIX + "signals", r.signals());
-        ChildReport.put(keyPrefix + PREFIX + "sleeps", r.sleeps());
-        ChildReport.put(keyPrefix + PREFIX + "fences", r.fences());
-        ChildReport.put(keyPrefix + PREFIX + "elapsed", r.elapsedMillis());
-        ChildReport.put(keyPrefix + PREFIX + "exact", r.exact());
+        put(p, "restarts", r.restarts(), "yields", r.yields(), "signals", r.signals(), "sleeps", r.sleeps(), "fences",
+                r.fences(), "elapsed", r.elapsedMillis(), "exact", r.exact());
+    }
+
+    private static void put(String prefix, Object... keysAndValues) {
+        for (int i = 0; i < keysAndValues.length; i += 2) {
+            ChildReport.put(prefix + keysAndValues[i], keysAndValues[i + 1]);
+        }
     }
 
     private static Result fromLines(ChildJvm.Result r, String where) {
@@ -560,6 +548,8 @@ public final class ParamTest {
         final PerCpuOps ops;
         final long stride;
         final int slots;
+        /** Sections the kernel aborted, for runs that call the primitives themselves ({@link #untilDone}). */
+        final LongAdder restarts = new LongAdder();
 
         Run(Options o, PerCpuOps ops) {
             this.o = o;
@@ -573,7 +563,24 @@ public final class ParamTest {
 
         abstract List<Check> checks();
 
-        abstract long restarts();
+        /** Sections the kernel aborted and the run made again. */
+        long restarts() {
+            return restarts.sum();
+        }
+
+        /** Runs a section until it commits, counting the aborts; any other failure ends the worker. */
+        void untilDone(String primitive, LongSupplier section) {
+            for (;;) {
+                long r = section.getAsLong();
+                if (r >= 0) {
+                    return;
+                }
+                if (PerCpuOps.status(r) != PerCpuOps.Status.ABORTED) {
+                    throw new IllegalStateException(primitive + ": " + PerCpuOps.status(r));
+                }
+                restarts.increment();
+            }
+        }
 
         long fences() {
             return 0;
@@ -706,7 +713,6 @@ public final class ParamTest {
 
     private static final class IncrementRun extends Run {
         final MemorySegment counts;
-        final LongAdder restarts = new LongAdder();
 
         IncrementRun(Options o, PerCpuOps ops) {
             super(o, ops);
@@ -715,26 +721,12 @@ public final class ParamTest {
 
         @Override
         void rep(Injector injector, Worker w) {
-            for (;;) {
-                long r = ops.add(counts, 1);
-                if (r >= 0) {
-                    return;
-                }
-                if (PerCpuOps.status(r) != PerCpuOps.Status.ABORTED) {
-                    throw new IllegalStateException("add: " + PerCpuOps.status(r));
-                }
-                restarts.increment();
-            }
+            untilDone("add", () -> ops.add(counts, 1));
         }
 
         @Override
         List<Check> checks() {
             return List.of(new Check("sum of the per-CPU counts", o.threads() * o.reps(), sumWords(counts)));
-        }
-
-        @Override
-        long restarts() {
-            return restarts.sum();
         }
     }
 
@@ -744,6 +736,7 @@ public final class ParamTest {
         final int count;
         final long expectedSum;
         final List<Integer> cpus;
+        final LongAdder full = new LongAdder();
 
         NodesRun(Options o, PerCpuOps ops) {
             super(o, ops);
@@ -763,30 +756,36 @@ public final class ParamTest {
             return nodes.address() + 16L * i;
         }
 
-        /** Sums the data of drained nodes, each counted once; a node drained twice or foreign counts as lost. */
-        List<Check> drained(java.util.function.IntFunction<Long> drainOne) {
-            BitSet seen = new BitSet(count);
-            long sum = 0;
-            long found = 0;
-            long duplicates = 0;
-            for (int c = 0; c < slots; c++) {
-                for (int guard = 0; guard <= count; guard++) {
-                    long n = drainOne.apply(c);
-                    if (n == 0) {
-                        break;
-                    }
-                    int i = (int) ((n - nodes.address()) / 16);
-                    if (seen.get(i)) {
-                        duplicates++;
-                        continue;
-                    }
-                    seen.set(i);
-                    found++;
-                    sum += nodes.get(JAVA_LONG, 16L * i);
-                }
+        /** Puts {@link #PER_CPU} nodes on each allowed CPU's structure, before the workers start. */
+        void fill(ObjLongConsumer<Integer> putQuiescent) {
+            for (int i = 0; i < count; i++) {
+                putQuiescent.accept(cpus.get(i / PER_CPU), node(i));
             }
-            return List.of(new Check("sum of the nodes' values", expectedSum, sum),
-                    new Check("nodes found", count, found), new Check("nodes found twice", 0, duplicates));
+        }
+
+        /** Takes a node from the current CPU's structure: 0 when it is empty. */
+        abstract long take();
+
+        /** Puts a taken node back on the current CPU's structure: false when it is full. */
+        abstract boolean putBack(long node);
+
+        /** Takes a node and puts it back, as param_test's list and buffer tests do, yielding between with -y. */
+        @Override
+        void rep(Injector injector, Worker w) {
+            long n = take();
+            if (o.yield()) {
+                injector.yieldBetween();
+            }
+            if (n != 0 && !putBack(n)) {
+                full.increment();
+            }
+        }
+
+        /** Sums the data of drained nodes, each counted once; a node drained twice or foreign counts as lost. */
+        List<Check> drained(IntToLongFunction drainOne) {
+            NodeCensus census = NodeCensus.drain(nodes, count, slots, drainOne);
+            return List.of(new Check("sum of the nodes' values", expectedSum, census.sum()),
+                    new Check("nodes found", count, census.found()), new Check("nodes found twice", 0, census.twice()));
         }
     }
 
@@ -796,21 +795,19 @@ public final class ParamTest {
         ListRun(Options o, PerCpuOps ops) {
             super(o, ops);
             list = new PerCpuList(ops, PerCpuPool.create(8, ops.stride()), nodes, 8);
-            for (int i = 0; i < count; i++) {
-                list.pushQuiescent(cpus.get(i / PER_CPU), node(i));
-            }
+            fill(list::pushQuiescent);
         }
 
         @Override
-        void rep(Injector injector, Worker w) {
-            long n = list.pop();
-            if (o.yield()) {
-                injector.yieldBetween();
-            }
-            if (n != 0) {
-                // As param_test pushes: the head read first, then load_cbne_store.
-                list.pushCompareAndStore(n);
-            }
+        long take() {
+            return list.pop();
+        }
+
+        @Override
+        boolean putBack(long node) {
+            // As param_test pushes: the head read first, then load_cbne_store.
+            list.pushCompareAndStore(node);
+            return true;
         }
 
         @Override
@@ -830,7 +827,6 @@ public final class ParamTest {
 
     private static final class BufferRun extends NodesRun {
         final PerCpuRing ring;
-        final LongAdder full = new LongAdder();
 
         BufferRun(Options o, PerCpuOps ops) {
             super(o, ops);
@@ -838,20 +834,17 @@ public final class ParamTest {
             int capacity = capacityFor(slots);
             ring = new PerCpuRing(ops, PerCpuPool.create(PerCpuRing.bytesPerCpu(capacity), ops.stride()), capacity,
                     o.release() ? PerCpuOps.Order.RELEASE : PerCpuOps.Order.RELAXED);
-            for (int i = 0; i < count; i++) {
-                ring.offerQuiescent(cpus.get(i / PER_CPU), node(i));
-            }
+            fill(ring::offerQuiescent);
         }
 
         @Override
-        void rep(Injector injector, Worker w) {
-            long n = ring.poll();
-            if (o.yield()) {
-                injector.yieldBetween();
-            }
-            if (n != 0 && !ring.offer(n)) {
-                full.increment();
-            }
+        long take() {
+            return ring.poll();
+        }
+
+        @Override
+        boolean putBack(long node) {
+            return ring.offer(node);
         }
 
         @Override
@@ -936,7 +929,6 @@ public final class ParamTest {
         final MemorySegment nodes;
         // The shared pointer the workers follow: the address of CPU 0's entry of the active list.
         final MemorySegment active;
-        final LongAdder restarts = new LongAdder();
         final List<String> violations = Collections.synchronizedList(new ArrayList<>());
         long checksMade;
         long fenceCount;
@@ -959,16 +951,7 @@ public final class ParamTest {
 
         @Override
         void rep(Injector injector, Worker w) {
-            for (;;) {
-                long r = ops.addIndirect(active, 0, 1, entries, nodes);
-                if (r >= 0) {
-                    return;
-                }
-                if (PerCpuOps.status(r) != PerCpuOps.Status.ABORTED) {
-                    throw new IllegalStateException("addIndirect: " + PerCpuOps.status(r));
-                }
-                restarts.increment();
-            }
+            untilDone("addIndirect", () -> ops.addIndirect(active, 0, 1, entries, nodes));
         }
 
         long counter(int list, int cpu) {
@@ -1035,11 +1018,6 @@ public final class ParamTest {
             return List.of(new Check("sum of both lists' counters", o.threads() * o.reps(), total),
                     new Check("changes to the inactive list after the fence (of " + checksMade + " checks)", 0,
                             violations.size()));
-        }
-
-        @Override
-        long restarts() {
-            return restarts.sum();
         }
 
         @Override

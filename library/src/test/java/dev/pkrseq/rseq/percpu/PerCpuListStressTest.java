@@ -4,9 +4,9 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
-import java.util.BitSet;
 import java.util.concurrent.atomic.AtomicReference;
 
+import dev.pkrseq.lab.rseq.NodeCensus;
 import dev.pkrseq.rseq.DelayInjection;
 import dev.pkrseq.rseq.PerCpuOps;
 import dev.pkrseq.rseq.PerCpuPool;
@@ -71,25 +71,8 @@ class PerCpuListStressTest {
         if (failure.get() != null) {
             throw new IllegalStateException(failure.get());
         }
-        BitSet seen = new BitSet(count);
-        long found = 0;
-        long twice = 0;
-        for (int c = 0; c < slots; c++) {
-            for (int guard = 0; guard <= count; guard++) {
-                long n = list.popQuiescent(c);
-                if (n == 0) {
-                    break;
-                }
-                int i = (int) ((n - nodes.address()) / 16);
-                if (seen.get(i)) {
-                    twice++;
-                } else {
-                    seen.set(i);
-                    found++;
-                }
-            }
-        }
-        return new long[] {found, twice, count};
+        NodeCensus census = NodeCensus.drain(nodes, count, slots, list::popQuiescent);
+        return new long[] {census.found(), census.twice(), count};
     }
 
     @ParameterizedTest(name = "batches {0}")
