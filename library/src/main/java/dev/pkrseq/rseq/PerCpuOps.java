@@ -761,7 +761,6 @@ public final class PerCpuOps {
                         : (long) RseqCode.Shared.CPOUT_AREA_CPU.invokeExact(v, expected, dst, src, length, newValue, a);
             }
             before();
-            before();
             MethodHandle h = own[p.ordinal()];
             return tp ? (long) h.invokeExact(v, expected, dst, src, length, newValue)
                     : (long) h.invokeExact(v, expected, dst, src, length, newValue, area());

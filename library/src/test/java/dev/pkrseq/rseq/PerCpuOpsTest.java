@@ -329,6 +329,26 @@ class PerCpuOpsTest {
     }
 
     @Test
+    void theHookRunsOnceForEverySectionACallEnters() throws Exception {
+        AtomicLong runs = new AtomicLong();
+        PerCpuOps hooked = PerCpuOps.of(PerCpuOps.Index.CPU_ID, PerCpuOps.DEFAULT_STRIDE, DelayInjection.NONE,
+                runs::incrementAndGet);
+        PerCpuPool.Item v = pool.allocate();
+        MemorySegment state = v.percpu();
+        MemorySegment data = state.asSlice(32);
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment buf = a.allocate(8);
+            // Each of these is one section, whatever it returns: a retry is the caller's.
+            pinned(cpu, () -> hooked.compareAndStore(state, 0, 0));
+            assertEquals(1, runs.get(), "compareAndStore");
+            pinned(cpu, () -> hooked.compareCopyInAndStore(state, 0, data, buf, 8, 0, PerCpuOps.Order.RELAXED));
+            assertEquals(2, runs.get(), "compareCopyInAndStore");
+            pinned(cpu, () -> hooked.compareCopyOutAndStore(state, 0, buf, data, 8, 0, PerCpuOps.Order.RELAXED));
+            assertEquals(3, runs.get(), "compareCopyOutAndStore");
+        }
+    }
+
+    @Test
     void operandThatDoesNotSpanEveryCopyIsRefusedBeforeAnyCodeRuns() {
         PerCpuPool.Item v = pool.allocate();
         MemorySegment oneCopy = v.slot(0);
