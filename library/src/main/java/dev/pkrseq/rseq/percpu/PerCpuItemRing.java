@@ -1,9 +1,6 @@
 package dev.pkrseq.rseq.percpu;
 
-import static java.lang.foreign.ValueLayout.JAVA_LONG;
-
 import java.lang.foreign.MemorySegment;
-import java.lang.invoke.VarHandle;
 import java.lang.ref.Reference;
 
 import dev.pkrseq.rseq.PerCpuOps;
@@ -21,16 +18,8 @@ import dev.pkrseq.rseq.PerCpuPool;
  * {@code load_cbne_memcpy_store}. The copy happens inside the section, so a poll never returns an item
  * half-overwritten; an aborted copy is simply made again.
  */
-public final class PerCpuItemRing extends PerCpuStructure {
-    private static final VarHandle WORD = JAVA_LONG.varHandle();
-    private static final long SLOTS_AT = 64;
-
-    private final MemorySegment state;
-    private final MemorySegment[] slots;
-    private final int capacity;
-    private final int mask;
+public final class PerCpuItemRing extends RingStructure {
     private final long itemSize;
-    private final PerCpuOps.Order order;
 
     /**
      * Empty rings, one per CPU (or mm_cid).
@@ -44,18 +33,8 @@ public final class PerCpuItemRing extends PerCpuStructure {
      * @throws IllegalArgumentException when the strides differ, or the sizes do not fit
      */
     public PerCpuItemRing(PerCpuOps ops, PerCpuPool pool, int capacity, long itemSize, PerCpuOps.Order order) {
-        super(ops, fitting(ops, pool, capacity, itemSize));
-        this.capacity = capacity;
-        this.mask = capacity - 1;
+        super(ops, fitting(ops, pool, capacity, itemSize), capacity, spacing(itemSize), order);
         this.itemSize = itemSize;
-        this.order = order;
-        long spacing = spacing(itemSize);
-        MemorySegment all = percpu();
-        this.state = all;
-        this.slots = new MemorySegment[capacity];
-        for (int i = 0; i < capacity; i++) {
-            slots[i] = all.asSlice(SLOTS_AT + spacing * i);
-        }
     }
 
     private static PerCpuPool fitting(PerCpuOps ops, PerCpuPool pool, int capacity, long itemSize) {
@@ -97,14 +76,14 @@ public final class PerCpuItemRing extends PerCpuStructure {
         int index = Structures.hint(ops);
         for (;;) {
             long s = (long) WORD.getOpaque(state, index * stride);
-            int head = PerCpuRing.head(s);
-            int tail = PerCpuRing.tail(s);
+            int head = head(s);
+            int tail = tail(s);
             if (tail - head == capacity) {
                 Reference.reachabilityFence(this);
                 return false;
             }
             long r = ops.compareCopyInAndStore(state, s, slots[tail & mask], from, itemSize,
-                    PerCpuRing.pack(head, tail + 1), order);
+                    pack(head, tail + 1), order);
             if (r >= 0) {
                 Reference.reachabilityFence(this);
                 return true;
@@ -124,13 +103,13 @@ public final class PerCpuItemRing extends PerCpuStructure {
         int index = Structures.hint(ops);
         for (;;) {
             long s = (long) WORD.getOpaque(state, index * stride);
-            int head = PerCpuRing.head(s);
-            int tail = PerCpuRing.tail(s);
+            int head = head(s);
+            int tail = tail(s);
             if (head == tail) {
                 Reference.reachabilityFence(this);
                 return false;
             }
-            long r = ops.compareCopyOutAndStore(state, s, into, slots[head & mask], itemSize, PerCpuRing.pack(head + 1, tail),
+            long r = ops.compareCopyOutAndStore(state, s, into, slots[head & mask], itemSize, pack(head + 1, tail),
                     PerCpuOps.Order.RELAXED);
             if (r >= 0) {
                 Reference.reachabilityFence(this);
@@ -151,13 +130,13 @@ public final class PerCpuItemRing extends PerCpuStructure {
     public boolean offerQuiescent(int index, MemorySegment from) {
         long at = Structures.at(index, ops.slots(), stride);
         long s = (long) WORD.get(state, at);
-        int head = PerCpuRing.head(s);
-        int tail = PerCpuRing.tail(s);
+        int head = head(s);
+        int tail = tail(s);
         if (tail - head == capacity) {
             return false;
         }
         MemorySegment.copy(from, 0, slots[tail & mask], at, itemSize);
-        WORD.set(state, at, PerCpuRing.pack(head, tail + 1));
+        WORD.set(state, at, pack(head, tail + 1));
         return true;
     }
 
@@ -172,25 +151,13 @@ public final class PerCpuItemRing extends PerCpuStructure {
     public boolean pollQuiescent(int index, MemorySegment into) {
         long at = Structures.at(index, ops.slots(), stride);
         long s = (long) WORD.get(state, at);
-        int head = PerCpuRing.head(s);
-        if (head == PerCpuRing.tail(s)) {
+        int head = head(s);
+        if (head == tail(s)) {
             return false;
         }
         MemorySegment.copy(slots[head & mask], at, into, 0, itemSize);
-        WORD.set(state, at, PerCpuRing.pack(head + 1, PerCpuRing.tail(s)));
+        WORD.set(state, at, pack(head + 1, tail(s)));
         return true;
-    }
-
-    /**
-     * Items in one CPU's ring now (a racy read).
-     *
-     * @param index the CPU (or mm_cid)
-     * @return 0 to the capacity
-     */
-    public int size(int index) {
-        long s = (long) WORD.getOpaque(state, Structures.at(index, ops.slots(), stride));
-        Reference.reachabilityFence(this);
-        return PerCpuRing.tail(s) - PerCpuRing.head(s);
     }
 
     /**
@@ -200,15 +167,6 @@ public final class PerCpuItemRing extends PerCpuStructure {
      */
     public long itemSize() {
         return itemSize;
-    }
-
-    /**
-     * Items each CPU's ring holds at most.
-     *
-     * @return the capacity
-     */
-    public int capacity() {
-        return capacity;
     }
 
     @Override

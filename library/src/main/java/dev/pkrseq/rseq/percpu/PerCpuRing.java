@@ -1,9 +1,6 @@
 package dev.pkrseq.rseq.percpu;
 
-import static java.lang.foreign.ValueLayout.JAVA_LONG;
-
 import java.lang.foreign.MemorySegment;
-import java.lang.invoke.VarHandle;
 import java.lang.ref.Reference;
 
 import dev.pkrseq.rseq.PerCpuOps;
@@ -27,15 +24,7 @@ import dev.pkrseq.rseq.PerCpuPool;
  * A speculative store of an aborted offer lands in a slot outside {@code [head, tail)}, which no poll
  * reads; comparing the slot too (as param_test's buffer pop does) costs nothing and guards anyway.
  */
-public final class PerCpuRing extends PerCpuStructure {
-    private static final VarHandle WORD = JAVA_LONG.varHandle();
-    private static final long SLOTS_AT = 64;
-
-    private final MemorySegment state;
-    private final MemorySegment[] slots;
-    private final int capacity;
-    private final int mask;
-    private final PerCpuOps.Order order;
+public final class PerCpuRing extends RingStructure {
 
     /**
      * Empty rings, one per CPU (or mm_cid).
@@ -48,16 +37,7 @@ public final class PerCpuRing extends PerCpuStructure {
      * @throws IllegalArgumentException when the strides differ, or the capacity or the pool's items do not fit
      */
     public PerCpuRing(PerCpuOps ops, PerCpuPool pool, int capacity, PerCpuOps.Order order) {
-        super(ops, fitting(ops, pool, capacity));
-        this.capacity = capacity;
-        this.mask = capacity - 1;
-        this.order = order;
-        MemorySegment all = percpu();
-        this.state = all;
-        this.slots = new MemorySegment[capacity];
-        for (int i = 0; i < capacity; i++) {
-            slots[i] = all.asSlice(SLOTS_AT + 8L * i);
-        }
+        super(ops, fitting(ops, pool, capacity), capacity, 8, order);
     }
 
     private static PerCpuPool fitting(PerCpuOps ops, PerCpuPool pool, int capacity) {
@@ -179,39 +159,6 @@ public final class PerCpuRing extends PerCpuStructure {
         long value = (long) WORD.get(slots[head & mask], at);
         WORD.set(state, at, pack(head + 1, tail(s)));
         return value;
-    }
-
-    /**
-     * Entries in one CPU's ring now (a racy read).
-     *
-     * @param index the CPU (or mm_cid)
-     * @return 0 to the capacity
-     */
-    public int size(int index) {
-        long s = (long) WORD.getOpaque(state, Structures.at(index, ops.slots(), stride));
-        Reference.reachabilityFence(this);
-        return tail(s) - head(s);
-    }
-
-    /**
-     * Entries each CPU's ring holds at most.
-     *
-     * @return the capacity
-     */
-    public int capacity() {
-        return capacity;
-    }
-
-    static int head(long state) {
-        return (int) (state >>> 32);
-    }
-
-    static int tail(long state) {
-        return (int) state;
-    }
-
-    static long pack(int head, int tail) {
-        return (long) head << 32 | (tail & 0xffffffffL);
     }
 
     @Override
