@@ -88,24 +88,4 @@ class PerThreadRightsTest {
             assertTrue(!other.canRead(page));
         }
     }
-
-    @Test
-    void aThreadThatExistedBeforeTheKeyHasNoAccessAndANewThreadInheritsTheCreatorsRights() {
-        Features.assumePkeys();
-        try (ThreadProbe early = ThreadProbe.start("early");
-                ProtectionKey key = ProtectionKey.allocate(Rights.READ_WRITE);
-                Arena arena = Arena.ofShared()) {
-            MemorySegment page = Pages.allocate(arena, 1);
-            key.protect(page, RW);
-            key.setRights(Rights.NO_WRITE);
-            try (ThreadProbe late = ThreadProbe.start("late")) {
-                assertEquals(Rights.NO_WRITE, late.rights(key));
-                assertTrue(late.canRead(page));
-                assertTrue(!late.canWrite(page));
-            }
-            assertEquals(Rights.NO_ACCESS, early.rights(key));
-            assertTrue(!early.canRead(page));
-            key.setRights(Rights.READ_WRITE);
-        }
-    }
 }
