@@ -303,17 +303,29 @@ class PkeyMisuseTest {
     }
 
     @Test
-    void taggingJvmMemoryFoundByAddressGivesUntaggableSegmentExceptionFileOrAnonymous() {
+    void taggingJvmMemoryFoundByAddressGivesUntaggableSegmentExceptionFileOrAnonymous() throws Exception {
         List<dev.pkrseq.Mapping> vmas = dev.pkrseq.proc.Smaps.self();
         dev.pkrseq.Mapping libjvm = vmas.stream().filter(v -> v.path().endsWith("/libjvm.so") && v.perms().startsWith("rw"))
                 .findFirst().orElseThrow();
         notOwned(MemoryCalls.memory(libjvm.start(), Pages.size()), UntaggableSegmentException.Reason.FILE,
                 "a mapping of " + libjvm.path());
-        // The largest anonymous read-write mapping of a JVM is its Java heap.
-        dev.pkrseq.Mapping heap = vmas.stream().filter(v -> v.path().isEmpty() && v.perms().equals("rw-p"))
-                .max(java.util.Comparator.comparingLong(dev.pkrseq.Mapping::size)).orElseThrow();
-        notOwned(MemoryCalls.memory(heap.start(), Pages.size()), UntaggableSegmentException.Reason.ANONYMOUS,
-                "anonymous memory pkrseq did not map", "the Java heap");
+        // The Java heap where the JVM says it is: the largest anonymous mapping is not always it (a malloc
+        // arena can be larger, and is refused as MALLOC).
+        long[] range = javaHeap();
+        dev.pkrseq.Mapping heap = vmas.stream().filter(v -> v.path().isEmpty() && v.perms().equals("rw-p")
+                && v.start() < range[1] && v.end() > range[0]).findFirst().orElseThrow();
+        notOwned(MemoryCalls.memory(Math.max(heap.start(), range[0]), Pages.size()),
+                UntaggableSegmentException.Reason.ANONYMOUS, "anonymous memory pkrseq did not map", "the Java heap");
+    }
+
+    /** The Java heap's reserved range, as {@code jcmd <pid> GC.heap_info} prints it: {@code [0x…, 0x…)}. */
+    private static long[] javaHeap() throws Exception {
+        String info = (String) java.lang.management.ManagementFactory.getPlatformMBeanServer().invoke(
+                new javax.management.ObjectName("com.sun.management:type=DiagnosticCommand"), "gcHeapInfo",
+                new Object[] {null}, new String[] {String[].class.getName()});
+        java.util.regex.Matcher m = java.util.regex.Pattern.compile("\\[(0x\\p{XDigit}+), (0x\\p{XDigit}+)").matcher(info);
+        assertTrue(m.find(), info);
+        return new long[] {Long.decode(m.group(1)), Long.decode(m.group(2))};
     }
 
     @Test
