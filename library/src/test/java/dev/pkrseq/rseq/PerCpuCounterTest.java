@@ -14,6 +14,7 @@ import java.util.OptionalLong;
 import dev.pkrseq.lab.rseq.PerCpuStress;
 import dev.pkrseq.sys.ThreadCalls;
 import dev.pkrseq.testing.Features;
+import dev.pkrseq.testing.Pinned;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 
@@ -57,18 +58,12 @@ class PerCpuCounterTest {
 
     @Test
     void addLandsInTheSlotOfTheCpuTheThreadRunsOn() {
-        BitSet original = ThreadCalls.schedGetaffinity(0);
         PerCpuCounter c = new PerCpuCounter();
-        List<Integer> cpus = original.stream().boxed().toList();
-        try {
-            for (int cpu : cpus) {
-                BitSet one = new BitSet();
-                one.set(cpu);
-                ThreadCalls.schedSetaffinity(0, one);
+        List<Integer> cpus = ThreadCalls.schedGetaffinity(0).stream().boxed().toList();
+        for (int cpu : cpus) {
+            try (Pinned _ = Pinned.to(cpu)) {
                 c.add(cpu + 1);
             }
-        } finally {
-            ThreadCalls.schedSetaffinity(0, original);
         }
         long[] expected = new long[c.slots()];
         for (int cpu : cpus) {
@@ -152,14 +147,9 @@ class PerCpuCounterTest {
         RseqCode oneSlot = RseqCode.map(new RseqCode.Config(PerCpuOps.DEFAULT_STRIDE, 1, RseqCode.usableGlibcOffset(),
                 DelayInjection.NONE, true));
         PerCpuCounter c = new PerCpuCounter(PerCpuOps.over(PerCpuOps.Index.CPU_ID, oneSlot, Owner.GLIBC));
-        BitSet cpu1 = new BitSet();
-        cpu1.set(original.nextSetBit(1));
-        try {
-            ThreadCalls.schedSetaffinity(0, cpu1);
+        try (Pinned _ = Pinned.to(original.nextSetBit(1))) {
             IllegalStateException e = assertThrows(IllegalStateException.class, c::increment);
             assertTrue(e.getMessage().contains("has no slot: the code has 1"), e.getMessage());
-        } finally {
-            ThreadCalls.schedSetaffinity(0, original);
         }
         assertEquals(0, c.sum());
     }
