@@ -23,6 +23,7 @@ import dev.pkrseq.lab.PageKeys;
 import dev.pkrseq.proc.Smaps;
 import dev.pkrseq.sys.ThreadCalls;
 import dev.pkrseq.testing.Features;
+import dev.pkrseq.testing.Threads;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.function.Executable;
@@ -302,12 +303,10 @@ class PkeyGuardsTest {
         Features.assumePkeys();
         try (ProtectionKey key = ProtectionKey.allocate(Rights.READ_WRITE)) {
             RightsScope scope = key.withRights(Rights.NO_WRITE);
-            AtomicReference<Throwable> t = new AtomicReference<>();
-            Thread other = Thread.ofPlatform().name("other").start(() -> t.set(catching(scope::close)));
-            other.join();
-            assertEquals(IllegalStateException.class, t.get().getClass());
+            Throwable t = Threads.thrownOn(Thread.ofPlatform().name("other"), scope::close);
+            assertEquals(IllegalStateException.class, t.getClass());
             assertEquals("a rights scope for key " + key.number() + " must be closed on the thread that opened it ('"
-                    + Thread.currentThread().getName() + "'), not on 'other': rights are per thread", t.get().getMessage());
+                    + Thread.currentThread().getName() + "'), not on 'other': rights are per thread", t.getMessage());
             assertEquals(Rights.NO_WRITE, key.rights());
             scope.close();
             assertEquals(Rights.READ_WRITE, key.rights());

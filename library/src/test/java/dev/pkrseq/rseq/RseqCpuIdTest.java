@@ -16,6 +16,7 @@ import java.util.concurrent.atomic.AtomicReference;
 import dev.pkrseq.sys.LoaderCalls;
 import dev.pkrseq.sys.ThreadCalls;
 import dev.pkrseq.testing.Features;
+import dev.pkrseq.testing.Threads;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 
@@ -99,18 +100,10 @@ class RseqCpuIdTest {
     void handleRefusesReadsOnAnotherThread() throws Exception {
         Features.assumeRseq();
         RseqArea mine = Rseq.current().orElseThrow();
-        AtomicReference<Throwable> thrown = new AtomicReference<>();
-        Thread t = Thread.ofPlatform().start(() -> {
-            try {
-                mine.cpuId();
-            } catch (Throwable e) {
-                thrown.set(e);
-            }
-        });
-        t.join();
-        assertTrue(thrown.get() instanceof WrongThreadException, String.valueOf(thrown.get()));
-        assertTrue(thrown.get().getMessage().contains("belongs to thread '" + Thread.currentThread().getName() + "'"),
-                thrown.get().getMessage());
+        Throwable thrown = Threads.thrownOn(Thread.ofPlatform(), mine::cpuId);
+        assertTrue(thrown instanceof WrongThreadException, String.valueOf(thrown));
+        assertTrue(thrown.getMessage().contains("belongs to thread '" + Thread.currentThread().getName() + "'"),
+                thrown.getMessage());
     }
 
     @Test

@@ -6,7 +6,6 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.time.Duration;
-import java.util.concurrent.atomic.AtomicReference;
 
 import dev.pkrseq.lab.tls.TlsRetagProbe;
 import dev.pkrseq.pkey.Hazard;
@@ -16,6 +15,7 @@ import dev.pkrseq.pkey.Rights;
 import dev.pkrseq.VirtualThreadException;
 import dev.pkrseq.sys.ThreadCalls;
 import dev.pkrseq.testing.Features;
+import dev.pkrseq.testing.Threads;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 
@@ -119,15 +119,9 @@ class TlsRetagTest {
     void retagOnAVirtualThreadIsRefused() throws Exception {
         Features.assumePkeys();
         try (ProtectionKey key = ProtectionKey.allocate(Rights.READ_WRITE)) {
-            AtomicReference<Throwable> thrown = new AtomicReference<>();
-            Thread.ofVirtual().start(() -> {
-                try {
-                    Tls.retag(key, Hazard.MAY_KILL_THIS_JVM, TlsRetag.Option.WITHOUT_DTV_PAGE);
-                } catch (Throwable t) {
-                    thrown.set(t);
-                }
-            }).join();
-            assertTrue(thrown.get() instanceof VirtualThreadException, String.valueOf(thrown.get()));
+            Throwable thrown = Threads.thrownOn(Thread.ofVirtual(),
+                    () -> Tls.retag(key, Hazard.MAY_KILL_THIS_JVM, TlsRetag.Option.WITHOUT_DTV_PAGE));
+            assertTrue(thrown instanceof VirtualThreadException, String.valueOf(thrown));
             assertTrue(key.mappings().isEmpty(), "nothing was tagged");
         }
     }
