@@ -9,6 +9,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.pkrseq.sys.MemoryCalls;
 import dev.pkrseq.sys.ThreadCalls;
+import dev.pkrseq.testing.AnonPages;
 import org.junit.jupiter.api.Test;
 
 /** A probe thread of its own: tasks run there, on a platform thread that lives until close. */
@@ -37,14 +38,10 @@ class ThreadProbeTest {
 
     @Test
     void accessProbesAnswerForTheProbesThread() {
-        long page = MemoryCalls.pageSize();
-        long a = MemoryCalls.mmap(0, page, MemoryCalls.PROT_READ, MemoryCalls.MAP_PRIVATE | MemoryCalls.MAP_ANONYMOUS, -1, 0);
-        try (ThreadProbe p = ThreadProbe.start("probe-access")) {
-            var seg = MemoryCalls.memory(a, page);
+        try (AnonPages a = AnonPages.map(1, MemoryCalls.PROT_READ); ThreadProbe p = ThreadProbe.start("probe-access")) {
+            var seg = MemoryCalls.memory(a.address(), a.size());
             assertTrue(p.canRead(seg));
             assertFalse(p.canWrite(seg));
-        } finally {
-            MemoryCalls.munmap(a, page);
         }
     }
 

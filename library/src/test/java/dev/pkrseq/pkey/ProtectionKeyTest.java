@@ -20,6 +20,7 @@ import dev.pkrseq.KeysExhaustedException;
 import dev.pkrseq.NativeException;
 import dev.pkrseq.sys.MemoryCalls;
 import dev.pkrseq.sys.PkeyCalls;
+import dev.pkrseq.testing.AnonPages;
 import dev.pkrseq.testing.Features;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Tag;
@@ -117,12 +118,10 @@ class ProtectionKeyTest {
     /** A hole needs a munmap pkrseq's own pages never see, so the test maps its own and takes the hazard. */
     @Test
     void protectOverAHoleFailsWithEnomemAndTheWalkReportsIt() {
-        long page = Pages.size();
-        long base = MemoryCalls.mmap(0, 3 * page, RW.bits(), MemoryCalls.MAP_PRIVATE | MemoryCalls.MAP_ANONYMOUS, -1, 0);
-        MemorySegment s = MemoryCalls.memory(base, 3 * page);
-        MemoryCalls.munmap(base + page, page);
-        ProtectionKey key = ProtectionKey.allocate(Rights.READ_WRITE);
-        try {
+        // The key is closed last: the pages that carry it are unmapped first.
+        try (ProtectionKey key = ProtectionKey.allocate(Rights.READ_WRITE); AnonPages pages = AnonPages.map(3, RW.bits())) {
+            MemorySegment s = MemoryCalls.memory(pages.address(), pages.size());
+            pages.unmap(1);
             NativeException e = assertThrows(NativeException.class, () -> key.protect(s, RW, Hazard.MAY_KILL_THIS_JVM));
             assertEquals(Errno.ENOMEM, e.errno());
             assertEquals("pkey_mprotect", e.call());
@@ -132,10 +131,6 @@ class ProtectionKeyTest {
             assertEquals(Errno.ENOMEM, walk.pages().get(1).errno());
             int k = key.number();
             assertEquals(Arrays.asList(k, null, k), PageKeys.of(s).keys());
-        } finally {
-            MemoryCalls.munmap(base, page);
-            MemoryCalls.munmap(base + 2 * page, page);
-            key.close();
         }
     }
 

@@ -12,6 +12,7 @@ import java.util.List;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 
+import dev.pkrseq.testing.AnonPages;
 import dev.pkrseq.testing.Features;
 import org.junit.jupiter.api.Test;
 
@@ -30,17 +31,14 @@ class SysTest {
 
     @Test
     void failureMessageNamesArgumentsInCTerms() {
-        long page = MemoryCalls.pageSize();
-        long a = MemoryCalls.mmap(0, 2 * page, MemoryCalls.PROT_READ, MemoryCalls.MAP_PRIVATE | MemoryCalls.MAP_ANONYMOUS, -1, 0);
-        MemoryCalls.munmap(a + page, page);
-        try {
+        try (AnonPages pages = AnonPages.map(2, MemoryCalls.PROT_READ)) {
+            pages.unmap(1);
+            long a = pages.address();
             NativeException e = assertThrows(NativeException.class,
-                    () -> MemoryCalls.mprotect(a, 2 * page, MemoryCalls.PROT_READ | MemoryCalls.PROT_WRITE));
+                    () -> MemoryCalls.mprotect(a, pages.size(), MemoryCalls.PROT_READ | MemoryCalls.PROT_WRITE));
             assertEquals(Errno.ENOMEM, e.errno());
             assertEquals("mprotect(0x" + Long.toHexString(a) + ", 8192, PROT_READ|PROT_WRITE) failed: ENOMEM (Cannot allocate memory)",
                     e.getMessage());
-        } finally {
-            MemoryCalls.munmap(a, page);
         }
     }
 
