@@ -98,12 +98,17 @@ class RseqCpuIdTest {
 
     @Test
     void handleRefusesReadsOnAnotherThread() throws Exception {
+        WrongThreadException e = handleReadRefusedOn(Thread.ofPlatform());
+        assertTrue(e.getMessage().contains("belongs to thread '" + Thread.currentThread().getName() + "'"), e.getMessage());
+    }
+
+    /** Reads this thread's handle on a thread of the builder's kind, which must be refused. */
+    static WrongThreadException handleReadRefusedOn(Thread.Builder builder) throws InterruptedException {
         Features.assumeRseq();
         RseqArea mine = Rseq.current().orElseThrow();
-        Throwable thrown = Threads.thrownOn(Thread.ofPlatform(), mine::cpuId);
+        Throwable thrown = Threads.thrownOn(builder, mine::cpuId);
         assertTrue(thrown instanceof WrongThreadException, String.valueOf(thrown));
-        assertTrue(thrown.getMessage().contains("belongs to thread '" + Thread.currentThread().getName() + "'"),
-                thrown.getMessage());
+        return (WrongThreadException) thrown;
     }
 
     @Test

@@ -34,10 +34,7 @@ class RseqVirtualThreadTest {
 
     @Test
     void platformThreadsHandleReadOnAVirtualThreadIsRefused() throws Exception {
-        Features.assumeRseq();
-        RseqArea handle = Rseq.current().orElseThrow();
-        Throwable e = Threads.thrownOn(Thread.ofVirtual(), handle::cpuId);
-        assertTrue(e instanceof WrongThreadException, String.valueOf(e));
+        WrongThreadException e = RseqCpuIdTest.handleReadRefusedOn(Thread.ofVirtual());
         assertTrue(e.getMessage().contains("virtual thread"), e.getMessage());
     }
 
